@@ -1,0 +1,31 @@
+//! The Quantbot Lab engine: calls and candles in; trades, wallets, metrics and rankings out.
+//!
+//! Pure by design (see ARCHITECTURE.md): no I/O, no clock, no randomness, and only `+ − × ÷`
+//! and `sqrt` on f64, so the same inputs give bit-identical results natively and in
+//! WebAssembly, on any number of threads.
+//!
+//! Where each part of SPEC.md lives:
+//! - §1, §8 calls, candles and their validity: [`data`]
+//! - §2.2 windows, eligibility and exclusion reasons: [`window`]
+//! - §3.1–§3.6 entry, intrabar order, policies, costs, trade record, both algorithms:
+//!   [`policy`], [`sim`], [`trade`]
+//! - §3.7 indicator triggers: [`indicator`]
+//! - §4 wallet: [`wallet`]; §5 metrics, constraints, objective, ranking: [`metrics`]
+//! - §6 grids and optimization modes: [`grid`], [`optimize`]
+//! - §7 baseline per-alert metrics: [`baseline`]
+
+pub mod baseline;
+pub mod data;
+pub mod grid;
+pub mod indicator;
+pub mod metrics;
+pub mod num;
+pub mod optimize;
+pub mod policy;
+pub mod sim;
+pub mod trade;
+pub mod wallet;
+pub mod window;
+
+/// The engine's version, carried by every result.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,353 @@
+//! Grid search (SPEC §6): per-caller wallets over every grid point, the best policy per caller
+//! with its `collapsed` and `edge` flags, the grouped wallet of the kept callers, and the
+//! holdout split. Grid points are evaluated in parallel and merged in policy-index order, so
+//! results never depend on the number of threads.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use thiserror::Error;
+
+use crate::data::{Call, Candle};
+use crate::grid::Grid;
+use crate::metrics::{best, Constraints, Metrics, Objective, Scored};
+use crate::policy::{ExecConfig, Policy};
+use crate::sim::CallPrep;
+use crate::trade::Trade;
+use crate::wallet::{run_wallet, Offer, WalletConfig, WalletRun};
+
+/// One eligible call and its window (starting at the entry candle).
+#[derive(Debug, Clone, Copy)]
+pub struct CallWindow<'a> {
+    pub call: &'a Call,
+    pub candles: &'a [Candle],
+}
+
+/// Which results a run produces (SPEC §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    PerCaller,
+    Grouped,
+    #[default]
+    Both,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::PerCaller => "per-caller",
+            Mode::Grouped => "grouped",
+            Mode::Both => "both",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum OptionsError {
+    #[error("holdout fraction must be in [0, 1), got {0}")]
+    Holdout(f64),
+}
+
+/// How callers are selected and judged. Build with [`SearchOptions::new`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchOptions {
+    pub exec: ExecConfig,
+    pub wallet: WalletConfig,
+    pub objective: Objective,
+    pub constraints: Constraints,
+    pub mode: Mode,
+    /// Callers with fewer eligible calls are left out entirely.
+    pub min_calls: usize,
+    pub filter_collapsed: bool,
+    pub filter_edge: bool,
+    holdout_fraction: f64,
+}
+
+impl SearchOptions {
+    /// Defaults of the CLI: both modes, both filters on, no holdout, no constraints.
+    pub fn new(exec: ExecConfig, wallet: WalletConfig) -> SearchOptions {
+        SearchOptions {
+            exec,
+            wallet,
+            objective: Objective::FinalCapital,
+            constraints: Constraints::default(),
+            mode: Mode::Both,
+            min_calls: 0,
+            filter_collapsed: true,
+            filter_edge: true,
+            holdout_fraction: 0.0,
+        }
+    }
+
+    pub fn with_holdout(mut self, fraction: f64) -> Result<SearchOptions, OptionsError> {
+        if !(0.0..1.0).contains(&fraction) {
+            return Err(OptionsError::Holdout(fraction));
+        }
+        self.holdout_fraction = fraction;
+        Ok(self)
+    }
+
+    pub fn holdout_fraction(&self) -> f64 {
+        self.holdout_fraction
+    }
+}
+
+/// In-sample and out-of-sample metrics of a caller's chosen policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HoldoutResult {
+    pub in_sample: Metrics,
+    pub out_of_sample: Metrics,
+    pub in_sample_calls: usize,
+    pub out_of_sample_calls: usize,
+}
+
+/// The search result of one caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallerResult {
+    pub caller: String,
+    /// Eligible calls of the caller (all of them, under holdout too).
+    pub calls: usize,
+    /// Every grid point, in policy-index order (in-sample under holdout).
+    pub scored: Vec<Scored>,
+    /// Policy index of the best point.
+    pub best: usize,
+    pub collapsed: bool,
+    pub edge: bool,
+    pub holdout: Option<HoldoutResult>,
+    /// Whether the caller trades in the grouped wallet.
+    pub kept: bool,
+}
+
+impl CallerResult {
+    pub fn best_scored(&self) -> &Scored {
+        &self.scored[self.best]
+    }
+}
+
+/// The shared wallet of the kept callers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupedResult {
+    pub callers: Vec<String>,
+    pub metrics: Metrics,
+    pub wallet: WalletRun,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResult {
+    /// Sorted by caller name (byte order).
+    pub per_caller: Vec<CallerResult>,
+    /// `None` in per-caller mode or when no caller is kept.
+    pub grouped: Option<GroupedResult>,
+    /// Evaluations of (call, policy) pairs done.
+    pub evaluations: u64,
+}
+
+/// Calls prepared once for every grid point.
+#[derive(Debug)]
+pub struct Prepared<'a> {
+    windows: Vec<CallWindow<'a>>,
+    preps: Vec<Option<CallPrep<'a>>>,
+    policies: Vec<Policy>,
+    /// Caller name → call indices in time order `(alert_ts_ms, call_id)`.
+    by_caller: BTreeMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> Prepared<'a> {
+    pub fn new(windows: Vec<CallWindow<'a>>, grid: &Grid, exec: &ExecConfig) -> Prepared<'a> {
+        let rules = grid.rules();
+        let preps = windows
+            .par_iter()
+            .map(|w| CallPrep::new(w.candles, exec, &rules).ok())
+            .collect();
+        let mut by_caller: BTreeMap<&'a str, Vec<usize>> = BTreeMap::new();
+        for (i, w) in windows.iter().enumerate() {
+            by_caller.entry(w.call.caller.as_str()).or_default().push(i);
+        }
+        for idx in by_caller.values_mut() {
+            idx.sort_by(|&a, &b| {
+                let (ca, cb) = (windows[a].call, windows[b].call);
+                ca.alert_ts_ms
+                    .cmp(&cb.alert_ts_ms)
+                    .then_with(|| ca.call_id.as_bytes().cmp(cb.call_id.as_bytes()))
+            });
+        }
+        Prepared {
+            windows,
+            preps,
+            policies: grid.policies(),
+            by_caller,
+        }
+    }
+
+    pub fn windows(&self) -> &[CallWindow<'a>] {
+        &self.windows
+    }
+
+    /// The callers and their call indices in time order.
+    pub fn callers(&self) -> impl Iterator<Item = (&'a str, &[usize])> + '_ {
+        self.by_caller.iter().map(|(c, v)| (*c, v.as_slice()))
+    }
+
+    /// The trades of `calls` under policy `index` (fast evaluator), `None` for no entry.
+    pub fn trades(&self, calls: &[usize], index: usize, exec: &ExecConfig) -> Vec<Option<Trade>> {
+        let policy = &self.policies[index];
+        calls
+            .iter()
+            .map(|&c| self.preps[c].as_ref().map(|p| p.evaluate(exec, policy)))
+            .collect()
+    }
+
+    /// Runs a wallet over `calls`, each under the policy that `policy_of` gives it.
+    pub fn wallet(
+        &self,
+        calls: &[usize],
+        trades: &[Option<Trade>],
+        policy_of: impl Fn(usize) -> usize,
+        opts: &SearchOptions,
+    ) -> WalletRun {
+        let offers: Vec<Offer<'_>> = calls
+            .iter()
+            .zip(trades)
+            .map(|(&c, t)| {
+                let call = self.windows[c].call;
+                Offer {
+                    call_id: &call.call_id,
+                    token: (&call.chain, &call.mint),
+                    trade: t.as_ref(),
+                    entry_stop: self.policies[policy_of(c)].entry_stop(),
+                }
+            })
+            .collect();
+        run_wallet(
+            &offers,
+            &opts.wallet,
+            opts.exec.cost_model(),
+            opts.exec.fee_bps(),
+            opts.exec.slippage_bps(),
+        )
+    }
+
+    fn score(&self, calls: &[usize], index: usize, opts: &SearchOptions) -> Scored {
+        let trades = self.trades(calls, index, &opts.exec);
+        let run = self.wallet(calls, &trades, |_| index, opts);
+        let metrics = Metrics::of(&run);
+        Scored {
+            index,
+            feasible: opts.constraints.feasible(&metrics),
+            metrics,
+        }
+    }
+
+    /// Number of in-sample calls out of `n` for a holdout fraction (SPEC §12).
+    pub fn in_sample_count(n: usize, fraction: f64) -> usize {
+        ((1.0 - fraction) * n as f64).ceil() as usize
+    }
+}
+
+/// Runs the whole search (SPEC §6).
+pub fn search(prepared: &Prepared<'_>, grid: &Grid, opts: &SearchOptions) -> SearchResult {
+    let callers: Vec<(&str, &[usize])> = prepared
+        .callers()
+        .filter(|(_, calls)| calls.len() >= opts.min_calls)
+        .collect();
+    let holdout = opts.holdout_fraction > 0.0;
+    let in_sample: Vec<&[usize]> = callers
+        .iter()
+        .map(|(_, calls)| {
+            if holdout {
+                &calls[..Prepared::in_sample_count(calls.len(), opts.holdout_fraction)]
+            } else {
+                *calls
+            }
+        })
+        .collect();
+
+    // Every (caller, policy) pair, flattened so the pool stays busy; merged in index order.
+    let size = grid.size();
+    let scored: Vec<Scored> = (0..callers.len() * size)
+        .into_par_iter()
+        .map(|k| prepared.score(in_sample[k / size], k % size, opts))
+        .collect();
+    let evaluations = in_sample.iter().map(|c| c.len() as u64).sum::<u64>() * size as u64;
+
+    let mut per_caller = Vec::with_capacity(callers.len());
+    for (ci, chunk) in scored.chunks(size.max(1)).enumerate() {
+        let (caller, calls) = callers[ci];
+        let top = best(opts.objective, chunk).expect("a grid has at least one point");
+        let collapsed = !top.feasible || top.metrics.final_capital < opts.wallet.initial_capital();
+        let edge = grid.is_edge(top.index);
+        let holdout_result = holdout.then(|| {
+            let rest = &calls[in_sample[ci].len()..];
+            let trades = prepared.trades(rest, top.index, &opts.exec);
+            let run = prepared.wallet(rest, &trades, |_| top.index, opts);
+            HoldoutResult {
+                in_sample: top.metrics.clone(),
+                out_of_sample: Metrics::of(&run),
+                in_sample_calls: in_sample[ci].len(),
+                out_of_sample_calls: rest.len(),
+            }
+        });
+        let kept = !((opts.filter_collapsed && collapsed) || (opts.filter_edge && edge));
+        per_caller.push(CallerResult {
+            caller: caller.to_string(),
+            calls: calls.len(),
+            best: top.index,
+            scored: chunk.to_vec(),
+            collapsed,
+            edge,
+            holdout: holdout_result,
+            kept,
+        });
+    }
+
+    let grouped = if opts.mode == Mode::PerCaller {
+        None
+    } else {
+        grouped_wallet(prepared, &callers, &per_caller, opts)
+    };
+    SearchResult {
+        per_caller,
+        grouped,
+        evaluations,
+    }
+}
+
+/// The kept callers in one shared wallet, each call under its caller's best policy (all
+/// calls, under holdout too).
+fn grouped_wallet(
+    prepared: &Prepared<'_>,
+    callers: &[(&str, &[usize])],
+    per_caller: &[CallerResult],
+    opts: &SearchOptions,
+) -> Option<GroupedResult> {
+    let mut calls = Vec::new();
+    let mut policy_of = vec![0usize; prepared.windows.len()];
+    let mut names = Vec::new();
+    for (r, (_, idx)) in per_caller.iter().zip(callers) {
+        if !r.kept {
+            continue;
+        }
+        names.push(r.caller.clone());
+        for &c in *idx {
+            policy_of[c] = r.best;
+            calls.push(c);
+        }
+    }
+    if names.is_empty() {
+        return None;
+    }
+    let trades: Vec<Option<Trade>> = calls
+        .par_iter()
+        .map(|&c| {
+            prepared.preps[c]
+                .as_ref()
+                .map(|p| p.evaluate(&opts.exec, &prepared.policies[policy_of[c]]))
+        })
+        .collect();
+    let run = prepared.wallet(&calls, &trades, |c| policy_of[c], opts);
+    Some(GroupedResult {
+        callers: names,
+        metrics: Metrics::of(&run),
+        wallet: run,
+    })
+}

@@ -1,0 +1,419 @@
+//! Exit policies (SPEC §3.3) and the execution options shared by a whole run (§3.1, §3.2, §3.4),
+//! as validated types: an impossible value cannot be constructed.
+
+use thiserror::Error;
+
+use crate::indicator::Rule;
+use crate::num::fmt_num;
+
+/// A parameter that no policy may hold, named as the user's flag or grid dimension.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum PolicyError {
+    #[error("tp must be a multiple above 1, got {0}")]
+    Tp(f64),
+    #[error("sl must be in (0, 1), got {0}")]
+    Sl(f64),
+    #[error("trail must be in (0, 1), got {0}")]
+    Trail(f64),
+    #[error("trail_activation must be a multiple of at least 1, got {0}")]
+    TrailActivation(f64),
+    #[error("be_trigger must be a multiple above 1, got {0}")]
+    BeTrigger(f64),
+    #[error("be_offset must be finite and at least 0, got {0}")]
+    BeOffset(f64),
+    #[error("max_hold must be a positive number of hours, got {0}")]
+    MaxHold(f64),
+    #[error("max_hold {hold}h is longer than the horizon {horizon}h")]
+    MaxHoldOverHorizon { hold: f64, horizon: f64 },
+    #[error("a ladder needs at least one level")]
+    EmptyLadder,
+    #[error("ladder level multiple must be above 1, got {0}")]
+    LadderMultiple(f64),
+    #[error("ladder multiples must be strictly increasing ({0} after {1})")]
+    LadderOrder(f64, f64),
+    #[error("ladder fraction must be in (0, 1], got {0}")]
+    LadderFraction(f64),
+    #[error("ladder fractions sum to {0}, above 1")]
+    LadderSum(f64),
+    #[error("tp and ladder cannot both be set in one policy")]
+    TpAndLadder,
+}
+
+/// Laddered partial take-profits: `(multiple of P0, fraction of the original size)`, sorted by
+/// strictly increasing multiple, fractions summing to at most 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ladder {
+    levels: Vec<(f64, f64)>,
+    complete: bool,
+}
+
+/// A ladder whose fractions sum to within this of 1 closes the whole position (SPEC §12).
+pub const LADDER_COMPLETE_EPS: f64 = 1e-12;
+
+impl Ladder {
+    pub fn new(levels: Vec<(f64, f64)>) -> Result<Ladder, PolicyError> {
+        if levels.is_empty() {
+            return Err(PolicyError::EmptyLadder);
+        }
+        let mut sum = 0.0;
+        for (k, &(m, f)) in levels.iter().enumerate() {
+            if !m.is_finite() || m <= 1.0 {
+                return Err(PolicyError::LadderMultiple(m));
+            }
+            if k > 0 && m <= levels[k - 1].0 {
+                return Err(PolicyError::LadderOrder(m, levels[k - 1].0));
+            }
+            if !f.is_finite() || f <= 0.0 || f > 1.0 {
+                return Err(PolicyError::LadderFraction(f));
+            }
+            sum += f;
+        }
+        if sum > 1.0 + LADDER_COMPLETE_EPS {
+            return Err(PolicyError::LadderSum(sum));
+        }
+        let complete = (sum - 1.0).abs() <= LADDER_COMPLETE_EPS;
+        Ok(Ladder { levels, complete })
+    }
+
+    /// A single take-profit of the whole position.
+    fn whole(tp: f64) -> Ladder {
+        Ladder {
+            levels: vec![(tp, 1.0)],
+            complete: true,
+        }
+    }
+
+    pub fn levels(&self) -> &[(f64, f64)] {
+        &self.levels
+    }
+
+    /// Whether filling every level closes the position.
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// Canonical text: `2:0.5/3:0.3/4:0.2`.
+    pub fn label(&self) -> String {
+        self.levels
+            .iter()
+            .map(|&(m, f)| format!("{}:{}", fmt_num(m), fmt_num(f)))
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
+/// The raw parameters of one policy, as a user or a grid gives them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyParams {
+    pub tp: Option<f64>,
+    pub sl: Option<f64>,
+    pub trail: Option<f64>,
+    /// `None` means 1: the trailing stop is active from the entry.
+    pub trail_activation: Option<f64>,
+    pub be_trigger: Option<f64>,
+    pub ladder: Option<Ladder>,
+    pub max_hold_hours: f64,
+    pub indicator: Option<Rule>,
+}
+
+impl Default for PolicyParams {
+    fn default() -> Self {
+        PolicyParams {
+            tp: None,
+            sl: None,
+            trail: None,
+            trail_activation: None,
+            be_trigger: None,
+            ladder: None,
+            max_hold_hours: 48.0,
+            indicator: None,
+        }
+    }
+}
+
+/// A validated policy. The take-profit, single or laddered, is held as one ladder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    params: PolicyParams,
+    targets: Option<Ladder>,
+    max_hold_ms: i64,
+}
+
+/// Converts hours to whole milliseconds (rounded to the nearest millisecond).
+pub fn hours_to_ms(hours: f64) -> i64 {
+    (hours * 3_600_000.0).round() as i64
+}
+
+impl Policy {
+    pub fn new(params: PolicyParams) -> Result<Policy, PolicyError> {
+        if let Some(tp) = params.tp {
+            if !tp.is_finite() || tp <= 1.0 {
+                return Err(PolicyError::Tp(tp));
+            }
+        }
+        if let Some(sl) = params.sl {
+            if !(sl > 0.0 && sl < 1.0) {
+                return Err(PolicyError::Sl(sl));
+            }
+        }
+        if let Some(t) = params.trail {
+            if !(t > 0.0 && t < 1.0) {
+                return Err(PolicyError::Trail(t));
+            }
+        }
+        if let Some(a) = params.trail_activation {
+            if !a.is_finite() || a < 1.0 {
+                return Err(PolicyError::TrailActivation(a));
+            }
+        }
+        if let Some(b) = params.be_trigger {
+            if !b.is_finite() || b <= 1.0 {
+                return Err(PolicyError::BeTrigger(b));
+            }
+        }
+        let h = params.max_hold_hours;
+        if !h.is_finite() || h <= 0.0 || hours_to_ms(h) <= 0 {
+            return Err(PolicyError::MaxHold(h));
+        }
+        let targets = match (params.tp, &params.ladder) {
+            (Some(_), Some(_)) => return Err(PolicyError::TpAndLadder),
+            (Some(tp), None) => Some(Ladder::whole(tp)),
+            (None, Some(l)) => Some(l.clone()),
+            (None, None) => None,
+        };
+        Ok(Policy {
+            max_hold_ms: hours_to_ms(h),
+            params,
+            targets,
+        })
+    }
+
+    pub fn params(&self) -> &PolicyParams {
+        &self.params
+    }
+
+    /// Take-profit levels: a `tp` is a one-level complete ladder.
+    pub fn targets(&self) -> Option<&Ladder> {
+        self.targets.as_ref()
+    }
+
+    pub fn max_hold_ms(&self) -> i64 {
+        self.max_hold_ms
+    }
+
+    /// The stop in force at entry as a multiple of P0 (SPEC §4, §12): the highest of `sl` and
+    /// `1 − trail` when the trailing stop is active from the entry. `None` without one.
+    pub fn entry_stop(&self) -> Option<f64> {
+        let p = &self.params;
+        let trail = match p.trail {
+            Some(t) if p.trail_activation.unwrap_or(1.0) <= 1.0 => Some(1.0 - t),
+            _ => None,
+        };
+        match (p.sl, trail) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Which price of the entry candle the position is bought at (SPEC §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryPrice {
+    /// The open of the entry candle; exits are checked from the entry candle on.
+    Open,
+    /// The close of the entry candle; exits are checked from the next candle on.
+    Close,
+}
+
+/// Which event wins in a candle that touches both the stop and a take-profit level (SPEC §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intrabar {
+    SlFirst,
+    TpFirst,
+}
+
+/// How fees and slippage are charged (SPEC §3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CostModel {
+    /// Fees and slippage on every fill price.
+    Fills,
+    /// The original quantbot: fills at level prices, a flat round-trip charge on the PnL.
+    V1,
+}
+
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ExecError {
+    #[error("interval must be a positive number of seconds, got {0}")]
+    Interval(i64),
+    #[error("fee_bps must be finite and at least 0, got {0}")]
+    Fee(f64),
+    #[error("slippage_bps must be finite and in [0, 10000), got {0}")]
+    Slippage(f64),
+    #[error(transparent)]
+    BeOffset(PolicyError),
+}
+
+/// Options that hold for every trade of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecConfig {
+    interval_s: i64,
+    entry_price: EntryPrice,
+    intrabar: Intrabar,
+    cost_model: CostModel,
+    fee_bps: f64,
+    slippage_bps: f64,
+    be_offset: f64,
+}
+
+impl ExecConfig {
+    pub fn new(
+        interval_s: i64,
+        entry_price: EntryPrice,
+        intrabar: Intrabar,
+        cost_model: CostModel,
+        fee_bps: f64,
+        slippage_bps: f64,
+        be_offset: f64,
+    ) -> Result<ExecConfig, ExecError> {
+        if interval_s <= 0 {
+            return Err(ExecError::Interval(interval_s));
+        }
+        if !fee_bps.is_finite() || fee_bps < 0.0 {
+            return Err(ExecError::Fee(fee_bps));
+        }
+        if !slippage_bps.is_finite() || !(0.0..10_000.0).contains(&slippage_bps) {
+            return Err(ExecError::Slippage(slippage_bps));
+        }
+        if !be_offset.is_finite() || be_offset < 0.0 {
+            return Err(ExecError::BeOffset(PolicyError::BeOffset(be_offset)));
+        }
+        Ok(ExecConfig {
+            interval_s,
+            entry_price,
+            intrabar,
+            cost_model,
+            fee_bps,
+            slippage_bps,
+            be_offset,
+        })
+    }
+
+    /// The v1 defaults (open entry, stop first, fills model, 30 + 10 bps, no offset).
+    pub fn defaults(interval_s: i64) -> Result<ExecConfig, ExecError> {
+        ExecConfig::new(
+            interval_s,
+            EntryPrice::Open,
+            Intrabar::SlFirst,
+            CostModel::Fills,
+            30.0,
+            10.0,
+            0.0,
+        )
+    }
+
+    pub fn interval_s(&self) -> i64 {
+        self.interval_s
+    }
+    pub fn entry_price(&self) -> EntryPrice {
+        self.entry_price
+    }
+    pub fn intrabar(&self) -> Intrabar {
+        self.intrabar
+    }
+    pub fn cost_model(&self) -> CostModel {
+        self.cost_model
+    }
+    pub fn fee_bps(&self) -> f64 {
+        self.fee_bps
+    }
+    pub fn slippage_bps(&self) -> f64 {
+        self.slippage_bps
+    }
+    pub fn be_offset(&self) -> f64 {
+        self.be_offset
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(f: impl FnOnce(&mut PolicyParams)) -> PolicyParams {
+        let mut p = PolicyParams::default();
+        f(&mut p);
+        p
+    }
+
+    #[test]
+    fn impossible_values_are_refused() {
+        let cases: Vec<(PolicyParams, PolicyError)> = vec![
+            (params(|p| p.tp = Some(1.0)), PolicyError::Tp(1.0)),
+            (params(|p| p.sl = Some(1.0)), PolicyError::Sl(1.0)),
+            (params(|p| p.sl = Some(0.0)), PolicyError::Sl(0.0)),
+            (params(|p| p.trail = Some(1.0)), PolicyError::Trail(1.0)),
+            (
+                params(|p| p.trail_activation = Some(0.5)),
+                PolicyError::TrailActivation(0.5),
+            ),
+            (
+                params(|p| p.be_trigger = Some(1.0)),
+                PolicyError::BeTrigger(1.0),
+            ),
+            (
+                params(|p| p.max_hold_hours = 0.0),
+                PolicyError::MaxHold(0.0),
+            ),
+            (
+                params(|p| {
+                    p.tp = Some(2.0);
+                    p.ladder = Some(Ladder::new(vec![(2.0, 0.5)]).unwrap());
+                }),
+                PolicyError::TpAndLadder,
+            ),
+        ];
+        for (p, want) in cases {
+            assert_eq!(Policy::new(p), Err(want));
+        }
+        assert_eq!(Ladder::new(vec![]), Err(PolicyError::EmptyLadder));
+        assert_eq!(
+            Ladder::new(vec![(3.0, 0.5), (2.0, 0.5)]),
+            Err(PolicyError::LadderOrder(2.0, 3.0))
+        );
+        assert_eq!(
+            Ladder::new(vec![(2.0, 1.5)]),
+            Err(PolicyError::LadderFraction(1.5))
+        );
+        assert_eq!(
+            Ladder::new(vec![(2.0, 0.6), (3.0, 0.6)]),
+            Err(PolicyError::LadderSum(1.2))
+        );
+    }
+
+    #[test]
+    fn ladder_completeness_and_label() {
+        let l = Ladder::new(vec![(2.0, 0.5), (3.0, 0.3), (4.0, 0.2)]).unwrap();
+        assert!(l.is_complete());
+        assert_eq!(l.label(), "2:0.5/3:0.3/4:0.2");
+        let tenths = Ladder::new((2..12).map(|m| (m as f64, 0.1)).collect()).unwrap();
+        assert!(tenths.is_complete(), "0.1 × 10 sums to 0.9999999999999999");
+        assert!(!Ladder::new(vec![(2.0, 0.5)]).unwrap().is_complete());
+    }
+
+    #[test]
+    fn entry_stop_is_the_highest_active_stop() {
+        let p = |sl, trail, act| {
+            Policy::new(params(|p| {
+                p.sl = sl;
+                p.trail = trail;
+                p.trail_activation = act;
+            }))
+            .unwrap()
+            .entry_stop()
+        };
+        assert_eq!(p(Some(0.9), None, None), Some(0.9));
+        assert_eq!(p(Some(0.8), Some(0.1), None), Some(0.9));
+        assert_eq!(p(Some(0.8), Some(0.1), Some(1.5)), Some(0.8));
+        assert_eq!(p(None, Some(0.25), Some(1.0)), Some(0.75));
+        assert_eq!(p(None, None, None), None);
+    }
+}

@@ -1,0 +1,342 @@
+//! The finite-capital wallet (SPEC §4): trades taken in entry order, positions closed before
+//! each entry, sizing by free cash and risk, skips with their reasons, equity and drawdown.
+
+use thiserror::Error;
+
+use crate::policy::CostModel;
+use crate::sim::v1_pnl;
+use crate::trade::{ExitReason, Trade};
+
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum WalletError {
+    #[error("initial_capital must be finite and positive, got {0}")]
+    InitialCapital(f64),
+    #[error("max_allocation_pct must be in (0, 1], got {0}")]
+    MaxAllocation(f64),
+    #[error("max_risk_per_trade must be finite and positive, got {0}")]
+    MaxRisk(f64),
+    #[error("max_concurrent_positions must be at least 1, got {0}")]
+    MaxPositions(u32),
+    #[error("min_executable_size must be finite and at least 0, got {0}")]
+    MinSize(f64),
+}
+
+/// Wallet settings; the defaults are the original v1 values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WalletConfig {
+    initial_capital: f64,
+    max_allocation_pct: f64,
+    max_risk_per_trade: f64,
+    max_concurrent_positions: u32,
+    min_executable_size: f64,
+    allow_same_token: bool,
+}
+
+impl Default for WalletConfig {
+    fn default() -> Self {
+        WalletConfig {
+            initial_capital: 10_000.0,
+            max_allocation_pct: 0.04,
+            max_risk_per_trade: 200.0,
+            max_concurrent_positions: 25,
+            min_executable_size: 10.0,
+            allow_same_token: false,
+        }
+    }
+}
+
+impl WalletConfig {
+    pub fn new(
+        initial_capital: f64,
+        max_allocation_pct: f64,
+        max_risk_per_trade: f64,
+        max_concurrent_positions: u32,
+        min_executable_size: f64,
+        allow_same_token: bool,
+    ) -> Result<WalletConfig, WalletError> {
+        if !(initial_capital.is_finite() && initial_capital > 0.0) {
+            return Err(WalletError::InitialCapital(initial_capital));
+        }
+        if !(max_allocation_pct > 0.0 && max_allocation_pct <= 1.0) {
+            return Err(WalletError::MaxAllocation(max_allocation_pct));
+        }
+        if !(max_risk_per_trade.is_finite() && max_risk_per_trade > 0.0) {
+            return Err(WalletError::MaxRisk(max_risk_per_trade));
+        }
+        if max_concurrent_positions == 0 {
+            return Err(WalletError::MaxPositions(0));
+        }
+        if !(min_executable_size.is_finite() && min_executable_size >= 0.0) {
+            return Err(WalletError::MinSize(min_executable_size));
+        }
+        Ok(WalletConfig {
+            initial_capital,
+            max_allocation_pct,
+            max_risk_per_trade,
+            max_concurrent_positions,
+            min_executable_size,
+            allow_same_token,
+        })
+    }
+
+    pub fn initial_capital(&self) -> f64 {
+        self.initial_capital
+    }
+    pub fn max_allocation_pct(&self) -> f64 {
+        self.max_allocation_pct
+    }
+    pub fn max_risk_per_trade(&self) -> f64 {
+        self.max_risk_per_trade
+    }
+    pub fn max_concurrent_positions(&self) -> u32 {
+        self.max_concurrent_positions
+    }
+    pub fn min_executable_size(&self) -> f64 {
+        self.min_executable_size
+    }
+    pub fn allow_same_token(&self) -> bool {
+        self.allow_same_token
+    }
+
+    /// `min(max_allocation_pct × free_cash, max_risk_per_trade / risk, free_cash)` where
+    /// `risk = 1 − entry stop`, or 1 without a stop in force at entry.
+    pub fn size(&self, free_cash: f64, entry_stop: Option<f64>) -> f64 {
+        let risk = match entry_stop {
+            Some(s) => 1.0 - s,
+            None => 1.0,
+        };
+        (self.max_allocation_pct * free_cash)
+            .min(self.max_risk_per_trade / risk)
+            .min(free_cash)
+    }
+}
+
+/// Why a call was not traded, in the order the reasons are tested (SPEC §12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SkipReason {
+    NoEntry,
+    MaxPositions,
+    SameTokenOpen,
+    BelowMinSize,
+}
+
+impl SkipReason {
+    pub const ALL: [SkipReason; 4] = [
+        SkipReason::NoEntry,
+        SkipReason::MaxPositions,
+        SkipReason::SameTokenOpen,
+        SkipReason::BelowMinSize,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::NoEntry => "no_entry",
+            SkipReason::MaxPositions => "max_positions",
+            SkipReason::SameTokenOpen => "same_token_open",
+            SkipReason::BelowMinSize => "below_min_size",
+        }
+    }
+}
+
+/// One call offered to the wallet: its trade (if any), its token and the policy's entry stop.
+#[derive(Debug, Clone, Copy)]
+pub struct Offer<'a> {
+    pub call_id: &'a str,
+    /// The token as `(chain, mint)`.
+    pub token: (&'a str, &'a str),
+    pub trade: Option<&'a Trade>,
+    pub entry_stop: Option<f64>,
+}
+
+/// A position the wallet took. `offer` indexes the offers given to [`run_wallet`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Taken {
+    pub offer: usize,
+    pub size: f64,
+    pub pnl: f64,
+    /// `M` as the wallet credits it (under v1: `1 + pnl / size`).
+    pub multiple: f64,
+    pub exit_reason: ExitReason,
+    pub entry_ts_ms: i64,
+    pub exit_ts_ms: i64,
+    pub peak_multiple: f64,
+    pub ambiguous: bool,
+}
+
+/// The wallet's history and final state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WalletRun {
+    pub initial_capital: f64,
+    pub final_capital: f64,
+    /// Positions in entry order.
+    pub taken: Vec<Taken>,
+    /// Every skipped offer with its reason, in entry order.
+    pub skips: Vec<(usize, SkipReason)>,
+    /// Equity after each close: `(exit_ts_ms, equity)`.
+    pub equity: Vec<(i64, f64)>,
+    pub max_drawdown: f64,
+    /// The largest number of positions open at once.
+    pub max_open: usize,
+}
+
+impl WalletRun {
+    pub fn skip_counts(&self) -> [u32; 4] {
+        let mut n = [0; 4];
+        for &(_, why) in &self.skips {
+            n[why as usize] += 1;
+        }
+        n
+    }
+}
+
+struct Open {
+    taken: usize,
+    credit: f64,
+    exit_ts_ms: i64,
+}
+
+/// Runs the wallet over `offers` (SPEC §4, §12). Offers are taken in entry order
+/// `(entry_ts_ms, call_id)`; offers without a trade are skipped as `no_entry` in their given
+/// order.
+pub fn run_wallet(
+    offers: &[Offer<'_>],
+    cfg: &WalletConfig,
+    cost_model: CostModel,
+    fee_bps: f64,
+    slippage_bps: f64,
+) -> WalletRun {
+    let mut order: Vec<usize> = (0..offers.len()).collect();
+    // Offers without a trade sort first; their place changes nothing but the skip list.
+    order.sort_by(|&a, &b| {
+        let ka = offers[a].trade.map(|t| t.entry_ts_ms);
+        let kb = offers[b].trade.map(|t| t.entry_ts_ms);
+        ka.cmp(&kb)
+            .then_with(|| {
+                offers[a]
+                    .call_id
+                    .as_bytes()
+                    .cmp(offers[b].call_id.as_bytes())
+            })
+            .then(a.cmp(&b))
+    });
+
+    let mut run = WalletRun {
+        initial_capital: cfg.initial_capital,
+        final_capital: cfg.initial_capital,
+        taken: Vec::new(),
+        skips: Vec::new(),
+        equity: Vec::new(),
+        max_drawdown: 0.0,
+        max_open: 0,
+    };
+    let mut free_cash = cfg.initial_capital;
+    let mut peak_equity = cfg.initial_capital;
+    let mut open: Vec<Open> = Vec::new();
+
+    for &k in &order {
+        let offer = &offers[k];
+        let Some(trade) = offer.trade else {
+            run.skips.push((k, SkipReason::NoEntry));
+            continue;
+        };
+        close_until(
+            trade.entry_ts_ms,
+            &mut open,
+            &mut free_cash,
+            &mut run,
+            &mut peak_equity,
+        );
+        if open.len() >= cfg.max_concurrent_positions as usize {
+            run.skips.push((k, SkipReason::MaxPositions));
+            continue;
+        }
+        if !cfg.allow_same_token
+            && open
+                .iter()
+                .any(|p| offers[run.taken[p.taken].offer].token == offer.token)
+        {
+            run.skips.push((k, SkipReason::SameTokenOpen));
+            continue;
+        }
+        let size = cfg.size(free_cash, offer.entry_stop);
+        // Written so that a NaN size is skipped too.
+        if size.partial_cmp(&cfg.min_executable_size) == Some(std::cmp::Ordering::Less)
+            || size.is_nan()
+        {
+            run.skips.push((k, SkipReason::BelowMinSize));
+            continue;
+        }
+        let (credit, pnl, multiple) = match cost_model {
+            CostModel::Fills => {
+                let credit = size * trade.net_multiple;
+                (credit, credit - size, trade.net_multiple)
+            }
+            CostModel::V1 => {
+                let pnl = v1_pnl(size, trade.gross_multiple, fee_bps, slippage_bps);
+                (size + pnl, pnl, 1.0 + pnl / size)
+            }
+        };
+        free_cash -= size;
+        open.push(Open {
+            taken: run.taken.len(),
+            credit,
+            exit_ts_ms: trade.exit_ts_ms,
+        });
+        run.taken.push(Taken {
+            offer: k,
+            size,
+            pnl,
+            multiple,
+            exit_reason: trade.exit_reason,
+            entry_ts_ms: trade.entry_ts_ms,
+            exit_ts_ms: trade.exit_ts_ms,
+            peak_multiple: trade.peak_multiple,
+            ambiguous: trade.ambiguous,
+        });
+        run.max_open = run.max_open.max(open.len());
+    }
+    close_until(
+        i64::MAX,
+        &mut open,
+        &mut free_cash,
+        &mut run,
+        &mut peak_equity,
+    );
+    run.final_capital = free_cash;
+    run
+}
+
+/// Closes every open position with exit ≤ `until` in (exit_ts_ms, entry order) order,
+/// crediting its cash and recording equity (free cash + open positions at cost) after each.
+fn close_until(
+    until: i64,
+    open: &mut Vec<Open>,
+    free_cash: &mut f64,
+    run: &mut WalletRun,
+    peak_equity: &mut f64,
+) {
+    loop {
+        let next = open
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.exit_ts_ms <= until)
+            .min_by_key(|(_, p)| (p.exit_ts_ms, p.taken))
+            .map(|(k, _)| k);
+        let Some(k) = next else { break };
+        let p = open.remove(k);
+        *free_cash += p.credit;
+        let mut at_cost = 0.0;
+        for q in open.iter() {
+            at_cost += run.taken[q.taken].size;
+        }
+        let equity = *free_cash + at_cost;
+        run.equity.push((p.exit_ts_ms, equity));
+        if equity > *peak_equity {
+            *peak_equity = equity;
+        }
+        let dd = (*peak_equity - equity) / *peak_equity;
+        if dd > run.max_drawdown {
+            run.max_drawdown = dd;
+        }
+    }
+}
