@@ -259,10 +259,8 @@ pub fn run_wallet(
             continue;
         }
         let size = cfg.size(free_cash, offer.entry_stop);
-        // Written so that a NaN size is skipped too.
-        if size.partial_cmp(&cfg.min_executable_size) == Some(std::cmp::Ordering::Less)
-            || size.is_nan()
-        {
+        // A size that is not positive (no free cash left) is below any minimum, also 0.
+        if size.is_nan() || size <= 0.0 || size < cfg.min_executable_size {
             run.skips.push((k, SkipReason::BelowMinSize));
             continue;
         }

@@ -102,6 +102,8 @@ def price_path(rng, n, p_start, digits):
         r = rng.random()
         if rng.random() < 0.08:
             o = p * math.exp(rng.gauss(0.0, 0.25))           # gap at the open
+        elif rng.random() < 0.004:
+            o = p * rng.uniform(0.02, 0.3)                   # rug through the open
         if dead or r < 0.05:                                 # flat candle
             c = o
             h, lo = o, o
@@ -229,11 +231,16 @@ def generate(seed, n_calls, n_policies, candles=300, entry_price=None, intrabar=
         series[tid] = [[(tok["start"] + m) * 60 + base] + k for m, k in zip(mins, path)]
 
     calls = []
+    alerts = {}
+    seen = set()
     for n, (tid, off) in enumerate(calls_spec):
         tok = tokens[tid]
         ser = series[tid]
         entry_ts = (tok["start"] + off) * 60 + base
         alert_ms = entry_ts * 1000 - (0 if rng.random() < 0.2 else rng.randint(1, 59999))
+        if (tid, off) in alerts and rng.random() < 0.8:
+            alert_ms = alerts[(tid, off)]                     # the same alert instant
+        alerts.setdefault((tid, off), alert_ms)
         if rng.random() < 0.03:
             alert_ms = (ser[-1][0] + 60) * 1000 + rng.randint(0, 10 ** 6)   # no entry candle
         e = next((i for i, k in enumerate(ser) if k[0] * 1000 >= alert_ms), None)
@@ -241,8 +248,14 @@ def generate(seed, n_calls, n_policies, candles=300, entry_price=None, intrabar=
         if e is not None:
             end = ser[e][0] + HORIZON_MIN * 60
             window = [k for k in ser[e:] if k[0] < end]
+        # No two calls with the same caller, mint and alert time: §2.2 would drop one as a
+        # duplicate_call, and a harness going through the export must see the same calls.
+        caller = rng.choice(callers)
+        while (caller, tok["mint"], alert_ms) in seen:
+            caller = rng.choice(callers + ["Caller%d" % n])
+        seen.add((caller, tok["mint"], alert_ms))
         calls.append({"call_id": "c%04d_%d" % (rng.randint(0, 9999), n),
-                      "caller": rng.choice(callers), "chain": tok["chain"], "mint": tok["mint"],
+                      "caller": caller, "chain": tok["chain"], "mint": tok["mint"],
                       "alert_ts_ms": alert_ms, "candles": window})
 
     # Exact touches of the policies' levels: P0 x multiple as the engine computes it.

@@ -202,7 +202,9 @@ def window_of(candles, alert_ts_ms, horizon_hours):
 def validate_policy(p, horizon_hours):
     tp, sl, trail = p.get("tp"), p.get("sl"), p.get("trail")
     act, bet, ladder = p.get("trail_activation"), p.get("be_trigger"), p.get("ladder")
-    hold = p.get("max_hold_hours", 48.0)
+    hold = p.get("max_hold_hours")
+    if hold is None:
+        hold = 48.0
     if tp is not None and not tp > 1:
         raise UsageError("tp must be > 1")
     if sl is not None and not (0 < sl < 1):
@@ -228,7 +230,7 @@ def validate_policy(p, horizon_hours):
             total = total + f
         if total > 1.0 + 1e-12:
             raise UsageError("ladder fractions sum above 1")
-    if hold is None or not (0 < hold <= horizon_hours):
+    if not (0 < hold <= horizon_hours):
         raise UsageError("max_hold must be in (0, horizon]")
 
 
@@ -261,7 +263,9 @@ def simulate(call, policy, policy_index, *, interval_s, entry_price, intrabar, c
         act = 1.0
     be_trigger = policy.get("be_trigger")
     ladder = policy.get("ladder")
-    hold_h = policy.get("max_hold_hours", 48.0)
+    hold_h = policy.get("max_hold_hours")
+    if hold_h is None:
+        hold_h = 48.0  # §3.3 default
     indicator = policy.get("indicator")
 
     # Tmax in f64 (choice): ts[e] x 1000 + max_hold_hours x 3,600,000.
