@@ -13,7 +13,11 @@ fn trade(entry_ts_ms: i64, exit_ts_ms: i64, m: f64) -> Trade {
         entry_ts_ms,
         entry_px: 1.0,
         exit_ts_ms,
-        exit_reason: if m > 1.0 { ExitReason::TakeProfit } else { ExitReason::StopLoss },
+        exit_reason: if m > 1.0 {
+            ExitReason::TakeProfit
+        } else {
+            ExitReason::StopLoss
+        },
         gross_multiple: m,
         net_multiple: m,
         peak_multiple: m.max(1.0),
@@ -44,19 +48,27 @@ fn cfg(max_positions: u32, allow_same_token: bool, capital: f64) -> WalletConfig
 
 #[test]
 fn max_positions_skips_the_rest() {
-    let calls: Vec<Call> = (0..5).map(|k| call(&format!("c{k}"), "A", &format!("m{k}"), 0)).collect();
+    let calls: Vec<Call> = (0..5)
+        .map(|k| call(&format!("c{k}"), "A", &format!("m{k}"), 0))
+        .collect();
     let trades: Vec<_> = (0..5).map(|_| Some(trade(0, 60_000, 1.5))).collect();
     let r = run(&calls, &trades, &cfg(3, false, 10_000.0));
     assert_eq!(r.taken.len(), 3);
     assert_eq!(r.max_open, 3);
-    assert_eq!(r.skips, vec![(3, SkipReason::MaxPositions), (4, SkipReason::MaxPositions)]);
+    assert_eq!(
+        r.skips,
+        vec![(3, SkipReason::MaxPositions), (4, SkipReason::MaxPositions)]
+    );
 }
 
 #[test]
 fn a_position_closing_at_the_entry_instant_frees_its_slot() {
     // The first position exits exactly when the second enters: it is closed first (exit ≤ entry).
     let calls = vec![call("a", "A", "m1", 0), call("b", "A", "m1", 60_000)];
-    let trades = vec![Some(trade(0, 60_000, 1.5)), Some(trade(60_000, 120_000, 1.5))];
+    let trades = vec![
+        Some(trade(0, 60_000, 1.5)),
+        Some(trade(60_000, 120_000, 1.5)),
+    ];
     let r = run(&calls, &trades, &cfg(1, false, 10_000.0));
     assert_eq!(r.taken.len(), 2);
     assert!(r.skips.is_empty());
@@ -65,7 +77,10 @@ fn a_position_closing_at_the_entry_instant_frees_its_slot() {
 #[test]
 fn same_token_is_skipped_unless_allowed() {
     let calls = vec![call("a", "A", "m1", 0), call("b", "B", "m1", 30_000)];
-    let trades = vec![Some(trade(0, 60_000, 1.5)), Some(trade(30_000, 90_000, 1.5))];
+    let trades = vec![
+        Some(trade(0, 60_000, 1.5)),
+        Some(trade(30_000, 90_000, 1.5)),
+    ];
     let r = run(&calls, &trades, &cfg(25, false, 10_000.0));
     assert_eq!(r.skips, vec![(1, SkipReason::SameTokenOpen)]);
     let r = run(&calls, &trades, &cfg(25, true, 10_000.0));
@@ -73,20 +88,34 @@ fn same_token_is_skipped_unless_allowed() {
     // Another chain with the same mint is another token.
     let mut other = calls.clone();
     other[1].chain = "ethereum".into();
-    assert_eq!(run(&other, &trades, &cfg(25, false, 10_000.0)).taken.len(), 2);
+    assert_eq!(
+        run(&other, &trades, &cfg(25, false, 10_000.0)).taken.len(),
+        2
+    );
 }
 
 #[test]
 fn skip_reasons_in_order() {
     // Call c is both over the position limit and on an open token: max_positions comes first.
-    let calls = vec![call("a", "A", "m1", 0), call("b", "A", "m2", 0), call("c", "A", "m1", 0)];
+    let calls = vec![
+        call("a", "A", "m1", 0),
+        call("b", "A", "m2", 0),
+        call("c", "A", "m1", 0),
+    ];
     let trades = vec![Some(trade(0, 60_000, 1.5)); 3];
     let r = run(&calls, &trades, &cfg(2, false, 10_000.0));
     assert_eq!(r.skips, vec![(2, SkipReason::MaxPositions)]);
     // No entry is recorded as such; a wallet too small for the minimum size skips the rest.
     let calls = vec![call("a", "A", "m1", 0), call("b", "A", "m2", 0)];
-    let r = run(&calls, &[None, Some(trade(0, 60_000, 1.5))], &cfg(2, false, 100.0));
-    assert_eq!(r.skips, vec![(0, SkipReason::NoEntry), (1, SkipReason::BelowMinSize)]);
+    let r = run(
+        &calls,
+        &[None, Some(trade(0, 60_000, 1.5))],
+        &cfg(2, false, 100.0),
+    );
+    assert_eq!(
+        r.skips,
+        vec![(0, SkipReason::NoEntry), (1, SkipReason::BelowMinSize)]
+    );
     assert_eq!(r.skip_counts(), [1, 0, 0, 1]);
     assert_eq!(r.final_capital, 100.0);
 }
