@@ -127,8 +127,10 @@ pub fn parse_golden(text: &str) -> Vec<GoldenCase> {
             "opts" => case.opts = parse_opts(&words[1..]),
             "bar" => {
                 let v: Vec<f64> = words[2..].iter().map(|x| x.parse().unwrap()).collect();
-                case.bars
-                    .push(bar(words[1].parse().unwrap(), v[0], v[1], v[2], v[3]));
+                let mut b = bar(words[1].parse().unwrap(), v[0], v[1], v[2], v[3]);
+                // An optional fifth number is the volume.
+                b.volume = v.get(4).copied().unwrap_or(0.0);
+                case.bars.push(b);
             }
             "expect" => {
                 case.expect = words[1..]

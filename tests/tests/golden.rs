@@ -30,12 +30,13 @@ fn field(t: &Trade, key: &str) -> String {
 fn golden_trades_on_both_algorithms() {
     let text = include_str!("../golden/trades.txt");
     let cases = parse_golden(text);
-    assert!(cases.len() >= 18, "the golden file lost cases");
+    assert!(cases.len() >= 23, "the golden file lost cases");
     let mut failures = Vec::new();
     for case in &cases {
         let policy = Policy::new(case.policy.clone()).unwrap();
         let reference = simulate_reference(&case.bars, &case.opts, &policy).unwrap();
-        let fast = CallPrep::new(&case.bars, &case.opts, &[])
+        let rules: Vec<_> = case.policy.indicator.into_iter().collect();
+        let fast = CallPrep::new(&case.bars, &case.opts, &rules)
             .unwrap()
             .evaluate(&case.opts, &policy);
         assert_eq!(
