@@ -6,7 +6,8 @@
 //!
 //! Where each part of SPEC.md lives:
 //! - §1, §8 calls, candles and their validity: [`data`]
-//! - §2.2 windows, eligibility and exclusion reasons: [`window`]
+//! - §2.2 windows, eligibility and exclusion reasons: [`window`]; date range and caller
+//!   groups: [`select`]
 //! - §3.1–§3.6 entry, intrabar order, policies, costs, trade record, both algorithms:
 //!   [`policy`], [`sim`], [`trade`]
 //! - §3.7 indicator triggers: [`indicator`]
@@ -22,6 +23,7 @@ pub mod metrics;
 pub mod num;
 pub mod optimize;
 pub mod policy;
+pub mod select;
 pub mod sim;
 pub mod trade;
 pub mod wallet;

@@ -4,6 +4,7 @@
 //! results never depend on the number of threads.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use rayon::prelude::*;
 use thiserror::Error;
@@ -246,6 +247,17 @@ impl<'a> Prepared<'a> {
 
 /// Runs the whole search (SPEC §6).
 pub fn search(prepared: &Prepared<'_>, grid: &Grid, opts: &SearchOptions) -> SearchResult {
+    search_with_progress(prepared, grid, opts, &|_, _| {})
+}
+
+/// [`search`], calling `progress(done, total)` as (caller, policy) points finish. The callback
+/// may run on any thread and in any order; it never influences the result.
+pub fn search_with_progress(
+    prepared: &Prepared<'_>,
+    grid: &Grid,
+    opts: &SearchOptions,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> SearchResult {
     let callers: Vec<(&str, &[usize])> = prepared
         .callers()
         .filter(|(_, calls)| calls.len() >= opts.min_calls)
@@ -264,9 +276,15 @@ pub fn search(prepared: &Prepared<'_>, grid: &Grid, opts: &SearchOptions) -> Sea
 
     // Every (caller, policy) pair, flattened so the pool stays busy; merged in index order.
     let size = grid.size();
+    let total = (callers.len() * size) as u64;
+    let done = AtomicU64::new(0);
     let scored: Vec<Scored> = (0..callers.len() * size)
         .into_par_iter()
-        .map(|k| prepared.score(in_sample[k / size], k % size, opts))
+        .map(|k| {
+            let s = prepared.score(in_sample[k / size], k % size, opts);
+            progress(done.fetch_add(1, AtomicOrdering::Relaxed) + 1, total);
+            s
+        })
         .collect();
     let evaluations = in_sample.iter().map(|c| c.len() as u64).sum::<u64>() * size as u64;
 

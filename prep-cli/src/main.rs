@@ -1,22 +1,117 @@
-//! The `quantbot` binary. Its commands (export, backtest, runs, demo-data) arrive with the CLI
-//! issue; until then it only reports the engine version, so the workspace layout is complete.
+//! The `quantbot` binary: parses the command line, runs the command, and turns errors into one
+//! clear line on stderr with exit code 2 (usage) or 1 (any other failure).
+
+mod args;
+mod baseline_cmd;
+mod bundle;
+mod demo;
+mod demo_db;
+mod export;
+mod html;
+mod parquet_io;
+mod plan;
+mod runs;
+mod source;
+mod tui;
+mod v1;
 
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("--version") | Some("-V") => {
-            println!("quantbot {}", quantbot_core::VERSION);
-            ExitCode::SUCCESS
-        }
-        _ => {
+use clap::Parser;
+
+use args::{Backtest, Cli, Command, Runs};
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Export(a) => export::run(&a),
+        Command::Backtest(Backtest::V1Baseline(a)) => v1::run(&a),
+        Command::Backtest(Backtest::Baseline(a)) => baseline_cmd::run(&a),
+        Command::DemoData(a) => {
+            let (calls, candles) = demo_db::write_demo(&a.out, a.seed)?;
             eprintln!(
-                "quantbot {}: no command is available in this build yet (export, backtest, runs \
-                 and demo-data are being built); try --version",
-                quantbot_core::VERSION
+                "wrote {} ({calls} calls, {candles} candles, seed {})",
+                a.out.display(),
+                a.seed
             );
+            Ok(())
+        }
+        Command::Runs(Runs::Import(a)) => {
+            let stderr = std::io::stderr();
+            let c = runs::import(&a.dirs, &a.registry, a.dry_run, &mut stderr.lock())?;
+            let what = if a.dry_run {
+                " (dry run: nothing written)"
+            } else {
+                ""
+            };
+            eprintln!(
+                "imported {}, unchanged {}, skipped {}, failed {}{what}",
+                c.imported, c.unchanged, c.skipped, c.failed
+            );
+            if c.failed > 0 {
+                anyhow::bail!(
+                    "{} runs could not be written to {}",
+                    c.failed,
+                    a.registry.display()
+                );
+            }
+            Ok(())
+        }
+        Command::Runs(Runs::List(a)) => {
+            let stdout = std::io::stdout();
+            runs::list(&a.registry, a.format, &mut stdout.lock())
+        }
+    }
+}
+
+/// Clap's own errors as one line (SPEC §10: errors are one clear line on stderr).
+fn clap_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
             ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    let text = e.render().to_string();
+    let parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
+        })
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+        .collect();
+    eprintln!("quantbot: {}", parts.join("; "));
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(e),
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the chain of causes, outermost first.
+            let msg = e
+                .chain()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(": ");
+            eprintln!("quantbot: {msg}");
+            if e.downcast_ref::<plan::Usage>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -22,10 +22,32 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The one cargo target directory of this machine, shared by CI and the README's commands so
+/// DuckDB's C++ (about 20 minutes) is compiled once: `$CARGO_TARGET_DIR`, else
+/// `$HOME/.cache/quantbot/target`.
+fn target_dir() -> PathBuf {
+    match env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env::var_os("HOME").unwrap_or_else(|| ".".into()))
+            .join(".cache/quantbot/target"),
+    }
+}
+
+fn cargo_command() -> Command {
+    let mut c = Command::new("cargo");
+    c.env("CARGO_TARGET_DIR", target_dir());
+    c
+}
+
 /// Runs a command from the workspace root, echoing it; an error names the failed step.
 fn run(step: &str, program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> {
     eprintln!("==> {step}: {program} {}", args.join(" "));
-    let status = Command::new(program)
+    let mut cmd = if program == "cargo" {
+        cargo_command()
+    } else {
+        Command::new(program)
+    };
+    let status = cmd
         .args(args)
         .envs(envs.iter().copied())
         .current_dir(root())
@@ -39,7 +61,12 @@ fn run(step: &str, program: &str, args: &[&str], envs: &[(&str, &str)]) -> Resul
 }
 
 fn output(program: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(program)
+    let mut cmd = if program == "cargo" {
+        cargo_command()
+    } else {
+        Command::new(program)
+    };
+    let out = cmd
         .args(args)
         .current_dir(root())
         .output()
@@ -115,10 +142,14 @@ fn test() -> Result<(), String> {
     run(
         "lint",
         "cargo",
+        // The test profile, like the tests: cargo keys DuckDB's C++ build by profile, so lints
+        // and tests share one build instead of compiling it twice.
         &[
             "clippy",
             "--workspace",
             "--all-targets",
+            "--profile",
+            "test",
             "--",
             "-D",
             "warnings",
@@ -162,7 +193,7 @@ fn test() -> Result<(), String> {
 fn run_tests() -> Result<(u64, u64), String> {
     use std::io::{BufRead, BufReader};
     eprintln!("==> tests: cargo test --workspace");
-    let mut child = Command::new("cargo")
+    let mut child = cargo_command()
         .args(["test", "--workspace"])
         .current_dir(root())
         .stdout(std::process::Stdio::piped())
@@ -195,6 +226,31 @@ fn run_tests() -> Result<(u64, u64), String> {
     Ok((passed, failed))
 }
 
+/// Builds the `quantbot` binary the same way the tests do (one shared DuckDB build) and runs
+/// it with `args`.
+fn quantbot(args: &[String]) -> Result<(), String> {
+    let bin = build_quantbot()?;
+    let status = Command::new(&bin)
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("quantbot exited with {status}"))
+    }
+}
+
+fn build_quantbot() -> Result<PathBuf, String> {
+    run(
+        "build quantbot",
+        "cargo",
+        &["test", "--workspace", "--no-run", "--quiet"],
+        &[],
+    )?;
+    Ok(target_dir().join("debug").join("quantbot"))
+}
+
 fn lab() -> Result<(), String> {
     Err(
         "the browser lab is not built yet: it arrives with its own issue (web/ is a shell). \
@@ -204,12 +260,15 @@ fn lab() -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let task = env::args().nth(1);
-    let result = match task.as_deref() {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("lab") => lab(),
+        Some("quantbot") => quantbot(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <test|lab>\n  test  run every check and test (what CI runs)\n  lab   build and serve the browser lab");
+            eprintln!(
+                "usage: cargo xtask <test|lab|quantbot ARGS…>\n  test      run every check and test (what CI runs)\n  lab       build and serve the browser lab\n  quantbot  build the quantbot binary and run it with ARGS"
+            );
             return ExitCode::from(2);
         }
     };

@@ -1,0 +1,403 @@
+//! The raw command line (clap): flags as typed, with their defaults and help. Only what can be
+//! checked without opening a file is checked here; `plan.rs` turns these into validated plans.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "quantbot",
+    version,
+    about = "Backtest Telegram crypto callers: which caller to follow, with which exits.",
+    long_about = "Backtest Telegram crypto callers: per caller, is the caller worth following and \
+                  with which exits (take profit, stop loss, trailing stop, break-even, time stop, \
+                  laddered exits, indicator triggers), under finite capital, fees and slippage.\n\n\
+                  Exit codes: 0 success, 2 usage error (bad flag or value), 1 any other failure."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Turn a DuckDB of calls and candles into a published dataset (Parquet + manifest).
+    Export(ExportArgs),
+    /// Run backtests on the same engine as the browser lab.
+    #[command(subcommand)]
+    Backtest(Backtest),
+    /// Write the embedded demo DuckDB (about 12 callers, 3,000 calls, 1-minute candles).
+    DemoData(DemoArgs),
+    /// The run registry: a DuckDB catalogue of result bundles.
+    #[command(subcommand)]
+    Runs(Runs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Runs {
+    /// Find result bundles under folders and record them (importing twice changes nothing).
+    Import(RunsImportArgs),
+    /// List the recorded runs, sorted by path.
+    List(RunsListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunsImportArgs {
+    /// Folders (searched recursively) or bundle folders.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// The registry DuckDB file (created on first use).
+    #[arg(long, value_name = "PATH", default_value = "data/runs.duckdb")]
+    pub registry: PathBuf,
+    /// Report what would be imported; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsListArgs {
+    /// The registry DuckDB file.
+    #[arg(long, value_name = "PATH", default_value = "data/runs.duckdb")]
+    pub registry: PathBuf,
+    /// Output on stdout (json is for scripts and the lab's start page).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Backtest {
+    /// Grid search of exit policies per caller, then the kept callers in one wallet.
+    #[command(name = "v1-baseline")]
+    V1Baseline(Box<V1Args>),
+    /// Per-alert metrics (ATH multiple, drawdowns, time to 2x/3x/4x) and one simple TP/SL trade.
+    Baseline(BaselineArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceLayout {
+    /// Tables `calls` and `candles` (SPEC §2.1).
+    Lab,
+    /// The original quantbot: view `canon.alerts_std` and table `ohlcv_candles_d`.
+    Quantbot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+/// Where the calls and candles come from.
+#[derive(Debug, Clone, Args)]
+pub struct SourceArgs {
+    /// DuckDB file with the calls and candles [default: data/alerts.duckdb when --data is not given].
+    #[arg(long, value_name = "PATH", conflicts_with = "data")]
+    pub duckdb: Option<PathBuf>,
+    /// A dataset folder written by `quantbot export` (calls.parquet, candles.parquet, manifest.json).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Table layout of the DuckDB file.
+    #[arg(long, value_enum, default_value = "lab")]
+    pub source: SourceLayout,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// DuckDB file to read.
+    #[arg(long, value_name = "PATH")]
+    pub duckdb: PathBuf,
+    /// Table layout of the DuckDB file.
+    #[arg(long, value_enum, default_value = "lab")]
+    pub source: SourceLayout,
+    /// First day of alerts (UTC), YYYY-MM-DD or a full timestamp.
+    #[arg(long, value_name = "DATE")]
+    pub from: String,
+    /// Last day of alerts (UTC), inclusive as a date; a full timestamp is an exclusive end.
+    #[arg(long, value_name = "DATE")]
+    pub to: String,
+    /// Candle interval: 1m, 5m, 15m or 1h.
+    #[arg(long, default_value = "1m")]
+    pub interval: String,
+    /// Length of each call's window after its entry candle, in hours.
+    #[arg(long, default_value_t = 48.0)]
+    pub horizon_hours: f64,
+    /// Only calls on this chain (for example solana).
+    #[arg(long)]
+    pub chain: Option<String>,
+    /// Callers to keep: a JSON array ('["Brook","Alpha"]'), a comma list, or @file.json (an
+    /// array, or an object mapping group names to caller names). An entry matches a caller by
+    /// equal name or whole-word prefix, case-insensitively.
+    #[arg(long, value_name = "GROUPS")]
+    pub caller_groups: Option<String>,
+    /// Share of the window's candles that must exist for a call to be eligible.
+    #[arg(long, default_value_t = 0.8)]
+    pub min_coverage: f64,
+    /// Output folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Replace an existing non-empty output folder.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct V1Args {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// First day of alerts (UTC), YYYY-MM-DD or a full timestamp [default: every call].
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Last day of alerts (UTC), inclusive as a date; a full timestamp is an exclusive end.
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Candle interval with --duckdb: 1m, 5m, 15m or 1h (a --data folder has its own).
+    #[arg(long, default_value = "1m")]
+    pub interval: String,
+    /// Only calls on this chain.
+    #[arg(long)]
+    pub chain: Option<String>,
+    /// Callers to keep: a JSON array, a comma list, or @file.json (see `export --help`).
+    #[arg(long, value_name = "GROUPS")]
+    pub caller_groups: Option<String>,
+
+    /// Take-profit multiples, a JSON list; null means no take profit
+    /// [default: [1.5,2,2.5,3,4,5]; [null] with --ladders].
+    #[arg(long, value_name = "JSON")]
+    pub tp_mults: Option<String>,
+    /// Stop-loss multiples in (0, 1), a JSON list; null means no stop ('[null,0.9]').
+    #[arg(long, value_name = "JSON", default_value = "[0.85,0.88,0.9,0.92,0.95]")]
+    pub sl_mults: String,
+    /// Trailing-stop distances in (0, 1), a JSON list [default: [null], no trailing stop].
+    #[arg(long, value_name = "JSON")]
+    pub trail_pcts: Option<String>,
+    /// Trailing-stop activation multiples ≥ 1, a JSON list [default: [null], active from entry].
+    #[arg(long, value_name = "JSON")]
+    pub trail_activations: Option<String>,
+    /// Break-even trigger multiples > 1, a JSON list [default: [null], no break-even].
+    #[arg(long, value_name = "JSON")]
+    pub be_triggers: Option<String>,
+    /// Laddered take-profits, a JSON list of ladders of [multiple, fraction] pairs
+    /// ('[[[2,0.5],[3,0.3],[4,0.2]]]'); cannot be combined with --tp-mults.
+    #[arg(long, value_name = "JSON")]
+    pub ladders: Option<String>,
+    /// Time stops in hours, a JSON list [default: [48], or the dataset's horizon when shorter].
+    #[arg(long, value_name = "JSON")]
+    pub max_hold_hrs: Option<String>,
+    /// Indicator exits, a JSON list of rule texts and null:
+    /// '[null,"ema_cross:9:21","rsi_below:14:70","tk_cross:9:26","vol_spike:30:4"]'.
+    /// ema_cross:F:S fires when EMA(F) of closes crosses below EMA(S); rsi_below:N:L when
+    /// Wilder's RSI(N) crosses below L; tk_cross:T:K when the Tenkan line (T) crosses below the
+    /// Kijun line (K); vol_spike:W:Z when volume's z-score over W candles reaches Z.
+    #[arg(long, value_name = "JSON", default_value = "[null]")]
+    pub indicators: String,
+
+    /// Starting capital of each wallet, USD.
+    #[arg(long, default_value_t = 10_000.0)]
+    pub initial_capital: f64,
+    /// Largest share of free cash put into one position.
+    #[arg(long, default_value_t = 0.04)]
+    pub max_allocation_pct: f64,
+    /// Largest loss accepted at the stop in force at entry, USD (sizes positions).
+    #[arg(long, default_value_t = 200.0)]
+    pub max_risk_per_trade: f64,
+    /// Most positions open at once.
+    #[arg(long, default_value_t = 25)]
+    pub max_concurrent_positions: u32,
+    /// Smallest position, USD; a smaller one is skipped.
+    #[arg(long, default_value_t = 10.0)]
+    pub min_executable_size: f64,
+    /// Allow two open positions on the same token.
+    #[arg(long)]
+    pub allow_same_token: bool,
+    /// Taker fee per side, basis points.
+    #[arg(long, default_value_t = 30.0)]
+    pub taker_fee_bps: f64,
+    /// Adverse slippage on every fill, basis points.
+    #[arg(long, default_value_t = 10.0)]
+    pub slippage_bps: f64,
+    /// Break-even offset: once triggered, the stop is at least entry × (1 + offset).
+    #[arg(long, default_value_t = 0.0)]
+    pub be_offset: f64,
+    /// fills: costs on every fill price; v1: the original quantbot's flat charge on the PnL.
+    #[arg(long, value_enum, default_value = "fills")]
+    pub cost_model: CostModelArg,
+    /// Entry at the entry candle's open (no look-ahead) or its close.
+    #[arg(long, value_enum, default_value = "open")]
+    pub entry_price: EntryPriceArg,
+    /// Which wins when one candle touches both the stop and a take-profit level.
+    #[arg(long, value_enum, default_value = "sl-first")]
+    pub intrabar: IntrabarArg,
+
+    /// per-caller wallets, one grouped wallet of the kept callers, or both.
+    #[arg(long, value_enum, default_value = "both")]
+    pub mode: ModeArg,
+    /// Leave out callers with fewer eligible calls.
+    #[arg(long, default_value_t = 0)]
+    pub min_calls: usize,
+    /// Keep collapsed callers out of the grouped wallet (no feasible policy, or the best loses money).
+    #[arg(long, overrides_with = "no_filter_collapsed")]
+    pub filter_collapsed: bool,
+    /// Keep collapsed callers in the grouped wallet.
+    #[arg(long)]
+    pub no_filter_collapsed: bool,
+    /// Keep callers whose best policy sits on the edge of the grid out of the grouped wallet.
+    #[arg(long, overrides_with = "no_filter_edge")]
+    pub filter_edge: bool,
+    /// Keep edge callers in the grouped wallet.
+    #[arg(long)]
+    pub no_filter_edge: bool,
+    /// What "best" means.
+    #[arg(long, value_enum, default_value = "final_capital")]
+    pub objective: ObjectiveArg,
+    /// Constraint: max drawdown at most this fraction.
+    #[arg(long)]
+    pub max_drawdown: Option<f64>,
+    /// Constraint: win rate at least this share.
+    #[arg(long)]
+    pub min_win_rate: Option<f64>,
+    /// Constraint: at least this many trades.
+    #[arg(long)]
+    pub min_trades: Option<u32>,
+    /// Constraint: share of stop-loss exits at most this.
+    #[arg(long)]
+    pub max_stop_out_rate: Option<f64>,
+    /// Constraint: profit factor at least this.
+    #[arg(long)]
+    pub min_profit_factor: Option<f64>,
+    /// Share of each caller's latest calls held out of the choice and replayed after it.
+    #[arg(long, default_value_t = 0.0)]
+    pub holdout_fraction: f64,
+
+    /// Worker threads [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Also write results.json, grid.parquet, trades.parquet and index.html into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// Replace an existing non-empty --out-dir.
+    #[arg(long)]
+    pub force: bool,
+    /// Record the written --out-dir bundle in this run registry (DuckDB file).
+    #[arg(long, value_name = "PATH", requires = "out_dir")]
+    pub registry: Option<PathBuf>,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CostModelArg {
+    Fills,
+    V1,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EntryPriceArg {
+    Open,
+    Close,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IntrabarArg {
+    #[value(name = "sl-first", alias = "sl_first")]
+    SlFirst,
+    #[value(name = "tp-first", alias = "tp_first")]
+    TpFirst,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    #[value(name = "per-caller")]
+    PerCaller,
+    Grouped,
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum ObjectiveArg {
+    FinalCapital,
+    MeanReturn,
+    MedianReturn,
+    Sharpe,
+    ProfitFactor,
+    WinRate,
+    Capture,
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Only calls on this chain.
+    #[arg(long)]
+    pub chain: Option<String>,
+    /// First day of alerts (UTC) [default: every call].
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Last day of alerts (UTC), inclusive as a date; a full timestamp is an exclusive end.
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Candle interval in seconds (with --duckdb).
+    #[arg(long, default_value_t = 60)]
+    pub interval_seconds: i64,
+    /// Window length after the entry candle, hours.
+    #[arg(long, default_value_t = 48.0)]
+    pub horizon_hours: f64,
+    /// Take profit of the simple TP/SL trade, multiple of the entry.
+    #[arg(long, default_value_t = 2.0)]
+    pub tp_mult: f64,
+    /// Stop loss of the simple TP/SL trade, multiple of the entry.
+    #[arg(long, default_value_t = 0.5)]
+    pub sl_mult: f64,
+    /// Fee per side, basis points.
+    #[arg(long, default_value_t = 30.0)]
+    pub fee_bps: f64,
+    /// Adverse slippage on every fill, basis points.
+    #[arg(long, default_value_t = 50.0)]
+    pub slippage_bps: f64,
+    /// Which wins when a candle touches both the stop and the take profit.
+    #[arg(long, value_enum, default_value = "sl_first")]
+    pub intrabar_order: IntrabarOrderArg,
+    /// Live terminal dashboard (progress, running medians, latest alerts, then the results).
+    #[arg(long)]
+    pub tui: bool,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Write alerts.csv, alerts.parquet and summary.json into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// Replace an existing non-empty --out-dir.
+    #[arg(long)]
+    pub force: bool,
+    /// Record the written --out-dir bundle in this run registry (DuckDB file).
+    #[arg(long, value_name = "PATH", requires = "out_dir")]
+    pub registry: Option<PathBuf>,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IntrabarOrderArg {
+    #[value(name = "sl_first", alias = "sl-first")]
+    SlFirst,
+    #[value(name = "tp_first", alias = "tp-first")]
+    TpFirst,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to write the DuckDB file (replaced if it exists).
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// Seed of the generator; the same seed writes the same data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}

@@ -1,0 +1,750 @@
+//! `quantbot backtest v1-baseline` (SPEC §6, §10, §10.1): load, search on all cores, and write
+//! the results as a table, JSON or CSV, and as an `--out-dir` bundle (results.json,
+//! grid.parquet, trades.parquet, index.html).
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use anyhow::Context;
+use quantbot_core::grid::{DimValues, Grid};
+use quantbot_core::metrics::Metrics;
+use quantbot_core::optimize::{search_with_progress, Prepared, SearchOptions, SearchResult};
+use quantbot_core::policy::{CostModel, EntryPrice, Intrabar, PolicyParams};
+use quantbot_core::trade::Trade;
+use quantbot_core::wallet::SkipReason;
+use serde_json::{json, Map, Value};
+
+use crate::args::{Format, V1Args};
+use crate::bundle::write_folder_atomically;
+use crate::export::coverage_json;
+use crate::html;
+use crate::parquet_io::{col, write_parquet, Col, NamedCol};
+use crate::plan::{self, check_out_dir, parse_interval, Selection, Source};
+use crate::source::{load, read_manifest, Dataset, LoadOptions};
+
+/// Everything a v1-baseline run produced, ready to be written.
+pub struct Run<'a> {
+    pub ds: &'a Dataset,
+    pub grid: Grid,
+    pub opts: SearchOptions,
+    pub result: SearchResult,
+    pub prepared: Prepared<'a>,
+}
+
+pub fn run(a: &V1Args) -> anyhow::Result<()> {
+    let source = Source::from_args(&a.source);
+    let (interval_s, horizon_hours) = match &source {
+        Source::Data { dir } => {
+            let m = read_manifest(dir)?;
+            (m.interval_s, m.horizon_hours)
+        }
+        Source::DuckDb { .. } => (parse_interval(&a.interval)?, 48.0),
+    };
+    let grid = plan::grid(a, horizon_hours)?;
+    let opts = plan::search_options(a, interval_s)?;
+    let sel = Selection::new(
+        a.from.as_deref(),
+        a.to.as_deref(),
+        a.chain.as_deref(),
+        a.caller_groups.as_deref(),
+    )?;
+    if let Some(dir) = &a.out_dir {
+        check_out_dir(dir, a.force)?;
+    }
+    let ds = load(
+        &source,
+        &sel,
+        LoadOptions {
+            interval_s,
+            horizon_hours,
+            min_coverage: 0.8,
+        },
+    )?;
+    let windows = ds.eligible();
+    if windows.is_empty() {
+        anyhow::bail!(
+            "no eligible call in the selection: {}",
+            serde_json::to_string(&coverage_json(&ds))?
+        );
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads.unwrap_or(0))
+        .build()
+        .context("starting the worker threads")?;
+    let show_progress = !a.quiet && std::io::stderr().is_terminal();
+    let (prepared, result) = pool.install(|| {
+        let prepared = Prepared::new(windows, &grid, &opts.exec);
+        let progress = Progress::new(show_progress);
+        let result = search_with_progress(&prepared, &grid, &opts, &|d, t| progress.tick(d, t));
+        progress.finish();
+        (prepared, result)
+    });
+    let run = Run {
+        ds: &ds,
+        grid,
+        opts,
+        result,
+        prepared,
+    };
+    let json = results_json(&run, a);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match a.format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&json)?),
+        Format::Csv => write!(out, "{}", csv(&run)),
+        Format::Table => write!(out, "{}", table(&run)),
+    }
+    .or_else(ignore_broken_pipe)?;
+    if let Some(dir) = &a.out_dir {
+        write_folder_atomically(dir, a.force, |tmp| write_bundle(tmp, &run, &json))?;
+        if !a.quiet {
+            eprintln!("wrote {}", dir.display());
+        }
+        if let Some(registry) = &a.registry {
+            crate::runs::record(dir, registry)?;
+        }
+    }
+    Ok(())
+}
+
+/// A closed pipe (`| head`) is not an error.
+pub fn ignore_broken_pipe(e: std::io::Error) -> std::io::Result<()> {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+/// A progress bar on stderr, only on a terminal.
+struct Progress {
+    on: bool,
+    last: std::sync::Mutex<u64>,
+}
+
+impl Progress {
+    fn new(on: bool) -> Progress {
+        Progress {
+            on,
+            last: std::sync::Mutex::new(u64::MAX),
+        }
+    }
+
+    fn tick(&self, done: u64, total: u64) {
+        if !self.on || total == 0 {
+            return;
+        }
+        let pct = done * 100 / total;
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if *last == pct {
+            return;
+        }
+        *last = pct;
+        let filled = (pct / 4) as usize;
+        eprint!(
+            "\r[{}{}] {pct:3}% {done}/{total} grid points",
+            "#".repeat(filled),
+            " ".repeat(25 - filled)
+        );
+    }
+
+    fn finish(&self) {
+        if self.on {
+            eprintln!();
+        }
+    }
+}
+
+fn num(v: Option<f64>) -> Value {
+    match v {
+        Some(x) if x.is_finite() => json!(x),
+        _ => Value::Null,
+    }
+}
+
+/// The §5 metrics object.
+pub fn metrics_json(m: &Metrics) -> Value {
+    let mut skipped = Map::new();
+    for r in SkipReason::ALL {
+        skipped.insert(r.as_str().into(), json!(m.skipped[r as usize]));
+    }
+    json!({
+        "final_capital": num(Some(m.final_capital)),
+        "total_return": num(Some(m.total_return)),
+        "trades": m.trades,
+        "skipped": skipped,
+        "win_rate": num(m.win_rate),
+        "mean_return": num(m.mean_return),
+        "median_return": num(m.median_return),
+        "profit_factor": num(m.profit_factor),
+        "sharpe": num(m.sharpe),
+        "max_drawdown": num(Some(m.max_drawdown)),
+        "stop_out_rate": num(m.stop_out_rate),
+        "mean_hold_hours": num(m.mean_hold_hours),
+        "capture": num(m.capture),
+        "ambiguous_trades": m.ambiguous_trades,
+    })
+}
+
+/// A policy's parameters under their §12 names.
+pub fn params_json(p: &PolicyParams) -> Value {
+    json!({
+        "tp": num(p.tp),
+        "sl": num(p.sl),
+        "trail": num(p.trail),
+        "trail_activation": num(p.trail_activation),
+        "be_trigger": num(p.be_trigger),
+        "ladder": p.ladder.as_ref().map(|l| l.levels().iter().map(|&(m, f)| json!([m, f])).collect::<Vec<_>>()),
+        "max_hold": p.max_hold_hours,
+        "indicator": p.indicator.map(|r| r.to_string()),
+    })
+}
+
+fn dim_values_json(values: &DimValues) -> Value {
+    match values {
+        DimValues::Numbers(v) => json!(v.iter().map(|x| num(*x)).collect::<Vec<_>>()),
+        DimValues::Ladders(v) => json!(v
+            .iter()
+            .map(|l| l.as_ref().map(|l| l
+                .levels()
+                .iter()
+                .map(|&(m, f)| json!([m, f]))
+                .collect::<Vec<_>>()))
+            .collect::<Vec<_>>()),
+        DimValues::Rules(v) => json!(v
+            .iter()
+            .map(|r| r.map(|r| r.to_string()))
+            .collect::<Vec<_>>()),
+    }
+}
+
+/// Every option in effect, defaults included (not the thread count or output flags, which do
+/// not change results).
+fn options_json(run: &Run<'_>, a: &V1Args) -> Value {
+    let o = &run.opts;
+    let e = &o.exec;
+    let w = &o.wallet;
+    let c = &o.constraints;
+    json!({
+        "from": a.from,
+        "to": a.to,
+        "interval": plan::interval_name(run.ds.interval_s),
+        "horizon_hours": run.ds.horizon_hours,
+        "min_coverage": run.ds.min_coverage,
+        "chain": a.chain,
+        "caller_groups": a.caller_groups.as_deref().map(plan::parse_caller_groups).transpose().ok().flatten(),
+        "initial_capital": w.initial_capital(),
+        "max_allocation_pct": w.max_allocation_pct(),
+        "max_risk_per_trade": w.max_risk_per_trade(),
+        "max_concurrent_positions": w.max_concurrent_positions(),
+        "min_executable_size": w.min_executable_size(),
+        "allow_same_token": w.allow_same_token(),
+        "taker_fee_bps": e.fee_bps(),
+        "slippage_bps": e.slippage_bps(),
+        "be_offset": e.be_offset(),
+        "cost_model": match e.cost_model() { CostModel::Fills => "fills", CostModel::V1 => "v1" },
+        "entry_price": match e.entry_price() { EntryPrice::Open => "open", EntryPrice::Close => "close" },
+        "intrabar": match e.intrabar() { Intrabar::SlFirst => "sl-first", Intrabar::TpFirst => "tp-first" },
+        "mode": o.mode.as_str(),
+        "min_calls": o.min_calls,
+        "filter_collapsed": o.filter_collapsed,
+        "filter_edge": o.filter_edge,
+        "objective": o.objective.as_str(),
+        "max_drawdown": c.max_drawdown,
+        "min_win_rate": c.min_win_rate,
+        "min_trades": c.min_trades,
+        "max_stop_out_rate": c.max_stop_out_rate,
+        "min_profit_factor": c.min_profit_factor,
+        "holdout_fraction": o.holdout_fraction(),
+    })
+}
+
+/// The §10.1 result document.
+pub fn results_json(run: &Run<'_>, a: &V1Args) -> Value {
+    let grid = &run.grid;
+    let dims: Vec<Value> = grid
+        .dimensions()
+        .iter()
+        .map(|(name, values)| json!({"name": name, "values": dim_values_json(values)}))
+        .collect();
+    let per_caller: Vec<Value> = run
+        .result
+        .per_caller
+        .iter()
+        .map(|r| {
+            let b = r.best_scored();
+            json!({
+                "caller": r.caller,
+                "calls": r.calls,
+                "best": {
+                    "index": b.index,
+                    "label": grid.label(b.index),
+                    "params": params_json(&grid.params(b.index)),
+                    "feasible": b.feasible,
+                    "metrics": metrics_json(&b.metrics),
+                },
+                "flags": {"collapsed": r.collapsed, "edge": r.edge},
+                "holdout": r.holdout.as_ref().map(|h| json!({
+                    "in_sample": metrics_json(&h.in_sample),
+                    "out_of_sample": metrics_json(&h.out_of_sample),
+                })),
+            })
+        })
+        .collect();
+    let source_kind = if run.ds.manifest_sha256.is_some() {
+        "data"
+    } else {
+        "duckdb"
+    };
+    json!({
+        "engine": {"name": "quantbot", "version": quantbot_core::VERSION},
+        "dataset": {"source": run.ds.source_label, "kind": source_kind, "manifest_sha256": run.ds.manifest_sha256},
+        "options": options_json(run, a),
+        "grid": {"dimensions": dims, "size": grid.size()},
+        "coverage": coverage_json(run.ds),
+        "per_caller": per_caller,
+        "grouped": run.result.grouped.as_ref().map(|g| json!({
+            "callers": g.callers,
+            "metrics": metrics_json(&g.metrics),
+        })),
+    })
+}
+
+fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |x| format!("{:.1}%", x * 100.0))
+}
+
+/// The readable table: one row per caller, then the grouped line.
+pub fn table(run: &Run<'_>) -> String {
+    let obj = run.opts.objective;
+    let header = [
+        "caller",
+        "calls",
+        "best policy",
+        obj.as_str(),
+        "final",
+        "return",
+        "win",
+        "max dd",
+        "trades",
+        "flags",
+    ];
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for r in &run.result.per_caller {
+        let b = r.best_scored();
+        let m = &b.metrics;
+        let mut flags = Vec::new();
+        if !b.feasible {
+            flags.push("infeasible");
+        }
+        if r.collapsed {
+            flags.push("collapsed");
+        }
+        if r.edge {
+            flags.push("edge");
+        }
+        if !r.kept {
+            flags.push("not grouped");
+        }
+        rows.push(vec![
+            r.caller.clone(),
+            r.calls.to_string(),
+            short_label(&run.grid.params(b.index)),
+            fmt_opt(obj.value(m), 4),
+            format!("{:.2}", m.final_capital),
+            pct(Some(m.total_return)),
+            pct(m.win_rate),
+            pct(Some(m.max_drawdown)),
+            m.trades.to_string(),
+            flags.join(","),
+        ]);
+    }
+    let mut out = render_table(&header, &rows);
+    let (ok, ex) = run.ds.coverage();
+    out.push_str(&format!(
+        "\n{} callers, {ok} eligible calls ({} excluded), grid of {} policies\n",
+        run.result.per_caller.len(),
+        ex.iter().sum::<usize>(),
+        run.grid.size()
+    ));
+    match &run.result.grouped {
+        Some(g) => {
+            let m = &g.metrics;
+            out.push_str(&format!(
+                "grouped ({} callers): final {:.2}, return {}, win {}, max dd {}, trades {}\n",
+                g.callers.len(),
+                m.final_capital,
+                pct(Some(m.total_return)),
+                pct(m.win_rate),
+                pct(Some(m.max_drawdown)),
+                m.trades
+            ));
+        }
+        None => out.push_str("grouped: none (per-caller mode, or no caller kept)\n"),
+    }
+    out
+}
+
+/// The non-default parts of a label, for narrow tables.
+pub fn short_label(p: &PolicyParams) -> String {
+    let full = quantbot_core::grid::label(p);
+    let parts: Vec<&str> = full.split(' ').filter(|s| !s.ends_with("=-")).collect();
+    parts.join(" ")
+}
+
+/// Left-aligned text, right-aligned numbers.
+pub fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let n = header.len();
+    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (k, cell) in r.iter().enumerate().take(n) {
+            width[k] = width[k].max(cell.chars().count());
+        }
+    }
+    let numeric = |s: &str| s.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+');
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (k, cell) in cells.iter().enumerate() {
+            let pad = width[k] - cell.chars().count();
+            if k > 0 {
+                s.push_str("  ");
+            }
+            if k > 0 && numeric(cell) {
+                s.push_str(&" ".repeat(pad));
+                s.push_str(cell);
+            } else {
+                s.push_str(cell);
+                if k + 1 < n {
+                    s.push_str(&" ".repeat(pad));
+                }
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    out.push_str(&line(
+        width
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect(),
+    ));
+    for r in rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv_num(v: Option<f64>) -> String {
+    v.filter(|x| x.is_finite())
+        .map_or_else(String::new, |x| x.to_string())
+}
+
+const METRIC_NAMES: [&str; 13] = [
+    "final_capital",
+    "total_return",
+    "trades",
+    "win_rate",
+    "mean_return",
+    "median_return",
+    "profit_factor",
+    "sharpe",
+    "max_drawdown",
+    "stop_out_rate",
+    "mean_hold_hours",
+    "capture",
+    "ambiguous_trades",
+];
+
+fn metric_values(m: &Metrics) -> Vec<Option<f64>> {
+    vec![
+        Some(m.final_capital),
+        Some(m.total_return),
+        Some(m.trades as f64),
+        m.win_rate,
+        m.mean_return,
+        m.median_return,
+        m.profit_factor,
+        m.sharpe,
+        Some(m.max_drawdown),
+        m.stop_out_rate,
+        m.mean_hold_hours,
+        m.capture,
+        Some(m.ambiguous_trades as f64),
+    ]
+}
+
+/// CSV: one row per caller, then a `(grouped)` row.
+pub fn csv(run: &Run<'_>) -> String {
+    let mut header = vec![
+        "caller",
+        "calls",
+        "policy_index",
+        "label",
+        "feasible",
+        "collapsed",
+        "edge",
+    ];
+    header.extend(METRIC_NAMES);
+    let skip_names: Vec<String> = SkipReason::ALL
+        .iter()
+        .map(|r| format!("skipped_{}", r.as_str()))
+        .collect();
+    let mut out = header.join(",");
+    for s in &skip_names {
+        out.push(',');
+        out.push_str(s);
+    }
+    out.push('\n');
+    let mut row = |cells: Vec<String>, m: &Metrics| {
+        let mut all = cells;
+        all.extend(metric_values(m).into_iter().map(csv_num));
+        all.extend(m.skipped.iter().map(|n| n.to_string()));
+        out.push_str(&all.join(","));
+        out.push('\n');
+    };
+    for r in &run.result.per_caller {
+        let b = r.best_scored();
+        row(
+            vec![
+                csv_field(&r.caller),
+                r.calls.to_string(),
+                b.index.to_string(),
+                csv_field(&run.grid.label(b.index)),
+                b.feasible.to_string(),
+                r.collapsed.to_string(),
+                r.edge.to_string(),
+            ],
+            &b.metrics,
+        );
+    }
+    if let Some(g) = &run.result.grouped {
+        let calls: usize = run
+            .result
+            .per_caller
+            .iter()
+            .filter(|r| r.kept)
+            .map(|r| r.calls)
+            .sum();
+        row(
+            vec![
+                "(grouped)".into(),
+                calls.to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
+            &g.metrics,
+        );
+    }
+    out
+}
+
+/// `grid.parquet`: one row per caller and policy index (SPEC §10.1).
+fn grid_parquet(path: &Path, run: &Run<'_>) -> anyhow::Result<()> {
+    let grid = &run.grid;
+    let mut caller = Vec::new();
+    let mut index = Vec::new();
+    let mut label = Vec::new();
+    let mut feasible = Vec::new();
+    let mut dims: Vec<Vec<Option<f64>>> = vec![Vec::new(); 6];
+    let mut ladder = Vec::new();
+    let mut rule = Vec::new();
+    let mut metrics: Vec<Vec<Option<f64>>> = vec![Vec::new(); METRIC_NAMES.len()];
+    let mut skipped: Vec<Vec<Option<i64>>> = vec![Vec::new(); 4];
+    for r in &run.result.per_caller {
+        for s in &r.scored {
+            let p = grid.params(s.index);
+            caller.push(Some(r.caller.clone()));
+            index.push(Some(s.index as i64));
+            label.push(Some(grid.label(s.index)));
+            feasible.push(Some(s.feasible));
+            for (k, v) in [
+                p.tp,
+                p.sl,
+                p.trail,
+                p.trail_activation,
+                p.be_trigger,
+                Some(p.max_hold_hours),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                dims[k].push(v);
+            }
+            ladder.push(p.ladder.as_ref().map(|l| l.label()));
+            rule.push(p.indicator.map(|x| x.to_string()));
+            for (k, v) in metric_values(&s.metrics).into_iter().enumerate() {
+                metrics[k].push(v);
+            }
+            for k in 0..4 {
+                skipped[k].push(Some(s.metrics.skipped[k] as i64));
+            }
+        }
+    }
+    let mut cols: Vec<NamedCol> = vec![
+        col(Col::Str("caller", caller)),
+        col(Col::I64("policy_index", index)),
+        col(Col::Str("label", label)),
+    ];
+    let [tp, sl, trail, act, be, hold]: [Vec<Option<f64>>; 6] =
+        dims.try_into().expect("six numeric dimensions");
+    cols.push(col(Col::F64("tp", tp)));
+    cols.push(col(Col::F64("sl", sl)));
+    cols.push(col(Col::F64("trail", trail)));
+    cols.push(col(Col::F64("trail_activation", act)));
+    cols.push(col(Col::F64("be_trigger", be)));
+    cols.push(col(Col::Str("ladder", ladder)));
+    cols.push(col(Col::F64("max_hold", hold)));
+    cols.push(col(Col::Str("indicator", rule)));
+    cols.push(col(Col::Bool("feasible", feasible)));
+    for (k, name) in METRIC_NAMES.iter().enumerate() {
+        let values = std::mem::take(&mut metrics[k]);
+        if *name == "trades" || *name == "ambiguous_trades" {
+            cols.push(NamedCol {
+                name: name.to_string(),
+                col: Col::I64(
+                    if *name == "trades" {
+                        "trades"
+                    } else {
+                        "ambiguous_trades"
+                    },
+                    values.into_iter().map(|v| v.map(|x| x as i64)).collect(),
+                ),
+            });
+        } else {
+            cols.push(NamedCol {
+                name: name.to_string(),
+                col: Col::F64("metric", values),
+            });
+        }
+    }
+    for (k, r) in SkipReason::ALL.iter().enumerate() {
+        cols.push(NamedCol {
+            name: format!("skipped_{}", r.as_str()),
+            col: Col::I64("skipped", std::mem::take(&mut skipped[k])),
+        });
+    }
+    let nullable = [
+        "tp",
+        "sl",
+        "trail",
+        "trail_activation",
+        "be_trigger",
+        "ladder",
+        "indicator",
+        "win_rate",
+        "mean_return",
+        "median_return",
+        "profit_factor",
+        "sharpe",
+        "stop_out_rate",
+        "mean_hold_hours",
+        "capture",
+        "final_capital",
+        "total_return",
+        "max_drawdown",
+    ];
+    write_parquet(path, cols, &nullable)?;
+    Ok(())
+}
+
+/// The trades each caller's best-policy wallet took (in-sample under holdout), with sizes.
+pub fn best_trades<'a>(run: &'a Run<'a>) -> Vec<(String, usize, Trade, &'a str, f64, f64, f64)> {
+    let mut out = Vec::new();
+    let frac = run.opts.holdout_fraction();
+    for r in &run.result.per_caller {
+        let Some((_, calls)) = run.prepared.callers().find(|(c, _)| *c == r.caller) else {
+            continue;
+        };
+        let n_in = if frac > 0.0 {
+            Prepared::in_sample_count(calls.len(), frac)
+        } else {
+            calls.len()
+        };
+        let calls = &calls[..n_in];
+        let trades = run.prepared.trades(calls, r.best, &run.opts.exec);
+        let wallet = run.prepared.wallet(calls, &trades, |_| r.best, &run.opts);
+        for t in &wallet.taken {
+            let call = run.prepared.windows()[calls[t.offer]].call;
+            let trade = trades[t.offer].expect("a taken offer has a trade");
+            out.push((
+                r.caller.clone(),
+                r.best,
+                trade,
+                call.call_id.as_str(),
+                t.size,
+                t.pnl,
+                t.multiple,
+            ));
+        }
+    }
+    out
+}
+
+fn trades_parquet(path: &Path, run: &Run<'_>) -> anyhow::Result<()> {
+    let rows = best_trades(run);
+    let s = |f: &dyn Fn(&(String, usize, Trade, &str, f64, f64, f64)) -> String| -> Vec<Option<String>> {
+        rows.iter().map(|r| Some(f(r))).collect()
+    };
+    let i = |f: &dyn Fn(&(String, usize, Trade, &str, f64, f64, f64)) -> i64| -> Vec<Option<i64>> {
+        rows.iter().map(|r| Some(f(r))).collect()
+    };
+    let x = |f: &dyn Fn(&(String, usize, Trade, &str, f64, f64, f64)) -> f64| -> Vec<Option<f64>> {
+        rows.iter().map(|r| Some(f(r))).collect()
+    };
+    let cols = vec![
+        col(Col::Str("call_id", s(&|r| r.3.to_string()))),
+        col(Col::Str("caller", s(&|r| r.0.clone()))),
+        col(Col::I64("policy_index", i(&|r| r.1 as i64))),
+        col(Col::I64("entry_ts_ms", i(&|r| r.2.entry_ts_ms))),
+        col(Col::F64("entry_px", x(&|r| r.2.entry_px))),
+        col(Col::I64("exit_ts_ms", i(&|r| r.2.exit_ts_ms))),
+        col(Col::Str(
+            "exit_reason",
+            s(&|r| r.2.exit_reason.as_str().to_string()),
+        )),
+        col(Col::F64("gross_multiple", x(&|r| r.2.gross_multiple))),
+        // The multiple the wallet credited (under v1: 1 + pnl / size).
+        col(Col::F64("net_multiple", x(&|r| r.6))),
+        col(Col::F64("peak_multiple", x(&|r| r.2.peak_multiple))),
+        col(Col::F64("mae", x(&|r| r.2.mae))),
+        col(Col::Bool(
+            "ambiguous",
+            rows.iter().map(|r| Some(r.2.ambiguous)).collect(),
+        )),
+        col(Col::I64("fills", i(&|r| r.2.fills as i64))),
+        col(Col::I64("candles_held", i(&|r| r.2.candles_held as i64))),
+        col(Col::F64("size_usd", x(&|r| r.4))),
+        col(Col::F64("pnl_usd", x(&|r| r.5))),
+    ];
+    write_parquet(path, cols, &[])?;
+    Ok(())
+}
+
+fn write_bundle(dir: &Path, run: &Run<'_>, json: &Value) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(json)?;
+    text.push('\n');
+    std::fs::write(dir.join("results.json"), text).context("writing results.json")?;
+    grid_parquet(&dir.join("grid.parquet"), run)?;
+    trades_parquet(&dir.join("trades.parquet"), run)?;
+    std::fs::write(dir.join("index.html"), html::v1_page(run, json))
+        .context("writing index.html")?;
+    Ok(())
+}

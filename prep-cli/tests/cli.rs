@@ -1,0 +1,1383 @@
+//! End-to-end tests of the `quantbot` binary on real DuckDB files and real Parquet: the seed
+//! command list on the demo data, the §10.1 JSON, thread-count independence, export ↔ --data
+//! equivalence and byte-identical exports, the quantbot source layout, the real Brook sample,
+//! and the selection and coverage rules.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use duckdb::{params, Connection};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_quantbot")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let p =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("quantbot runs")
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = run_in(dir, args);
+    assert!(
+        out.status.success(),
+        "quantbot {args:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(dir: &Path, args: &[&str], code: i32) -> String {
+    let out = run_in(dir, args);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "quantbot {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line on stderr: {err}"
+    );
+    err
+}
+
+/// A working folder holding `data/alerts.duckdb` with the demo data (made once per run).
+fn demo_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = tmp("demo");
+        ok(&d, &["demo-data", "--out", "data/alerts.duckdb"]);
+        d
+    })
+}
+
+const RANGE: [&str; 6] = [
+    "--from",
+    "2025-05-01",
+    "--to",
+    "2026-01-07",
+    "--interval",
+    "1m",
+];
+
+fn v1(extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = ["backtest", "v1-baseline"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    v.extend(RANGE.iter().map(|s| s.to_string()));
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn seed_command_list_runs_on_the_demo_data() {
+    let d = demo_dir();
+    let plain = ok(d, &strs(&v1(&[])));
+    assert!(plain.contains("grouped"), "{plain}");
+    let groups = ok(d, &strs(&v1(&["--caller-groups", r#"["Brook","Alpha"]"#])));
+    for line in groups.lines().skip(2).take_while(|l| !l.is_empty()) {
+        let lower = line.to_lowercase();
+        assert!(
+            lower.starts_with("brook") || lower.starts_with("alpha"),
+            "{line}"
+        );
+    }
+    ok(
+        d,
+        &strs(&v1(&[
+            "--initial-capital",
+            "50000",
+            "--max-allocation-pct",
+            "0.05",
+        ])),
+    );
+    let grid = ok(
+        d,
+        &strs(&v1(&[
+            "--tp-mults",
+            "[2.0,3.0,4.0]",
+            "--sl-mults",
+            "[0.90,0.95]",
+        ])),
+    );
+    assert!(grid.contains("grid of 6 policies"), "{grid}");
+    ok(d, &strs(&v1(&["--filter-collapsed"])));
+    let b = ok(
+        d,
+        &[
+            "backtest",
+            "baseline",
+            "--duckdb",
+            "data/alerts.duckdb",
+            "--chain",
+            "solana",
+        ],
+    );
+    assert!(b.contains("(all)"), "{b}");
+    ok(
+        d,
+        &[
+            "backtest",
+            "baseline",
+            "--duckdb",
+            "data/alerts.duckdb",
+            "--from",
+            "2025-05-01",
+            "--to",
+            "2026-01-07",
+            "--interval-seconds",
+            "60",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "backtest",
+            "baseline",
+            "--duckdb",
+            "data/alerts.duckdb",
+            "--out-dir",
+            "results/baseline-2025-05",
+        ],
+    );
+    for f in ["alerts.csv", "alerts.parquet", "summary.json"] {
+        assert!(d.join("results/baseline-2025-05").join(f).is_file(), "{f}");
+    }
+    // The bundle exists now: without --force it is not replaced.
+    let err = fails(
+        d,
+        &[
+            "backtest",
+            "baseline",
+            "--out-dir",
+            "results/baseline-2025-05",
+        ],
+        1,
+    );
+    assert!(err.contains("--force"), "{err}");
+    ok(
+        d,
+        &[
+            "backtest",
+            "baseline",
+            "--out-dir",
+            "results/baseline-2025-05",
+            "--force",
+        ],
+    );
+}
+
+/// Reads a Parquet file with the parquet crate (the bundled DuckDB has no parquet extension).
+fn parquet(path: &Path) -> Vec<RecordBatch> {
+    let f = std::fs::File::open(path).unwrap();
+    ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn str_col(batches: &[RecordBatch], name: &str) -> Vec<String> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            let a = b
+                .column_by_name(name)
+                .unwrap()
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap();
+            (0..a.len())
+                .map(|i| a.value(i).to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn f64_col(batches: &[RecordBatch], name: &str) -> Vec<Option<f64>> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            let a = b
+                .column_by_name(name)
+                .unwrap()
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .unwrap();
+            (0..a.len())
+                .map(|i| (!a.is_null(i)).then(|| a.value(i)))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn i64_col(batches: &[RecordBatch], name: &str) -> Vec<i64> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            let a = b
+                .column_by_name(name)
+                .unwrap()
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
+            (0..a.len()).map(|i| a.value(i)).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn metrics_keys() -> Vec<&'static str> {
+    vec![
+        "final_capital",
+        "total_return",
+        "trades",
+        "skipped",
+        "win_rate",
+        "mean_return",
+        "median_return",
+        "profit_factor",
+        "sharpe",
+        "max_drawdown",
+        "stop_out_rate",
+        "mean_hold_hours",
+        "capture",
+        "ambiguous_trades",
+    ]
+}
+
+fn check_metrics(m: &Value) {
+    for k in metrics_keys() {
+        assert!(m.get(k).is_some(), "metrics lack {k}: {m}");
+    }
+    for r in [
+        "no_entry",
+        "max_positions",
+        "same_token_open",
+        "below_min_size",
+    ] {
+        assert!(m["skipped"][r].is_u64(), "skipped.{r}");
+    }
+    assert!(m["final_capital"].is_f64());
+}
+
+#[test]
+fn json_follows_the_spec_and_does_not_depend_on_threads() {
+    let d = demo_dir();
+    let one = ok(
+        d,
+        &strs(&v1(&[
+            "--format",
+            "json",
+            "--threads",
+            "1",
+            "--holdout-fraction",
+            "0.3",
+        ])),
+    );
+    let four = ok(
+        d,
+        &strs(&v1(&[
+            "--format",
+            "json",
+            "--threads",
+            "4",
+            "--holdout-fraction",
+            "0.3",
+        ])),
+    );
+    assert_eq!(one, four, "--threads 1 and 4 differ");
+    let v: Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(v["engine"]["name"], "quantbot");
+    assert!(v["engine"]["version"].is_string());
+    assert!(v["dataset"]["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("duckdb:"));
+    assert!(v["dataset"]["manifest_sha256"].is_null());
+    for k in [
+        "initial_capital",
+        "max_allocation_pct",
+        "taker_fee_bps",
+        "slippage_bps",
+        "cost_model",
+        "entry_price",
+        "intrabar",
+        "mode",
+        "objective",
+        "holdout_fraction",
+        "filter_collapsed",
+        "filter_edge",
+        "min_calls",
+        "be_offset",
+        "max_concurrent_positions",
+    ] {
+        assert!(v["options"].get(k).is_some(), "options lack {k}");
+    }
+    let dims: Vec<&str> = v["grid"]["dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        dims,
+        [
+            "tp",
+            "sl",
+            "trail",
+            "trail_activation",
+            "be_trigger",
+            "ladder",
+            "max_hold",
+            "indicator"
+        ]
+    );
+    assert_eq!(v["grid"]["size"], 30);
+    assert!(v["coverage"]["eligible"].as_u64().unwrap() > 2000);
+    for r in [
+        "no_candles",
+        "late_start",
+        "insufficient_coverage",
+        "invalid_candles",
+        "duplicate_call",
+    ] {
+        assert!(
+            v["coverage"]["excluded"][r].is_u64(),
+            "coverage.excluded.{r}"
+        );
+    }
+    let per = v["per_caller"].as_array().unwrap();
+    assert!(per.len() >= 10);
+    let names: Vec<&str> = per.iter().map(|p| p["caller"].as_str().unwrap()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    assert_eq!(names, sorted, "per_caller sorted by caller bytes");
+    for p in per {
+        assert!(p["calls"].is_u64());
+        let b = &p["best"];
+        assert!(b["index"].as_u64().unwrap() < 30);
+        assert!(b["label"].as_str().unwrap().starts_with("tp="));
+        for k in [
+            "tp",
+            "sl",
+            "trail",
+            "trail_activation",
+            "be_trigger",
+            "ladder",
+            "max_hold",
+            "indicator",
+        ] {
+            assert!(b["params"].get(k).is_some(), "params lack {k}");
+        }
+        assert!(b["feasible"].is_boolean());
+        check_metrics(&b["metrics"]);
+        assert!(p["flags"]["collapsed"].is_boolean() && p["flags"]["edge"].is_boolean());
+        check_metrics(&p["holdout"]["in_sample"]);
+        check_metrics(&p["holdout"]["out_of_sample"]);
+        assert_eq!(p["holdout"]["in_sample"], b["metrics"]);
+    }
+    match &v["grouped"] {
+        Value::Null => {}
+        g => {
+            assert!(g["callers"].is_array());
+            check_metrics(&g["metrics"]);
+        }
+    }
+}
+
+fn sha256(path: &Path) -> String {
+    Sha256::digest(std::fs::read(path).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn export_and_data_give_the_same_results() {
+    let d = demo_dir();
+    let range = ["--from", "2025-05-01", "--to", "2026-01-07"];
+    let mut a = vec![
+        "export",
+        "--duckdb",
+        "data/alerts.duckdb",
+        "--interval",
+        "1m",
+        "--out",
+        "exports/a",
+    ];
+    a.extend(range);
+    ok(d, &a);
+    let mut b = a.clone();
+    b[6] = "exports/b";
+    ok(d, &b);
+    for f in [
+        "calls.parquet",
+        "candles.parquet",
+        "excluded.parquet",
+        "manifest.json",
+    ] {
+        assert_eq!(
+            std::fs::read(d.join("exports/a").join(f)).unwrap(),
+            std::fs::read(d.join("exports/b").join(f)).unwrap(),
+            "{f} differs between two exports"
+        );
+    }
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(d.join("exports/a/manifest.json")).unwrap()).unwrap();
+    for (name, entry) in manifest["files"].as_object().unwrap() {
+        let path = d.join("exports/a").join(name);
+        assert_eq!(entry["sha256"].as_str().unwrap(), sha256(&path), "{name}");
+        assert_eq!(
+            entry["bytes"].as_u64().unwrap(),
+            std::fs::metadata(&path).unwrap().len()
+        );
+    }
+    // Exporting again over it needs --force.
+    fails(d, &a, 1);
+
+    let from_db: Value = serde_json::from_str(&ok(d, &strs(&v1(&["--format", "json"])))).unwrap();
+    let mut args = vec![
+        "backtest",
+        "v1-baseline",
+        "--data",
+        "exports/a",
+        "--format",
+        "json",
+    ];
+    args.extend(range);
+    let from_data: Value = serde_json::from_str(&ok(d, &args)).unwrap();
+    assert_eq!(from_db["per_caller"], from_data["per_caller"]);
+    assert_eq!(from_db["grouped"], from_data["grouped"]);
+    assert_eq!(from_db["coverage"], from_data["coverage"]);
+    assert_eq!(
+        from_data["dataset"]["manifest_sha256"].as_str().unwrap(),
+        sha256(&d.join("exports/a/manifest.json"))
+    );
+}
+
+#[test]
+fn out_dir_bundle_is_complete() {
+    let d = demo_dir();
+    let out = ok(
+        d,
+        &strs(&v1(&[
+            "--caller-groups",
+            "Brook",
+            "--out-dir",
+            "runs/brook",
+            "--format",
+            "json",
+        ])),
+    );
+    let dir = d.join("runs/brook");
+    let results: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap();
+    let stdout: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(results, stdout);
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    for p in results["per_caller"].as_array().unwrap() {
+        let name = p["caller"].as_str().unwrap();
+        assert!(
+            html.contains(&name.replace('&', "&amp;")),
+            "index.html lacks {name}"
+        );
+    }
+    // grid.parquet and trades.parquet read back.
+    let grid = parquet(&dir.join("grid.parquet"));
+    let callers = str_col(&grid, "caller");
+    let n_callers = results["per_caller"].as_array().unwrap().len();
+    let distinct: std::collections::BTreeSet<&String> = callers.iter().collect();
+    assert_eq!((callers.len(), distinct.len()), (30 * n_callers, n_callers));
+    assert_eq!(
+        i64_col(&grid, "policy_index")[..30],
+        (0..30).collect::<Vec<i64>>()[..]
+    );
+    let first = results["per_caller"][0]["caller"].as_str().unwrap();
+    let finals = f64_col(&grid, "final_capital");
+    let best = callers
+        .iter()
+        .zip(&finals)
+        .filter(|(c, _)| c.as_str() == first)
+        .map(|(_, f)| f.unwrap())
+        .fold(f64::MIN, f64::max);
+    assert!(
+        best >= results["per_caller"][0]["best"]["metrics"]["final_capital"]
+            .as_f64()
+            .unwrap()
+            - 1e-9
+    );
+    let trades = parquet(&dir.join("trades.parquet"));
+    let tcallers = str_col(&trades, "caller");
+    let pnls = f64_col(&trades, "pnl_usd");
+    let n = tcallers.iter().filter(|c| c.as_str() == first).count();
+    let pnl: f64 = tcallers
+        .iter()
+        .zip(&pnls)
+        .filter(|(c, _)| c.as_str() == first)
+        .map(|(_, p)| p.unwrap())
+        .sum();
+    let m = &results["per_caller"][0]["best"]["metrics"];
+    assert_eq!(n as u64, m["trades"].as_u64().unwrap());
+    assert!((10_000.0 + pnl - m["final_capital"].as_f64().unwrap()).abs() < 1e-6);
+}
+
+#[test]
+fn usage_errors_name_the_flag() {
+    let d = demo_dir();
+    let err = fails(d, &strs(&v1(&["--sl-mults", "[1.2]"])), 2);
+    assert!(err.contains("--sl-mults"), "{err}");
+    let err = fails(
+        d,
+        &strs(&v1(&["--tp-mults", "[2]", "--ladders", "[[[2,0.5]]]"])),
+        2,
+    );
+    assert!(err.contains("--ladders"), "{err}");
+    let err = fails(
+        d,
+        &strs(&v1(&["--indicators", r#"[null,"ema_cross:21:9"]"#])),
+        2,
+    );
+    assert!(
+        err.contains("--indicators") && err.contains("ema_cross:21:9"),
+        "{err}"
+    );
+    let err = fails(d, &strs(&v1(&["--indicators", r#"["macd:1:2"]"#])), 2);
+    assert!(
+        err.contains("--indicators") && err.contains("macd:1:2"),
+        "{err}"
+    );
+    let err = fails(d, &strs(&v1(&["--caller-groups", "Nobody"])), 2);
+    assert!(err.contains("Nobody"), "{err}");
+    let err = fails(d, &strs(&v1(&["--max-hold-hrs", "[72]"])), 2);
+    assert!(err.contains("--max-hold-hrs"), "{err}");
+    let err = fails(d, &["backtest", "v1-baseline", "--from", "2025-13-01"], 2);
+    assert!(err.contains("--from"), "{err}");
+    let err = fails(d, &["backtest", "v1-baseline", "--taker-fee-bps=-1"], 2);
+    assert!(err.contains("--taker-fee-bps"), "{err}");
+    // Clap's own errors are one line too.
+    let err = fails(d, &["backtest", "v1-baseline", "--no-such-flag"], 2);
+    assert!(err.contains("--no-such-flag"), "{err}");
+    let err = fails(d, &["backtest", "v1-baseline", "--cost-model", "v2"], 2);
+    assert!(err.contains("--cost-model"), "{err}");
+    // A selection with no eligible call is a failure, not a usage error.
+    let err = fails(
+        d,
+        &[
+            "backtest",
+            "v1-baseline",
+            "--from",
+            "2020-01-01",
+            "--to",
+            "2020-01-02",
+        ],
+        1,
+    );
+    assert!(err.contains("no eligible call"), "{err}");
+    let err = fails(
+        d,
+        &["backtest", "v1-baseline", "--duckdb", "missing.duckdb"],
+        1,
+    );
+    assert!(err.contains("missing.duckdb"), "{err}");
+    let err = fails(d, &["backtest", "v1-baseline", "--data", "nowhere"], 1);
+    assert!(err.contains("nowhere"), "{err}");
+}
+
+#[test]
+fn indicator_grid_is_deterministic_across_threads() {
+    let d = demo_dir();
+    let rules = r#"[null,"ema_cross:9:21","rsi_below:14:70","tk_cross:9:26","vol_spike:30:4"]"#;
+    let one = ok(
+        d,
+        &strs(&v1(&[
+            "--indicators",
+            rules,
+            "--format",
+            "json",
+            "--threads",
+            "1",
+            "--caller-groups",
+            "Alpha",
+        ])),
+    );
+    let four = ok(
+        d,
+        &strs(&v1(&[
+            "--indicators",
+            rules,
+            "--format",
+            "json",
+            "--threads",
+            "4",
+            "--caller-groups",
+            "Alpha",
+        ])),
+    );
+    assert_eq!(one, four);
+    let v: Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(v["grid"]["size"], 150);
+}
+
+/// A small DuckDB in the original quantbot layout.
+fn quantbot_layout_db(path: &Path) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(
+        "CREATE SCHEMA canon;
+         CREATE TABLE raw_alerts(alert_id BIGINT, caller_name_norm VARCHAR, caller_raw_name VARCHAR,
+                                 chain VARCHAR, mint VARCHAR, alert_ts_ms BIGINT);
+         CREATE VIEW canon.alerts_std AS SELECT * FROM raw_alerts;
+         CREATE TABLE ohlcv_candles_d(mint VARCHAR, timestamp BIGINT, open DOUBLE, high DOUBLE,
+                                      low DOUBLE, close DOUBLE, volume DOUBLE, interval_seconds INTEGER);",
+    )
+    .unwrap();
+    let t0: i64 = 1_750_000_000; // 2025-06-15
+    for (k, (norm, raw, peak)) in [
+        (Some("Brook"), "brook raw", 2.5),
+        (None, "Alpha Raw", 1.2),
+        (Some("Brook"), "x", 0.5),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mint = format!("mint{k}");
+        let alert = (t0 + k as i64 * 86_400) * 1000;
+        conn.execute(
+            "INSERT INTO raw_alerts VALUES (?, ?, ?, 'solana', ?, ?)",
+            params![100 + k as i64, norm, raw, mint, alert],
+        )
+        .unwrap();
+        let mut app = conn.appender("ohlcv_candles_d").unwrap();
+        for i in 0..2880i64 {
+            let ts = alert / 1000 + 30 + i * 60;
+            let f = 1.0 + (peak - 1.0) * (i as f64 / 2879.0);
+            app.append_row(params![mint, ts, f, f * 1.001, f * 0.999, f, 10.0, 60])
+                .unwrap();
+        }
+        // Candles of another interval are ignored.
+        app.append_row(params![
+            mint,
+            alert / 1000 + 45,
+            50.0,
+            50.0,
+            50.0,
+            50.0,
+            1.0,
+            300
+        ])
+        .unwrap();
+    }
+}
+
+#[test]
+fn quantbot_source_layout_exports_and_runs() {
+    let d = tmp("qb");
+    quantbot_layout_db(&d.join("qb.duckdb"));
+    ok(
+        &d,
+        &[
+            "export",
+            "--duckdb",
+            "qb.duckdb",
+            "--source",
+            "quantbot",
+            "--from",
+            "2025-06-01",
+            "--to",
+            "2025-07-01",
+            "--out",
+            "ds",
+        ],
+    );
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(d.join("ds/manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["coverage"]["eligible"], 3);
+    assert_eq!(m["callers"], serde_json::json!(["Alpha Raw", "Brook"]));
+    let from_db: Value = serde_json::from_str(&ok(
+        &d,
+        &[
+            "backtest",
+            "v1-baseline",
+            "--duckdb",
+            "qb.duckdb",
+            "--source",
+            "quantbot",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    let from_data: Value = serde_json::from_str(&ok(
+        &d,
+        &[
+            "backtest",
+            "v1-baseline",
+            "--data",
+            "ds",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(from_db["per_caller"], from_data["per_caller"]);
+    let b: Value = serde_json::from_str(&ok(
+        &d,
+        &[
+            "backtest",
+            "baseline",
+            "--duckdb",
+            "qb.duckdb",
+            "--source",
+            "quantbot",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(b["overall"]["ok"], 3);
+}
+
+/// The real Brook sample: calls (deduplicated by message) and the per-call candle CSVs, 5-minute
+/// bars then hourly bars, loaded into a lab-layout DuckDB.
+fn brook_db(path: &Path) -> Option<BTreeMap<String, (i64, Vec<[f64; 5]>)>> {
+    let root =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/quantbot-brook-sample");
+    if !root.is_dir() {
+        println!("SKIPPED: {} does not exist", root.display());
+        return None;
+    }
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(include_str!("../src/demo_schema.sql"))
+        .unwrap();
+    let calls = std::fs::read_to_string(root.join("calls.csv")).unwrap();
+    let mut by_msg: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in calls.lines().skip(1) {
+        let f: Vec<String> = line.split(',').map(str::to_string).collect();
+        let msg = f[9].clone();
+        // Prefer the rick row (it carries the price).
+        let better = f[10] == "rick";
+        match by_msg.get(&msg) {
+            Some(prev) if prev[10] == "rick" || !better => {}
+            _ => {
+                by_msg.insert(msg, f);
+            }
+        }
+    }
+    for (msg, f) in &by_msg {
+        let px: Option<f64> = f[7].parse().ok();
+        conn.execute(
+            "INSERT INTO calls VALUES (?, ?, 'solana', ?, ?, ?)",
+            params![msg, f[0], f[1], f[4].parse::<i64>().unwrap(), px],
+        )
+        .unwrap();
+    }
+    let mut candles = BTreeMap::new();
+    let matched = std::fs::read_to_string(root.join("matched_calls.csv")).unwrap();
+    for line in matched.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (mint, n5): (&str, usize) = (f[2], f[15].parse().unwrap());
+        let body = std::fs::read_to_string(root.join(f[9])).unwrap();
+        let mut rows = Vec::new();
+        let mut app = conn.appender("candles").unwrap();
+        for (i, l) in body.lines().skip(1).enumerate() {
+            let v: Vec<f64> = l.split(',').map(|x| x.parse().unwrap()).collect();
+            let interval = if i < n5 { 300 } else { 3600 };
+            app.append_row(params![
+                "solana",
+                mint,
+                interval,
+                v[0] as i64,
+                v[1],
+                v[2],
+                v[3],
+                v[4],
+                v[5]
+            ])
+            .unwrap();
+            if i < n5 {
+                rows.push([v[1], v[2], v[3], v[4], v[0]]);
+            }
+        }
+        candles.insert(mint.to_string(), (f[5].parse::<i64>().unwrap(), rows));
+    }
+    Some(candles)
+}
+
+#[test]
+fn real_brook_sample_exports_and_runs() {
+    let d = tmp("brook");
+    let Some(candles) = brook_db(&d.join("brook.duckdb")) else {
+        return;
+    };
+    ok(
+        &d,
+        &[
+            "export",
+            "--duckdb",
+            "brook.duckdb",
+            "--from",
+            "2025-09-13",
+            "--to",
+            "2025-09-14",
+            "--interval",
+            "5m",
+            "--horizon-hours",
+            "6",
+            "--out",
+            "ds",
+        ],
+    );
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(d.join("ds/manifest.json")).unwrap()).unwrap();
+    let ex = &m["coverage"]["excluded"];
+    // Calls on tokens without candle files have no candles; the matched calls are eligible.
+    assert!(ex["no_candles"].as_u64().unwrap() > 20, "{m}");
+    let eligible = m["coverage"]["eligible"].as_u64().unwrap();
+    assert!(eligible >= 7, "{m}");
+    // The baseline's ATH multiple of the EGG call, by hand from its CSV: the highest high of the
+    // 5-minute candles opening before entry + 6 h, over the entry candle's open.
+    let egg = "85ioZLv1JYA7z8YxAQ7PXeSCFbQWfn7J5L1ftbxQpump";
+    let (alert, rows) = &candles[egg];
+    let entry = rows
+        .iter()
+        .position(|r| r[4] as i64 * 1000 >= *alert)
+        .unwrap();
+    let start = rows[entry][4] as i64;
+    let ath = rows[entry..]
+        .iter()
+        .filter(|r| (r[4] as i64) < start + 6 * 3600)
+        .map(|r| r[1])
+        .fold(f64::MIN, f64::max);
+    let want = ath / rows[entry][0];
+    let csv = ok(
+        &d,
+        &["backtest", "baseline", "--data", "ds", "--format", "csv"],
+    );
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let line = csv
+        .lines()
+        .find(|l| l.contains(egg) && l.contains(",ok,"))
+        .expect("the EGG call is ok");
+    let cells: Vec<&str> = line.split(',').collect();
+    let got: f64 = cells[col("ath_mult")].parse().unwrap();
+    assert_eq!(got, want, "ATH multiple of EGG");
+    // The same from the DuckDB directly.
+    let csv2 = ok(
+        &d,
+        &[
+            "backtest",
+            "baseline",
+            "--duckdb",
+            "brook.duckdb",
+            "--interval-seconds",
+            "300",
+            "--horizon-hours",
+            "6",
+            "--format",
+            "csv",
+        ],
+    );
+    let line2 = csv2
+        .lines()
+        .find(|l| l.contains(egg) && l.contains(",ok,"))
+        .unwrap();
+    assert_eq!(
+        line2
+            .split(',')
+            .nth(col("ath_mult"))
+            .unwrap()
+            .parse::<f64>()
+            .unwrap(),
+        want
+    );
+    let v: Value = serde_json::from_str(&ok(
+        &d,
+        &[
+            "backtest",
+            "v1-baseline",
+            "--data",
+            "ds",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(v["coverage"]["eligible"].as_u64().unwrap(), eligible);
+    assert!(!v["per_caller"].as_array().unwrap().is_empty());
+}
+
+/// A lab-layout DuckDB with one call per exclusion reason (and eligible ones).
+fn coverage_db(path: &Path) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(include_str!("../src/demo_schema.sql"))
+        .unwrap();
+    let day = 1_746_057_600i64; // 2025-05-01 00:00 UTC
+    let add_call = |id: &str, caller: &str, mint: &str, ts_s: i64| {
+        conn.execute(
+            "INSERT INTO calls VALUES (?, ?, 'solana', ?, ?, NULL)",
+            params![id, caller, mint, ts_s * 1000],
+        )
+        .unwrap();
+    };
+    let add_candles = |mint: &str, from_s: i64, n: i64, step: i64, bad_at: Option<i64>| {
+        let mut app = conn.appender("candles").unwrap();
+        for i in 0..n {
+            let close = if Some(i) == bad_at { -1.0 } else { 1.0 };
+            app.append_row(params![
+                "solana",
+                mint,
+                60,
+                from_s + i * step,
+                1.0,
+                1.1,
+                0.9,
+                close,
+                1.0
+            ])
+            .unwrap();
+        }
+    };
+    // Eligible: candles every minute for 48 h from 30 s after the alert.
+    add_call("a1", "Brook 💀🧲", "good", day + 3600);
+    add_candles("good", day + 3630, 2880, 60, None);
+    // The same caller, mint and time: a duplicate of a1 (a larger id).
+    add_call("a2", "Brook 💀🧲", "good", day + 3600);
+    // no_candles: a token with no candle after the alert.
+    add_call("b1", "Brooklyn", "none", day + 7200);
+    // late_start: the first candle 61 s after the alert.
+    add_call("c1", "Alpha Calls", "late", day + 7200);
+    add_candles("late", day + 7261, 2880, 60, None);
+    // insufficient_coverage: one candle in two.
+    add_call("d1", "Alpha Calls", "sparse", day + 7200);
+    add_candles("sparse", day + 7200, 1440, 120, None);
+    // invalid_candles: a negative close inside the window.
+    add_call("e1", "AlphaSeeker", "bad", day + 7200);
+    add_candles("bad", day + 7200, 2880, 60, Some(100));
+    // On the last second of 2025-05-02 (inside a whole-day --to) and on 2025-05-03 (outside).
+    add_call("f1", "Zed", "good2", day + 2 * 86_400 - 1);
+    add_candles("good2", day + 2 * 86_400 - 1, 2880, 60, None);
+    add_call("g1", "Zed", "good3", day + 2 * 86_400);
+    add_candles("good3", day + 2 * 86_400, 2880, 60, None);
+}
+
+#[test]
+fn selection_and_coverage_rules() {
+    let d = tmp("coverage");
+    coverage_db(&d.join("c.duckdb"));
+    let export = |to: &str, groups: Option<&str>, out: &str| {
+        let mut args = vec![
+            "export",
+            "--duckdb",
+            "c.duckdb",
+            "--from",
+            "2025-05-01",
+            "--to",
+            to,
+            "--out",
+            out,
+        ];
+        if let Some(g) = groups {
+            args.extend(["--caller-groups", g]);
+        }
+        ok(&d, &args);
+        let m: Value =
+            serde_json::from_slice(&std::fs::read(d.join(out).join("manifest.json")).unwrap())
+                .unwrap();
+        m
+    };
+    let m = export("2025-05-02", None, "all");
+    let ex = &m["coverage"]["excluded"];
+    assert_eq!(m["coverage"]["eligible"], 2, "{m}"); // a1 and f1 (last second of the --to day)
+    for r in [
+        "no_candles",
+        "late_start",
+        "insufficient_coverage",
+        "invalid_candles",
+        "duplicate_call",
+    ] {
+        assert_eq!(ex[r], 1, "{r}: {m}");
+    }
+    // excluded.parquet names each call's reason.
+    let ex_rows = parquet(&d.join("all/excluded.parquet"));
+    let mut rows: Vec<(String, String)> = str_col(&ex_rows, "call_id")
+        .into_iter()
+        .zip(str_col(&ex_rows, "reason"))
+        .collect();
+    rows.sort();
+    let want: Vec<(String, String)> = [
+        ("a2", "duplicate_call"),
+        ("b1", "no_candles"),
+        ("c1", "late_start"),
+        ("d1", "insufficient_coverage"),
+        ("e1", "invalid_candles"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(rows, want);
+    // A full timestamp as --to is an exclusive end: f1 (at 23:59:59 on 2025-05-02) falls out.
+    let m = export("2025-05-02T23:59:59Z", None, "ts");
+    assert_eq!(m["coverage"]["eligible"], 1);
+    // "Brook" matches "Brook 💀🧲", not "Brooklyn"; "Alpha" matches "Alpha Calls", not "AlphaSeeker".
+    let m = export("2025-05-02", Some(r#"["Brook"]"#), "brook");
+    assert_eq!(
+        m["coverage"]["excluded"]["no_candles"], 0,
+        "Brooklyn is not Brook: {m}"
+    );
+    assert_eq!(m["coverage"]["excluded"]["duplicate_call"], 1);
+    // "Alpha Calls" has no eligible call: the export fails (exit 1) and reports the coverage,
+    // which counts AlphaSeeker's invalid call nowhere.
+    let err = fails(
+        &d,
+        &[
+            "export",
+            "--duckdb",
+            "c.duckdb",
+            "--from",
+            "2025-05-01",
+            "--to",
+            "2025-05-02",
+            "--out",
+            "alpha",
+            "--caller-groups",
+            "Alpha",
+        ],
+        1,
+    );
+    assert!(
+        err.contains(r#""invalid_candles":0"#) && err.contains(r#""late_start":1"#),
+        "{err}"
+    );
+    assert!(!d.join("alpha").exists(), "nothing is written on failure");
+    // No silent cap: 5,000 calls are all counted.
+    let conn = Connection::open(d.join("c.duckdb")).unwrap();
+    let mut app = conn.appender("calls").unwrap();
+    for k in 0..5000 {
+        app.append_row(params![
+            format!("z{k:05}"),
+            "Many",
+            "solana",
+            "none",
+            1_746_057_600_000i64 + 3_600_000 + k,
+            None::<f64>
+        ])
+        .unwrap();
+    }
+    drop(app);
+    drop(conn);
+    let m = export("2025-05-02", None, "many");
+    assert_eq!(m["coverage"]["excluded"]["no_candles"], 5001);
+}
+
+fn tree_hashes(dir: &Path) -> BTreeMap<PathBuf, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            for e in std::fs::read_dir(&p).unwrap() {
+                stack.push(e.unwrap().path());
+            }
+        } else {
+            out.insert(p.clone(), sha256(&p));
+        }
+    }
+    out
+}
+
+fn counts(stderr: &str) -> String {
+    stderr.lines().last().unwrap_or("").to_string()
+}
+
+#[test]
+fn run_registry_imports_lists_and_records() {
+    let d = tmp("registry");
+    coverage_db(&d.join("c.duckdb"));
+    let base = ["--duckdb", "c.duckdb", "--interval", "1m"];
+    let mut a = vec![
+        "backtest",
+        "v1-baseline",
+        "--out-dir",
+        "bundles/team/run-a",
+        "--format",
+        "json",
+    ];
+    a.extend(base);
+    ok(&d, &a);
+    let mut b = vec![
+        "backtest",
+        "v1-baseline",
+        "--out-dir",
+        "bundles/team/nested/run-b",
+        "--tp-mults",
+        "[2,3]",
+        "--objective",
+        "win_rate",
+    ];
+    b.extend(base);
+    ok(&d, &b);
+    ok(
+        &d,
+        &[
+            "backtest",
+            "baseline",
+            "--duckdb",
+            "c.duckdb",
+            "--out-dir",
+            "bundles/base",
+        ],
+    );
+    std::fs::create_dir_all(d.join("bundles/broken")).unwrap();
+    std::fs::write(d.join("bundles/broken/results.json"), "{ not json").unwrap();
+    std::fs::write(d.join("bundles/team/notes.json"), r#"{"hello": "world"}"#).unwrap();
+    let before = tree_hashes(&d.join("bundles"));
+
+    // A dry run into a registry that does not exist leaves it absent.
+    let out = run_in(
+        &d,
+        &[
+            "runs",
+            "import",
+            "bundles",
+            "--registry",
+            "reg.duckdb",
+            "--dry-run",
+        ],
+    );
+    assert!(out.status.success());
+    assert_eq!(
+        counts(&String::from_utf8_lossy(&out.stderr)),
+        "imported 3, unchanged 0, skipped 2, failed 0 (dry run: nothing written)"
+    );
+    assert!(!d.join("reg.duckdb").exists());
+
+    let out = run_in(
+        &d,
+        &["runs", "import", "bundles", "--registry", "reg.duckdb"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        counts(&err),
+        "imported 3, unchanged 0, skipped 2, failed 0",
+        "{err}"
+    );
+    assert!(
+        err.contains("broken") && err.contains("not valid JSON"),
+        "{err}"
+    );
+    assert!(
+        err.contains("notes.json") && err.contains("not a bundle"),
+        "{err}"
+    );
+
+    let listed: Value = serde_json::from_str(&ok(
+        &d,
+        &[
+            "runs",
+            "list",
+            "--registry",
+            "reg.duckdb",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    let rows = listed.as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    let paths: Vec<&str> = rows.iter().map(|r| r["path"].as_str().unwrap()).collect();
+    let mut sorted = paths.clone();
+    sorted.sort();
+    assert_eq!(paths, sorted, "sorted by path");
+    for (dir, kind) in [
+        ("bundles/team/run-a", "v1-baseline"),
+        ("bundles/team/nested/run-b", "v1-baseline"),
+    ] {
+        let results: Value =
+            serde_json::from_slice(&std::fs::read(d.join(dir).join("results.json")).unwrap())
+                .unwrap();
+        let row = rows
+            .iter()
+            .find(|r| r["path"].as_str().unwrap().ends_with(dir))
+            .unwrap();
+        assert_eq!(row["kind"], kind);
+        assert_eq!(
+            row["run_id"].as_str().unwrap(),
+            sha256(&d.join(dir).join("results.json"))
+        );
+        assert_eq!(row["eligible_calls"], results["coverage"]["eligible"]);
+        assert_eq!(
+            row["callers"].as_u64().unwrap() as usize,
+            results["per_caller"].as_array().unwrap().len()
+        );
+        assert_eq!(
+            row["grouped_final_capital"],
+            results["grouped"]["metrics"]["final_capital"]
+        );
+        assert_eq!(row["options"]["options"], results["options"]);
+        let labels: Vec<&Value> = row["best"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| &b["label"])
+            .collect();
+        let want: Vec<&Value> = results["per_caller"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| &p["best"]["label"])
+            .collect();
+        assert_eq!(labels, want);
+    }
+    let base_row = rows.iter().find(|r| r["kind"] == "baseline").unwrap();
+    assert_eq!(
+        base_row["engine_version"].as_str().unwrap(),
+        env!("CARGO_PKG_VERSION")
+    );
+    let table = ok(&d, &["runs", "list", "--registry", "reg.duckdb"]);
+    assert!(
+        table.contains("3 runs") && table.contains("win_rate"),
+        "{table}"
+    );
+
+    // Importing again changes nothing.
+    let reg_before = sha256(&d.join("reg.duckdb"));
+    let out = run_in(
+        &d,
+        &["runs", "import", "bundles", "--registry", "reg.duckdb"],
+    );
+    assert_eq!(
+        counts(&String::from_utf8_lossy(&out.stderr)),
+        "imported 0, unchanged 3, skipped 2, failed 0"
+    );
+    let again: Value = serde_json::from_str(&ok(
+        &d,
+        &[
+            "runs",
+            "list",
+            "--registry",
+            "reg.duckdb",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(&again, &listed);
+    // A dry run leaves an existing registry byte-identical.
+    let reg_mid = sha256(&d.join("reg.duckdb"));
+    ok(
+        &d,
+        &[
+            "runs",
+            "import",
+            "bundles",
+            "--registry",
+            "reg.duckdb",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(sha256(&d.join("reg.duckdb")), reg_mid);
+    let _ = reg_before;
+
+    // backtest --out-dir --registry records the run as written.
+    let mut c = vec![
+        "backtest",
+        "v1-baseline",
+        "--out-dir",
+        "bundles/run-c",
+        "--registry",
+        "reg.duckdb",
+        "--sl-mults",
+        "[0.8,0.9]",
+    ];
+    c.extend(base);
+    ok(&d, &c);
+    let listed: Value = serde_json::from_str(&ok(
+        &d,
+        &[
+            "runs",
+            "list",
+            "--registry",
+            "reg.duckdb",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    let results: Value =
+        serde_json::from_slice(&std::fs::read(d.join("bundles/run-c/results.json")).unwrap())
+            .unwrap();
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"].as_str().unwrap().ends_with("bundles/run-c"))
+        .expect("run-c recorded");
+    let labels: Vec<&Value> = row["best"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| &b["label"])
+        .collect();
+    let want: Vec<&Value> = results["per_caller"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["best"]["label"])
+        .collect();
+    assert_eq!(labels, want);
+
+    // No runs command modified a bundle.
+    let after = tree_hashes(&d.join("bundles"));
+    for (p, h) in &before {
+        assert_eq!(after.get(p), Some(h), "{} changed", p.display());
+    }
+
+    // A registry that is not a DuckDB file, or is locked, gives one line naming it and exit 1.
+    std::fs::write(d.join("junk.duckdb"), "this is not a database").unwrap();
+    let err = fails(
+        &d,
+        &["runs", "import", "bundles", "--registry", "junk.duckdb"],
+        1,
+    );
+    assert!(err.contains("junk.duckdb"), "{err}");
+    let err = fails(&d, &["runs", "list", "--registry", "junk.duckdb"], 1);
+    assert!(err.contains("junk.duckdb"), "{err}");
+    let holder = Connection::open(d.join("reg.duckdb")).unwrap();
+    holder
+        .execute_batch("BEGIN TRANSACTION; SELECT 1;")
+        .unwrap();
+    let err = fails(
+        &d,
+        &["runs", "import", "bundles", "--registry", "reg.duckdb"],
+        1,
+    );
+    assert!(err.contains("reg.duckdb"), "{err}");
+    drop(holder);
+}
