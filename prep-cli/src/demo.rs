@@ -11,10 +11,13 @@
 //!   open of the entry candle) is drawn from quantiles of the real SmugCalls `peak` field; a
 //!   caller's skill tilts the quantile (the best of two draws, or the worst), and the skills are
 //!   balanced by call volume so the pooled distribution stays the SmugCalls one.
-//! - The path is built in log price: a Brownian bridge from the entry open to the peak (so the
-//!   peak high is exactly the drawn multiple), then a rug, a slow bleed, a sideways drift or a
-//!   dead token with flat bars, every bar kept under the peak. Wicks, gaps at the open, small
-//!   runs of missing bars and spiky volume are added on the way.
+//! - The path is built in log price: Brownian bridges from the entry open to the peak (so the
+//!   peak high is exactly the drawn multiple) through an optional early pop and, for most
+//!   calls, a shakeout under the entry first (median lowest low before the ATH about 0.75 of
+//!   the entry; deeper and likelier the worse the caller, so tight stops are hit often and
+//!   the weakest callers lose under any take profit / stop loss), then a rug, a slow bleed, a
+//!   sideways drift or a dead token with flat bars, every bar kept under the peak. Wicks, gaps
+//!   at the open, small runs of missing bars and spiky volume are added on the way.
 //! - ~10 % of calls re-call a token already called, at a later alert inside its candles; the
 //!   token's single series is then extended to cover the new 48 h window.
 //! - A few calls are meant to be excluded, one reason each: `no_candles`, `late_start`,
@@ -51,7 +54,8 @@ const FLOOR: f64 = -14.0;
 const RECALL_MIN_SLOTS: i64 = 360;
 
 /// One caller: display name, relative call volume and skill in [-1, 1] (the probability of
-/// taking the best of two ATH quantile draws when positive, the worst of two when negative).
+/// taking the best of two ATH quantile draws when positive, the worst of two when negative;
+/// it also shapes the dip before the pump and the chance of a rug, see [`pick_lead`]).
 /// Σ weight × skill = 0, so the pooled ATH distribution is the SmugCalls one.
 struct Caller {
     name: &'static str,
@@ -313,6 +317,18 @@ enum Style {
     Dead,
 }
 
+/// How a path gets to its peak (log amounts relative to the segment's open). A depth or
+/// height of 0 leaves that waypoint out.
+#[derive(Debug, Clone, Copy, Default)]
+struct Lead {
+    /// An early pop above the open (the caller's followers buying), at slot `pop_at`.
+    pop: f64,
+    pop_at: usize,
+    /// The shakeout under the open before the pump, at slot `dip_at` (after the pop).
+    dip: f64,
+    dip_at: usize,
+}
+
 /// One run of slots appended to a token's series.
 struct Segment {
     n: usize,
@@ -322,6 +338,8 @@ struct Segment {
     cap: f64,
     /// The slot whose high is exactly `cap`.
     peak: Option<usize>,
+    /// How the path gets to the peak.
+    lead: Lead,
     style: Style,
     /// The first slot may not be missing (a fresh call's entry candle).
     keep_first: bool,
@@ -380,26 +398,50 @@ impl Token {
         // 0 = ordinary, 1 = pumping towards the peak, 2 = rug bar.
         let mut phase = vec![0u8; n];
 
-        // Up to the peak: a Brownian bridge (variance time) from the open to just under the cap.
+        // Up to the peak: Brownian bridges (variance time) through the lead's waypoints (a pop,
+        // then a dip under the open) to just under the cap.
         let post = if let Some(tp) = seg.peak {
             let delta = (sig[tp] * rng.normal()).abs() * 1.2;
             let target = seg.cap - delta;
-            let mut w = Vec::with_capacity(tp + 1);
-            let mut v = Vec::with_capacity(tp + 1);
-            let (mut wk, mut vk) = (0.0, 0.0);
-            for k in 0..=tp {
-                let s = sig[k].max(0.5 * self.sigma);
-                wk += s * rng.normal();
-                vk += s * s;
-                w.push(wk);
-                v.push(vk);
+            let lead = seg.lead;
+            let mut knots: Vec<(usize, f64)> = Vec::with_capacity(3);
+            if lead.pop > 0.0 && lead.pop_at < tp {
+                knots.push((
+                    lead.pop_at,
+                    (start + lead.pop).min(seg.cap - 0.5 * (seg.cap - start)),
+                ));
             }
-            let miss = target - start - wk;
-            for k in 0..=tp {
-                closes[k] = reflect(start + w[k] + v[k] / vk * miss, seg.cap);
-                phase[k] = 1;
+            let after_pop = knots.last().map_or(0, |k| k.0 + 1);
+            if lead.dip > 0.0 && lead.dip_at >= after_pop && lead.dip_at < tp {
+                knots.push((lead.dip_at, (start - lead.dip).max(FLOOR + 1.0)));
             }
-            closes[tp] = target;
+            knots.push((tp, target));
+            let mut from = 0;
+            let mut level = start;
+            for &(to, x) in &knots {
+                let mut w = Vec::with_capacity(to + 1 - from);
+                let mut v = Vec::with_capacity(to + 1 - from);
+                let (mut wk, mut vk) = (0.0, 0.0);
+                for k in from..=to {
+                    let s = sig[k].max(0.5 * self.sigma);
+                    wk += s * rng.normal();
+                    vk += s * s;
+                    w.push(wk);
+                    v.push(vk);
+                }
+                let miss = x - level - wk;
+                for k in from..=to {
+                    closes[k] = reflect(level + w[k - from] + v[k - from] / vk * miss, seg.cap);
+                }
+                closes[to] = x;
+                from = to + 1;
+                level = x;
+            }
+            // The last leg is the pump.
+            let pump_from = knots.len().checked_sub(2).map_or(0, |i| knots[i].0 + 1);
+            for p in &mut phase[pump_from..=tp] {
+                *p = 1;
+            }
             tp + 1
         } else {
             0
@@ -562,6 +604,34 @@ fn peak_slot(rng: &mut Rng, a: f64, n: usize) -> usize {
     min + (u * (n - 1 - min) as f64) as usize
 }
 
+/// How a path climbs to a peak of `a` (ln multiple) at slot `tp`, for a caller of `skill`.
+///
+/// Most calls shake out under the entry before they pump (or instead of pumping): a dip of
+/// about 0.1–0.5 in log, somewhere in the first 10–80 % of the climb. A worse caller comes
+/// later in the move, so the dip is likelier and deeper (skill −0.6: almost always, 1.5 times
+/// as deep); a better one is early, so it dips less often and half as much, and its followers
+/// more often give the token a quick pop in the first half hour before the shakeout — which is
+/// what a low take profit lives on. The peak itself is unchanged, so the ATH calibration holds.
+fn pick_lead(rng: &mut Rng, skill: f64, a: f64, tp: usize) -> Lead {
+    let mut lead = Lead::default();
+    if tp < 8 {
+        return lead;
+    }
+    let mut first = 1;
+    if rng.chance(0.3 + 0.3 * skill) {
+        lead.pop = (0.05 + 0.45 * rng.uniform()).min(0.8 * a);
+        lead.pop_at = 1 + rng.below(30.min(tp as u64 / 3)) as usize;
+        first = lead.pop_at + 1;
+    }
+    if rng.chance(0.75 - 0.4 * skill) && first + 2 < tp {
+        let u = 0.5 * (rng.uniform() + rng.uniform());
+        lead.dip = (0.08 + 0.4 * u + 0.05 * a) * (1.0 - 0.9 * skill);
+        let span = (tp - first) as f64;
+        lead.dip_at = first + (span * (0.1 + 0.7 * rng.uniform())) as usize;
+    }
+    lead
+}
+
 /// What happens after the peak, for a caller of `skill` and a peak of `a`.
 fn pick_style(rng: &mut Rng, skill: f64, a: f64) -> Style {
     if a < 0.1 && rng.chance(0.5) {
@@ -705,6 +775,7 @@ impl Builder {
                 open: None,
                 cap: f64::INFINITY,
                 peak: None,
+                lead: Lead::default(),
                 style: Style::Hold { drift: climb },
                 keep_first: false,
             };
@@ -712,12 +783,14 @@ impl Builder {
         }
         let a = skilled_ath_ln(&mut rng, CALLERS[caller].skill);
         let tp = peak_slot(&mut rng, a, WINDOW_SLOTS);
+        let lead = pick_lead(&mut rng, CALLERS[caller].skill, a, tp);
         let style = pick_style(&mut rng, CALLERS[caller].skill, a);
         let seg = Segment {
             n: WINDOW_SLOTS,
             open: Some(0.0),
             cap: a,
             peak: Some(tp),
+            lead,
             style,
             keep_first: true,
         };
@@ -782,12 +855,14 @@ impl Builder {
         } else {
             (open_j + m, None)
         };
+        let lead = peak.map_or(Lead::default(), |tp| pick_lead(&mut rng, skill, a, tp));
         let style = pick_style(&mut rng, skill, a);
         let seg = Segment {
             n,
             open: None,
             cap,
             peak,
+            lead,
             style,
             keep_first: false,
         };
@@ -1193,5 +1268,92 @@ mod tests {
                     && o.price_at_alert == c.price_at_alert));
             }
         }
+    }
+
+    /// The eligible calls with their 48 h windows (from the entry candle).
+    fn eligible_windows(d: &DemoData) -> Vec<(&Call, &[Candle])> {
+        let spec = WindowSpec::new(DEMO_INTERVAL_S);
+        d.calls
+            .iter()
+            .zip(classify_all(d))
+            .filter(|(_, x)| x.is_none())
+            .map(|(c, _)| {
+                let candles = candles_of(d, &c.mint);
+                let w = call_window(candles, c.alert_ts_ms, &spec).expect("eligible call");
+                (c, &candles[w])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn prices_draw_down_before_the_pump() {
+        let d = data();
+        let windows = eligible_windows(d);
+        let mut lows = Vec::with_capacity(windows.len());
+        let mut shaken = 0;
+        for (_, w) in &windows {
+            let p0 = w[0].open;
+            // The first candle with the window's highest high.
+            let mut at = 0;
+            for (i, c) in w.iter().enumerate() {
+                if c.high > w[at].high {
+                    at = i;
+                }
+            }
+            let low = w[..=at].iter().fold(f64::INFINITY, |m, c| m.min(c.low));
+            lows.push(low / p0);
+            let pump = w.iter().position(|c| c.high >= 1.5 * p0).unwrap_or(w.len());
+            if w[..pump].iter().any(|c| c.low <= 0.9 * p0) {
+                shaken += 1;
+            }
+        }
+        let shaken = shaken as f64 / windows.len() as f64;
+        let median = quantbot_core::num::median(&mut lows).unwrap();
+        assert!(
+            (0.65..=0.85).contains(&median),
+            "median low before the ATH {median}"
+        );
+        assert!(shaken >= 0.55, "share touching 0.9x before 1.5x {shaken}");
+    }
+
+    #[test]
+    fn callers_win_and_lose_under_the_default_grid() {
+        use quantbot_core::grid::{Grid, GridSpec};
+        use quantbot_core::optimize::{search, CallWindow, Prepared, SearchOptions};
+        use quantbot_core::policy::ExecConfig;
+        use quantbot_core::wallet::WalletConfig;
+
+        let d = data();
+        let windows: Vec<CallWindow<'_>> = eligible_windows(d)
+            .into_iter()
+            .map(|(call, candles)| CallWindow { call, candles })
+            .collect();
+        let grid = Grid::new(GridSpec::default(), 48.0).unwrap();
+        let exec = ExecConfig::defaults(DEMO_INTERVAL_S).unwrap();
+        let prepared = Prepared::new(windows, &grid, &exec);
+        let opts = SearchOptions::new(exec, WalletConfig::default());
+        let result = search(&prepared, &grid, &opts);
+        assert_eq!(result.per_caller.len(), CALLERS.len());
+        let best: Vec<(&str, f64, f64)> = result
+            .per_caller
+            .iter()
+            .map(|c| {
+                let tp = grid.params(c.best).tp.unwrap();
+                (c.caller.as_str(), c.best_scored().metrics.final_capital, tp)
+            })
+            .collect();
+        let count = |f: &dyn Fn(&(&str, f64, f64)) -> bool| best.iter().filter(|b| f(b)).count();
+        assert!(
+            count(&|b| b.1 < 10_000.0) >= 3,
+            "fewer than 3 callers lose under every policy: {best:?}"
+        );
+        assert!(
+            count(&|b| b.1 > 15_000.0) >= 3,
+            "fewer than 3 callers make 50 %: {best:?}"
+        );
+        assert!(
+            count(&|b| b.2 < 5.0) >= 4,
+            "the best take profit sits on the grid's edge too often: {best:?}"
+        );
     }
 }

@@ -321,18 +321,13 @@ fn pct(v: Option<f64>) -> String {
 /// The readable table: one row per caller, then the grouped line.
 pub fn table(run: &Run<'_>) -> String {
     let obj = run.opts.objective;
-    let header = [
-        "caller",
-        "calls",
-        "best policy",
-        obj.as_str(),
-        "final",
-        "return",
-        "win",
-        "max dd",
-        "trades",
-        "flags",
-    ];
+    // The objective gets its own column unless it is the final capital, shown anyway.
+    let show_obj = obj != quantbot_core::metrics::Objective::FinalCapital;
+    let mut header = vec!["caller", "calls", "best policy"];
+    if show_obj {
+        header.push(obj.as_str());
+    }
+    header.extend(["final", "return", "win", "max dd", "trades", "flags"]);
     let mut rows: Vec<Vec<String>> = Vec::new();
     for r in &run.result.per_caller {
         let b = r.best_scored();
@@ -350,11 +345,15 @@ pub fn table(run: &Run<'_>) -> String {
         if !r.kept {
             flags.push("not grouped");
         }
-        rows.push(vec![
+        let mut row = vec![
             r.caller.clone(),
             r.calls.to_string(),
             short_label(&run.grid.params(b.index)),
-            fmt_opt(obj.value(m), 4),
+        ];
+        if show_obj {
+            row.push(fmt_opt(obj.value(m), 4));
+        }
+        row.extend([
             format!("{:.2}", m.final_capital),
             pct(Some(m.total_return)),
             pct(m.win_rate),
@@ -362,6 +361,7 @@ pub fn table(run: &Run<'_>) -> String {
             m.trades.to_string(),
             flags.join(","),
         ]);
+        rows.push(row);
     }
     let mut out = render_table(&header, &rows);
     let (ok, ex) = run.ds.coverage();

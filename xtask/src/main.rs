@@ -182,6 +182,22 @@ fn test() -> Result<(), String> {
         &[],
     )?;
     let (passed, failed) = run_tests()?;
+    // A small benchmark run, so the benchmark cannot rot (figures are printed, not judged).
+    run(
+        "benchmark (quick)",
+        "cargo",
+        &[
+            "run",
+            "--quiet",
+            "-p",
+            "quantbot-bench",
+            "--profile",
+            "test",
+            "--",
+            "--quick",
+        ],
+        &[],
+    )?;
     eprintln!("==> all checks passed");
     // One plain closing line over every test binary (cargo's own last line is a doc-test
     // binary with no tests, which would read as "ran no test").
@@ -259,15 +275,22 @@ fn lab() -> Result<(), String> {
     )
 }
 
+fn bench(args: &[String]) -> Result<(), String> {
+    let mut a: Vec<&str> = vec!["run", "--release", "-p", "quantbot-bench", "--"];
+    a.extend(args.iter().map(String::as_str));
+    run("benchmark", "cargo", &a, &[])
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("lab") => lab(),
         Some("quantbot") => quantbot(&args[1..]),
+        Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|lab|quantbot ARGS…>\n  test      run every check and test (what CI runs)\n  lab       build and serve the browser lab\n  quantbot  build the quantbot binary and run it with ARGS"
+                "usage: cargo xtask <test|lab|bench|quantbot ARGS…>\n  bench     the standard benchmark workload (release build; --quick for a small one)\n  test      run every check and test (what CI runs)\n  lab       build and serve the browser lab\n  quantbot  build the quantbot binary and run it with ARGS"
             );
             return ExitCode::from(2);
         }
