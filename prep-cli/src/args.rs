@@ -71,7 +71,7 @@ pub enum Backtest {
     #[command(name = "v1-baseline")]
     V1Baseline(Box<V1Args>),
     /// Per-alert metrics (ATH multiple, drawdowns, time to 2x/3x/4x) and one simple TP/SL trade.
-    Baseline(BaselineArgs),
+    Baseline(Box<BaselineArgs>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -665,8 +665,20 @@ fn grid_parquet(path: &Path, run: &Run<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One trade of a caller's best-policy wallet, with its size.
+pub struct BestTrade<'a> {
+    pub caller: String,
+    pub policy_index: usize,
+    pub trade: Trade,
+    pub call_id: &'a str,
+    pub size: f64,
+    pub pnl: f64,
+    /// The multiple the wallet credited (under v1: 1 + pnl / size).
+    pub multiple: f64,
+}
+
 /// The trades each caller's best-policy wallet took (in-sample under holdout), with sizes.
-pub fn best_trades<'a>(run: &'a Run<'a>) -> Vec<(String, usize, Trade, &'a str, f64, f64, f64)> {
+pub fn best_trades<'a>(run: &'a Run<'a>) -> Vec<BestTrade<'a>> {
     let mut out = Vec::new();
     let frac = run.opts.holdout_fraction();
     for r in &run.result.per_caller {
@@ -683,16 +695,15 @@ pub fn best_trades<'a>(run: &'a Run<'a>) -> Vec<(String, usize, Trade, &'a str, 
         let wallet = run.prepared.wallet(calls, &trades, |_| r.best, &run.opts);
         for t in &wallet.taken {
             let call = run.prepared.windows()[calls[t.offer]].call;
-            let trade = trades[t.offer].expect("a taken offer has a trade");
-            out.push((
-                r.caller.clone(),
-                r.best,
-                trade,
-                call.call_id.as_str(),
-                t.size,
-                t.pnl,
-                t.multiple,
-            ));
+            out.push(BestTrade {
+                caller: r.caller.clone(),
+                policy_index: r.best,
+                trade: trades[t.offer].expect("a taken offer has a trade"),
+                call_id: call.call_id.as_str(),
+                size: t.size,
+                pnl: t.pnl,
+                multiple: t.multiple,
+            });
         }
     }
     out
@@ -700,39 +711,38 @@ pub fn best_trades<'a>(run: &'a Run<'a>) -> Vec<(String, usize, Trade, &'a str, 
 
 fn trades_parquet(path: &Path, run: &Run<'_>) -> anyhow::Result<()> {
     let rows = best_trades(run);
-    let s = |f: &dyn Fn(&(String, usize, Trade, &str, f64, f64, f64)) -> String| -> Vec<Option<String>> {
+    let s = |f: fn(&BestTrade<'_>) -> String| -> Vec<Option<String>> {
         rows.iter().map(|r| Some(f(r))).collect()
     };
-    let i = |f: &dyn Fn(&(String, usize, Trade, &str, f64, f64, f64)) -> i64| -> Vec<Option<i64>> {
+    let i = |f: fn(&BestTrade<'_>) -> i64| -> Vec<Option<i64>> {
         rows.iter().map(|r| Some(f(r))).collect()
     };
-    let x = |f: &dyn Fn(&(String, usize, Trade, &str, f64, f64, f64)) -> f64| -> Vec<Option<f64>> {
+    let x = |f: fn(&BestTrade<'_>) -> f64| -> Vec<Option<f64>> {
         rows.iter().map(|r| Some(f(r))).collect()
     };
     let cols = vec![
-        col(Col::Str("call_id", s(&|r| r.3.to_string()))),
-        col(Col::Str("caller", s(&|r| r.0.clone()))),
-        col(Col::I64("policy_index", i(&|r| r.1 as i64))),
-        col(Col::I64("entry_ts_ms", i(&|r| r.2.entry_ts_ms))),
-        col(Col::F64("entry_px", x(&|r| r.2.entry_px))),
-        col(Col::I64("exit_ts_ms", i(&|r| r.2.exit_ts_ms))),
+        col(Col::Str("call_id", s(|r| r.call_id.to_string()))),
+        col(Col::Str("caller", s(|r| r.caller.clone()))),
+        col(Col::I64("policy_index", i(|r| r.policy_index as i64))),
+        col(Col::I64("entry_ts_ms", i(|r| r.trade.entry_ts_ms))),
+        col(Col::F64("entry_px", x(|r| r.trade.entry_px))),
+        col(Col::I64("exit_ts_ms", i(|r| r.trade.exit_ts_ms))),
         col(Col::Str(
             "exit_reason",
-            s(&|r| r.2.exit_reason.as_str().to_string()),
+            s(|r| r.trade.exit_reason.as_str().to_string()),
         )),
-        col(Col::F64("gross_multiple", x(&|r| r.2.gross_multiple))),
-        // The multiple the wallet credited (under v1: 1 + pnl / size).
-        col(Col::F64("net_multiple", x(&|r| r.6))),
-        col(Col::F64("peak_multiple", x(&|r| r.2.peak_multiple))),
-        col(Col::F64("mae", x(&|r| r.2.mae))),
+        col(Col::F64("gross_multiple", x(|r| r.trade.gross_multiple))),
+        col(Col::F64("net_multiple", x(|r| r.multiple))),
+        col(Col::F64("peak_multiple", x(|r| r.trade.peak_multiple))),
+        col(Col::F64("mae", x(|r| r.trade.mae))),
         col(Col::Bool(
             "ambiguous",
-            rows.iter().map(|r| Some(r.2.ambiguous)).collect(),
+            rows.iter().map(|r| Some(r.trade.ambiguous)).collect(),
         )),
-        col(Col::I64("fills", i(&|r| r.2.fills as i64))),
-        col(Col::I64("candles_held", i(&|r| r.2.candles_held as i64))),
-        col(Col::F64("size_usd", x(&|r| r.4))),
-        col(Col::F64("pnl_usd", x(&|r| r.5))),
+        col(Col::I64("fills", i(|r| r.trade.fills as i64))),
+        col(Col::I64("candles_held", i(|r| r.trade.candles_held as i64))),
+        col(Col::F64("size_usd", x(|r| r.size))),
+        col(Col::F64("pnl_usd", x(|r| r.pnl))),
     ];
     write_parquet(path, cols, &[])?;
     Ok(())

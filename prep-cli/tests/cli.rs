@@ -765,7 +765,10 @@ fn quantbot_source_layout_exports_and_runs() {
 
 /// The real Brook sample: calls (deduplicated by message) and the per-call candle CSVs, 5-minute
 /// bars then hourly bars, loaded into a lab-layout DuckDB.
-fn brook_db(path: &Path) -> Option<BTreeMap<String, (i64, Vec<[f64; 5]>)>> {
+/// Per mint: the alert time and the 5-minute candles as [open, high, low, close, ts].
+type BrookCandles = BTreeMap<String, (i64, Vec<[f64; 5]>)>;
+
+fn brook_db(path: &Path) -> Option<BrookCandles> {
     let root =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/quantbot-brook-sample");
     if !root.is_dir() {
