@@ -33,8 +33,29 @@ fn target_dir() -> PathBuf {
     }
 }
 
+/// A cargo command with the environment of a plain shell: `cargo run` gives xtask variables
+/// (`LD_LIBRARY_PATH`, `CARGO_PKG_*`, …) that a nested cargo would pass on to build scripts and
+/// rustc, which can make it consider DuckDB's build stale and compile it again.
 fn cargo_command() -> Command {
     let mut c = Command::new("cargo");
+    for (key, _) in env::vars_os() {
+        let k = key.to_string_lossy();
+        if k.starts_with("CARGO_PKG_")
+            || k.starts_with("CARGO_BIN_")
+            || matches!(
+                k.as_ref(),
+                "CARGO"
+                    | "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "LD_LIBRARY_PATH"
+                    | "RUST_RECURSION_COUNT"
+            )
+        {
+            c.env_remove(&key);
+        }
+    }
     c.env("CARGO_TARGET_DIR", target_dir());
     c
 }
