@@ -228,15 +228,39 @@ impl<'a> Prepared<'a> {
         )
     }
 
-    fn score(&self, calls: &[usize], index: usize, opts: &SearchOptions) -> Scored {
-        let trades = self.trades(calls, index, &opts.exec);
-        let run = self.wallet(calls, &trades, |_| index, opts);
-        let metrics = Metrics::of(&run);
-        Scored {
-            index,
-            feasible: opts.constraints.feasible(&metrics),
-            metrics,
+    /// Scores the policies `range` over `calls`. The trades are computed call by call (every
+    /// policy of the block on one call, then the next call), so a call's index and candles
+    /// are read from memory once per block rather than once per policy; then each policy's
+    /// wallet runs over its column. The result is the same as scoring each policy alone.
+    fn score_block(
+        &self,
+        calls: &[usize],
+        range: std::ops::Range<usize>,
+        opts: &SearchOptions,
+        progress: &(dyn Fn() + Sync),
+    ) -> Vec<Scored> {
+        let n = calls.len();
+        let policies = &self.policies[range.clone()];
+        // trades[k * n + i]: policy range.start + k on call calls[i].
+        let mut trades: Vec<Option<Trade>> = vec![None; policies.len() * n];
+        for (i, &c) in calls.iter().enumerate() {
+            if let Some(prep) = &self.preps[c] {
+                prep.evaluate_each(&opts.exec, policies, |k, t| trades[k * n + i] = Some(t));
+            }
         }
+        range
+            .zip(trades.chunks(n.max(1)))
+            .map(|(index, column)| {
+                let run = self.wallet(calls, column, |_| index, opts);
+                let metrics = Metrics::of(&run);
+                progress();
+                Scored {
+                    index,
+                    feasible: opts.constraints.feasible(&metrics),
+                    metrics,
+                }
+            })
+            .collect()
     }
 
     /// Number of in-sample calls out of `n` for a holdout fraction (SPEC §12).
@@ -244,6 +268,9 @@ impl<'a> Prepared<'a> {
         ((1.0 - fraction) * n as f64).ceil() as usize
     }
 }
+
+/// Trades per block of the search (policies × calls of one caller), about 600 KB.
+const BLOCK_TRADES: usize = 8192;
 
 /// Runs the whole search (SPEC §6).
 pub fn search(prepared: &Prepared<'_>, grid: &Grid, opts: &SearchOptions) -> SearchResult {
@@ -274,17 +301,28 @@ pub fn search_with_progress(
         })
         .collect();
 
-    // Every (caller, policy) pair, flattened so the pool stays busy; merged in index order.
+    // Every (caller, block of policies) pair, flattened so the pool stays busy; merged in
+    // index order. A block holds about `BLOCK_TRADES` trades, so it stays in cache.
     let size = grid.size();
     let total = (callers.len() * size) as u64;
     let done = AtomicU64::new(0);
-    let scored: Vec<Scored> = (0..callers.len() * size)
-        .into_par_iter()
-        .map(|k| {
-            let s = prepared.score(in_sample[k / size], k % size, opts);
-            progress(done.fetch_add(1, AtomicOrdering::Relaxed) + 1, total);
-            s
+    let tick = || progress(done.fetch_add(1, AtomicOrdering::Relaxed) + 1, total);
+    let tasks: Vec<(usize, std::ops::Range<usize>)> = in_sample
+        .iter()
+        .enumerate()
+        .flat_map(|(ci, calls)| {
+            let block = (BLOCK_TRADES / calls.len().max(1)).clamp(1, size.max(1));
+            (0..size)
+                .step_by(block)
+                .map(move |a| (ci, a..(a + block).min(size)))
         })
+        .collect();
+    let scored: Vec<Scored> = tasks
+        .into_par_iter()
+        .map(|(ci, range)| prepared.score_block(in_sample[ci], range, opts, &tick))
+        .collect::<Vec<Vec<Scored>>>()
+        .into_iter()
+        .flatten()
         .collect();
     let evaluations = in_sample.iter().map(|c| c.len() as u64).sum::<u64>() * size as u64;
 

@@ -6,7 +6,7 @@
 
 use crate::data::Candle;
 use crate::indicator::Rule;
-use crate::policy::{CostModel, EntryPrice, ExecConfig, Intrabar, Policy};
+use crate::policy::{CostModel, EntryPrice, ExecConfig, Intrabar, Policy, PolicyParams};
 use crate::trade::{ExitReason, NoEntry, Trade};
 
 /// Under `--cost-model v1`: `size × (gross − 1) − size × 2 × (fee_bps + slippage_bps) / 10000`.
@@ -41,6 +41,25 @@ pub fn entry(window: &[Candle], cfg: &ExecConfig) -> Result<Entry, NoEntry> {
     })
 }
 
+/// Position of the last candle that opens before `tmax` (`tmax > ts[0] × 1000`, so the entry
+/// candle always qualifies). Candles are at least one interval apart, so on a window without
+/// gaps the position follows from the times alone; that guess is checked against the candles and
+/// a binary search answers otherwise, so the result never depends on the data being gap-free.
+fn last_traded(candles: &[Candle], tmax: i64, interval_ms: i64) -> usize {
+    let n = candles.len();
+    let before = |i: usize| candles[i].ts * 1000 < tmax;
+    if interval_ms > 0 {
+        let guess = ((tmax - candles[0].ts * 1000 - 1) / interval_ms).min(n as i64 - 1);
+        if guess >= 0 {
+            let g = guess as usize;
+            if before(g) && (g + 1 == n || !before(g + 1)) {
+                return g;
+            }
+        }
+    }
+    candles.partition_point(|c| c.ts * 1000 < tmax) - 1
+}
+
 /// Constants of one (call, policy) pair.
 struct Ctx<'a> {
     candles: &'a [Candle],
@@ -66,6 +85,39 @@ struct Ctx<'a> {
     ladder_complete: bool,
 }
 
+/// The constants of one call under the run's options, the same for every policy.
+#[derive(Debug, Clone, Copy)]
+struct Costs {
+    interval_ms: i64,
+    tokens: f64,
+    sell_factor: f64,
+    fee_factor: f64,
+    cost_model: CostModel,
+    fee_bps: f64,
+    slippage_bps: f64,
+    intrabar: Intrabar,
+    be_px: f64,
+}
+
+impl Costs {
+    fn new(entry: Entry, cfg: &ExecConfig) -> Costs {
+        let p0 = entry.p0;
+        let f = cfg.fee_bps() / 10000.0;
+        let s = cfg.slippage_bps() / 10000.0;
+        Costs {
+            interval_ms: cfg.interval_s() * 1000,
+            tokens: 1.0 * (1.0 - f) / (p0 * (1.0 + s)),
+            sell_factor: 1.0 - s,
+            fee_factor: 1.0 - f,
+            cost_model: cfg.cost_model(),
+            fee_bps: cfg.fee_bps(),
+            slippage_bps: cfg.slippage_bps(),
+            intrabar: cfg.intrabar(),
+            be_px: p0 * (1.0 + cfg.be_offset()),
+        }
+    }
+}
+
 /// The mutable state of a trade while candles are processed.
 struct State {
     /// Highest high of the processed candles, starting at P0.
@@ -82,33 +134,42 @@ struct State {
 
 impl<'a> Ctx<'a> {
     fn new(candles: &'a [Candle], entry: Entry, cfg: &ExecConfig, policy: &'a Policy) -> Ctx<'a> {
+        let tmax = candles[0].ts * 1000 + policy.max_hold_ms();
+        let last = last_traded(candles, tmax, cfg.interval_s() * 1000);
+        Ctx::with_last(candles, entry, &Costs::new(entry, cfg), policy, last, tmax)
+    }
+
+    /// [`Ctx::new`] with the run's constants and the last traded position already known.
+    fn with_last(
+        candles: &'a [Candle],
+        entry: Entry,
+        k: &Costs,
+        policy: &'a Policy,
+        last: usize,
+        tmax: i64,
+    ) -> Ctx<'a> {
         let p = policy.params();
         let p0 = entry.p0;
-        let f = cfg.fee_bps() / 10000.0;
-        let s = cfg.slippage_bps() / 10000.0;
-        let tmax = candles[0].ts * 1000 + policy.max_hold_ms();
-        // max_hold > 0, so the entry candle always opens before the deadline.
-        let last = candles.partition_point(|c| c.ts * 1000 < tmax) - 1;
         let (levels, ladder_complete) = match policy.targets() {
             Some(l) => (l.levels(), l.is_complete()),
             None => (&[][..], false),
         };
         Ctx {
             candles,
-            interval_ms: cfg.interval_s() * 1000,
+            interval_ms: k.interval_ms,
             entry,
             last,
             tmax,
-            tokens: 1.0 * (1.0 - f) / (p0 * (1.0 + s)),
-            sell_factor: 1.0 - s,
-            fee_factor: 1.0 - f,
-            cost_model: cfg.cost_model(),
-            fee_bps: cfg.fee_bps(),
-            slippage_bps: cfg.slippage_bps(),
-            intrabar: cfg.intrabar(),
+            tokens: k.tokens,
+            sell_factor: k.sell_factor,
+            fee_factor: k.fee_factor,
+            cost_model: k.cost_model,
+            fee_bps: k.fee_bps,
+            slippage_bps: k.slippage_bps,
+            intrabar: k.intrabar,
             sl_px: p.sl.map(|sl| p0 * sl),
             be_arm_px: p.be_trigger.map(|b| p0 * b),
-            be_px: p0 * (1.0 + cfg.be_offset()),
+            be_px: k.be_px,
             trail_factor: p.trail.map(|t| 1.0 - t),
             trail_act_px: p0 * p.trail_activation.unwrap_or(1.0),
             levels,
@@ -278,6 +339,13 @@ impl<'a> Ctx<'a> {
 
     fn finish(&self, st: &State, exit_pos: usize, low_min: f64) -> Trade {
         let p0 = self.entry.p0;
+        self.finish_with(st, exit_pos, st.peak / p0, low_min / p0 - 1.0)
+    }
+
+    /// [`Ctx::finish`] with `peak_multiple` and `mae` already computed (they depend on the exit
+    /// candle only, so the fast evaluator remembers them).
+    fn finish_with(&self, st: &State, exit_pos: usize, peak_multiple: f64, mae: f64) -> Trade {
+        let p0 = self.entry.p0;
         let gross_multiple = st.gross_sum / p0;
         let net_multiple = match self.cost_model {
             CostModel::Fills => st.net_sum / 1.0,
@@ -292,8 +360,8 @@ impl<'a> Ctx<'a> {
             exit_reason: st.reason,
             gross_multiple,
             net_multiple,
-            peak_multiple: st.peak / p0,
-            mae: low_min / p0 - 1.0,
+            peak_multiple,
+            mae,
             ambiguous: st.ambiguous,
             fills: st.fills,
             candles_held: exit_pos as u32,
@@ -354,20 +422,44 @@ pub fn simulate_reference(
     Ok(ctx.run_reference(&fires))
 }
 
-/// Candles per block of the block-minimum index used for first-passage queries.
+/// Candles per block of the block-minimum index used by the general walk (ladders).
 const BLOCK: usize = 32;
 
+/// "Never": the position of an event that does not happen.
+const NEVER: usize = usize::MAX;
+
 /// Everything the fast evaluator needs about one call, computed once for all grid points.
+///
+/// The index is sparse (a few bytes per candle): the record highs, the running minima of the
+/// lows, and the segments of constant peak with the running minima inside each. The stop of a
+/// candle depends only on the peak before it, so it is constant on a segment, and the first
+/// candle of a segment whose low reaches a level is one of the segment's running-minimum
+/// points: each first-passage question is a binary search or a short walk over segments.
 #[derive(Debug, Clone)]
 pub struct CallPrep<'a> {
     candles: &'a [Candle],
     entry: Entry,
-    /// Positions (≥ first checked) whose high exceeds every earlier high and P0: the only
-    /// candles where the peak moves and where a take-profit level can first be touched.
-    records: Vec<u32>,
-    /// `low_min[i]` = min(P0, lows from the first checked candle through i).
-    low_min: Vec<f64>,
-    /// Minimum low of each block of `BLOCK` candles.
+    /// Positions (≥ first checked) whose high exceeds every earlier high and P0, with those
+    /// highs: the only candles where the peak moves and where a take-profit level can first be
+    /// touched (pending levels always sit above the peak).
+    rec_pos: Vec<u32>,
+    rec_high: Vec<f64>,
+    /// Positions (≥ first checked) whose low is at or below every earlier low and P0, with
+    /// those lows (non-increasing): the first candle whose low reaches a level at or below P0
+    /// is one of them, and the running minimum at any position is the last one before it.
+    min_pos: Vec<u32>,
+    min_low: Vec<f64>,
+    /// Minimum low of each segment. Segment 0 is `[first checked, rec_pos[0]]`, segment `s ≥ 1`
+    /// is `(rec_pos[s − 1], rec_pos[s]]`, the last one runs to the window's end (it may be
+    /// empty); the peak before every candle of segment `s` is P0 for `s = 0`, else
+    /// `rec_high[s − 1]`.
+    seg_min: Vec<f64>,
+    /// `seg_pts[s]..seg_pts[s + 1]` are segment `s`'s running-minimum points in `pt_pos` and
+    /// `pt_low` (positions whose low is at or below every earlier low of the segment).
+    seg_pts: Vec<u32>,
+    pt_pos: Vec<u32>,
+    pt_low: Vec<f64>,
+    /// Minimum low of each block of `BLOCK` candles (the general walk's first-passage index).
     block_min: Vec<f64>,
     /// Firing positions per indicator rule of the grid.
     fires: Vec<(Rule, Vec<u32>)>,
@@ -377,33 +469,52 @@ impl<'a> CallPrep<'a> {
     /// Precomputes a call's window for the given run options and indicator rules.
     pub fn new(window: &'a [Candle], cfg: &ExecConfig, rules: &[Rule]) -> Result<Self, NoEntry> {
         let entry = entry(window, cfg)?;
-        let mut records = Vec::new();
-        let mut low_min = vec![entry.p0; window.len()];
-        let (mut peak, mut lo) = (entry.p0, entry.p0);
-        for (i, c) in window.iter().enumerate().skip(entry.first_checked) {
-            if c.high > peak {
-                peak = c.high;
-                records.push(i as u32);
-            }
-            lo = lo.min(c.low);
-            low_min[i] = lo;
-        }
-        let block_min = window
-            .chunks(BLOCK)
-            .map(|b| b.iter().map(|c| c.low).fold(f64::INFINITY, f64::min))
-            .collect();
-        let fires = rules
-            .iter()
-            .map(|r| (*r, r.fire_positions(window)))
-            .collect();
-        Ok(CallPrep {
+        let mut prep = CallPrep {
             candles: window,
             entry,
-            records,
-            low_min,
-            block_min,
-            fires,
-        })
+            rec_pos: Vec::new(),
+            rec_high: Vec::new(),
+            min_pos: Vec::new(),
+            min_low: Vec::new(),
+            seg_min: Vec::new(),
+            seg_pts: vec![0],
+            pt_pos: Vec::new(),
+            pt_low: Vec::new(),
+            block_min: window
+                .chunks(BLOCK)
+                .map(|b| b.iter().map(|c| c.low).fold(f64::INFINITY, f64::min))
+                .collect(),
+            fires: rules
+                .iter()
+                .map(|r| (*r, r.fire_positions(window)))
+                .collect(),
+        };
+        let (mut peak, mut lo, mut seg_lo) = (entry.p0, entry.p0, f64::INFINITY);
+        for (i, c) in window.iter().enumerate().skip(entry.first_checked) {
+            // Candle i belongs to the current segment: the peak before it is `peak`.
+            if c.low <= seg_lo {
+                seg_lo = c.low;
+                prep.pt_pos.push(i as u32);
+                prep.pt_low.push(c.low);
+            }
+            if c.low <= lo {
+                lo = c.low;
+                prep.min_pos.push(i as u32);
+                prep.min_low.push(c.low);
+            }
+            if c.high > peak {
+                // A new record ends the segment; the next candle sees the new peak.
+                peak = c.high;
+                prep.rec_pos.push(i as u32);
+                prep.rec_high.push(c.high);
+                prep.seg_min.push(seg_lo);
+                prep.seg_pts.push(prep.pt_pos.len() as u32);
+                seg_lo = f64::INFINITY;
+            }
+        }
+        prep.seg_min.push(seg_lo);
+        prep.seg_pts.push(prep.pt_pos.len() as u32);
+        Ok(prep)
     }
 
     pub fn entry(&self) -> Entry {
@@ -412,6 +523,88 @@ impl<'a> CallPrep<'a> {
 
     pub fn candles(&self) -> &'a [Candle] {
         self.candles
+    }
+
+    /// Bytes of the index this call holds beside its candles (the candles are borrowed).
+    pub fn index_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let fires: usize = self.fires.iter().map(|(_, f)| f.len() * 4).sum();
+        size_of::<Self>()
+            + (self.rec_pos.len() + self.min_pos.len() + self.seg_pts.len() + self.pt_pos.len()) * 4
+            + (self.rec_high.len()
+                + self.min_low.len()
+                + self.seg_min.len()
+                + self.pt_low.len()
+                + self.block_min.len())
+                * 8
+            + self.fires.len() * size_of::<(Rule, Vec<u32>)>()
+            + fires
+    }
+
+    /// The segment of position `j` (≥ first checked): the number of records before it.
+    fn segment_of(&self, j: usize) -> usize {
+        self.rec_pos.partition_point(|&r| (r as usize) < j)
+    }
+
+    /// The peak before every candle of segment `s`.
+    fn seg_peak(&self, s: usize) -> f64 {
+        if s == 0 {
+            self.entry.p0
+        } else {
+            self.rec_high[s - 1]
+        }
+    }
+
+    fn seg_start(&self, s: usize) -> usize {
+        if s == 0 {
+            self.entry.first_checked
+        } else {
+            self.rec_pos[s - 1] as usize + 1
+        }
+    }
+
+    /// The first segment whose peak is at or above `px` (`seg_min.len()` if none).
+    fn first_segment_with_peak(&self, px: f64) -> usize {
+        if self.entry.p0 >= px {
+            0
+        } else {
+            1 + self.rec_high.partition_point(|&h| h < px)
+        }
+    }
+
+    /// First position of segment `s` whose low is at or below `x`.
+    fn seg_first_at_or_below(&self, s: usize, x: f64) -> Option<usize> {
+        if self.seg_min[s] > x || self.seg_min[s].is_nan() {
+            return None;
+        }
+        let (a, b) = (self.seg_pts[s] as usize, self.seg_pts[s + 1] as usize);
+        let k = self.pt_low[a..b].partition_point(|&l| l > x);
+        Some(self.pt_pos[a + k] as usize)
+    }
+
+    /// First position from segment `s` on whose low is at or below the level `level(s)` of its
+    /// segment, looking no further than segments starting at or before `bound`.
+    fn first_at_or_below_by_segment(
+        &self,
+        mut s: usize,
+        bound: usize,
+        level: impl Fn(usize) -> f64,
+    ) -> usize {
+        while s < self.seg_min.len() && self.seg_start(s) <= bound {
+            if let Some(j) = self.seg_first_at_or_below(s, level(s)) {
+                return j;
+            }
+            s += 1;
+        }
+        NEVER
+    }
+
+    /// The running minimum of P0 and the lows from the first checked candle through `j`.
+    fn low_min_at(&self, j: usize) -> f64 {
+        match self.min_pos.partition_point(|&p| (p as usize) <= j) {
+            0 => self.entry.p0,
+            k => self.min_low[k - 1],
+        }
     }
 
     /// First position in `a..=b` whose low is at or below `s`.
@@ -430,52 +623,205 @@ impl<'a> CallPrep<'a> {
         None
     }
 
-    /// The fast evaluator: the same trade as [`simulate_reference`], jumping from event to
-    /// event. Between two records the peak, and so every stop, is constant and no pending
-    /// level can be touched (pending levels always sit above the peak), so the only possible
-    /// event there is the first candle whose low reaches the stop.
+    /// The fast evaluator: the same trade as [`simulate_reference`], bit for bit.
+    ///
+    /// With at most one take-profit level that closes the whole position, the trade ends at
+    /// the first candle where anything can happen: the first record high reaching the level,
+    /// the first touch of each stop (a binary search for the fixed stop loss, a walk over
+    /// segments of constant peak for the trailing stop and break-even), the first indicator
+    /// firing, or the last traded candle. Every earlier candle only moves the peak, so the
+    /// shared `step` runs once, on that candle, from the state the reference would have there.
+    /// Ladders with partial exits take the general walk from event to event.
     pub fn evaluate(&self, cfg: &ExecConfig, policy: &Policy) -> Trade {
-        let ctx = Ctx::new(self.candles, self.entry, cfg, policy);
+        let costs = Costs::new(self.entry, cfg);
+        let mut memo = Memo {
+            single: true,
+            ..Memo::default()
+        };
+        self.evaluate_memo(cfg, policy, &costs, &mut memo).trade
+    }
+
+    /// [`CallPrep::evaluate`] for each policy in turn, calling `out(k, trade)` for
+    /// `policies[k]`. Neighbouring grid points share most parameter values, so first-passage
+    /// answers are remembered from one policy to the next (keyed by the exact level prices);
+    /// the trades are the same as from `evaluate`.
+    pub fn evaluate_each(
+        &self,
+        cfg: &ExecConfig,
+        policies: &[Policy],
+        mut out: impl FnMut(usize, Trade),
+    ) {
+        let mut memo = Memo::default();
+        let costs = Costs::new(self.entry, cfg);
+        // The latest policy evaluated through its first event, with that event's position.
+        let mut base: Option<(&Policy, Outcome)> = None;
+        for (k, policy) in policies.iter().enumerate() {
+            // Policies that differ only in the time stop give the same trade when the first
+            // event comes before both deadlines: the deadline is then never looked at.
+            if let Some((b, o)) = &base {
+                if o.event < o.last
+                    && o.event < self.last_for(cfg, policy, &mut memo)
+                    && same_but_hold(b.params(), policy.params())
+                {
+                    out(k, o.trade);
+                    continue;
+                }
+            }
+            let o = self.evaluate_memo(cfg, policy, &costs, &mut memo);
+            out(k, o.trade);
+            base = Some((policy, o));
+        }
+    }
+
+    /// The last traded position under `policy`'s time stop.
+    fn last_for(&self, cfg: &ExecConfig, policy: &Policy, memo: &mut Memo) -> usize {
+        let tmax = self.candles[0].ts * 1000 + policy.max_hold_ms();
+        memo.last.get_or(tmax, || {
+            last_traded(self.candles, tmax, cfg.interval_s() * 1000)
+        })
+    }
+
+    fn evaluate_memo(
+        &self,
+        cfg: &ExecConfig,
+        policy: &Policy,
+        costs: &Costs,
+        memo: &mut Memo,
+    ) -> Outcome {
+        let tmax = self.candles[0].ts * 1000 + policy.max_hold_ms();
+        let last = self.last_for(cfg, policy, memo);
+        let ctx = Ctx::with_last(self.candles, self.entry, costs, policy, last, tmax);
+        // Paths that do not go through a single first event report none (never reused).
+        let other = |trade| Outcome {
+            trade,
+            event: NEVER,
+            last,
+        };
         if let Some(t) = ctx.exit_without_checked_candle() {
-            return t;
+            return other(t);
         }
         let fires: &[u32] = match &policy.params().indicator {
             Some(rule) => match self.fires.iter().find(|(r, _)| r == rule) {
                 Some((_, f)) => f,
                 // A rule that was not precomputed: fall back to the literal loop.
-                None => return self.reference(&ctx, policy),
+                None => return other(self.reference(&ctx, policy)),
             },
             None => &[],
         };
-        // The jump relies on P0 × multiple > P0 for every level, which f64 rounding could
+        // The jumps rely on P0 × multiple > P0 for every level, which f64 rounding could
         // break for a multiple within an ulp of 1; such policies take the literal loop.
         if !ctx.levels.is_empty() && ctx.level_px(0) <= self.entry.p0 {
-            return self.reference(&ctx, policy);
+            return other(self.reference(&ctx, policy));
+        }
+        if ctx.levels.len() > 1 || (ctx.levels.len() == 1 && !ctx.ladder_complete) {
+            return other(self.walk(&ctx, fires));
         }
         let first = self.entry.first_checked;
+        let j_fire = match fires.partition_point(|&x| (x as usize) < first) {
+            k if k < fires.len() => fires[k] as usize,
+            _ => NEVER,
+        };
+        let j_tp = match ctx.levels.first() {
+            None => NEVER,
+            Some(_) => {
+                let level = ctx.level_px(0);
+                memo.tp.get_or(level.to_bits(), || {
+                    match self.rec_high.partition_point(|&h| h < level) {
+                        k if k < self.rec_high.len() => self.rec_pos[k] as usize,
+                        _ => NEVER,
+                    }
+                })
+            }
+        };
+        let j_sl = match ctx.sl_px {
+            None => NEVER,
+            Some(px) => memo.sl.get_or(px.to_bits(), || {
+                if px <= self.entry.p0 {
+                    // sl < 1, so the level is at or below P0: a running-minimum point of the
+                    // lows reaches it first.
+                    match self.min_low.partition_point(|&l| l > px) {
+                        k if k < self.min_low.len() => self.min_pos[k] as usize,
+                        _ => NEVER,
+                    }
+                } else {
+                    self.first_at_or_below_by_segment(0, NEVER, |_| px)
+                }
+            }),
+        };
+        let mut ev = j_fire.min(j_tp).min(j_sl);
+        // A remembered walk must answer for any later policy, so it runs to the first touch;
+        // a single evaluation can stop at the earliest event found so far.
+        let bound = |ev: usize| if memo.single { ev.min(last) } else { NEVER };
+        if let Some(tf) = ctx.trail_factor {
+            let key = (tf.to_bits(), ctx.trail_act_px.to_bits());
+            let b = bound(ev);
+            let j = memo.trail.get_or(key, || {
+                let s = self.first_segment_with_peak(ctx.trail_act_px);
+                self.first_at_or_below_by_segment(s, b, |s| self.seg_peak(s) * tf)
+            });
+            ev = ev.min(j);
+        }
+        if let Some(arm) = ctx.be_arm_px {
+            let key = (arm.to_bits(), ctx.be_px.to_bits());
+            let b = bound(ev);
+            let j = memo.be.get_or(key, || {
+                let s = self.first_segment_with_peak(arm);
+                self.first_at_or_below_by_segment(s, b, |_| ctx.be_px)
+            });
+            ev = ev.min(j);
+        }
+        let event = ev;
+        let ev = event.min(last);
+        let at = memo.at.get_or(ev, || {
+            let p0 = self.entry.p0;
+            let peak = self.seg_peak(self.segment_of(ev));
+            At {
+                peak,
+                peak_multiple: peak.max(self.candles[ev].high) / p0,
+                mae: self.low_min_at(ev) / p0 - 1.0,
+            }
+        });
         let mut st = ctx.state();
-        let mut r = self.records.partition_point(|&x| (x as usize) < first);
+        st.peak = at.peak;
+        if ctx.step(&mut st, ev, j_fire == ev) {
+            return Outcome {
+                trade: ctx.finish_with(&st, ev, at.peak_multiple, at.mae),
+                event,
+                last,
+            };
+        }
+        unreachable!("the first event candle always ends a trade without partial exits")
+    }
+
+    /// The general fast walk (ladders with partial exits): jumps from event to event. Between
+    /// two records the peak, and so every stop, is constant and no pending level can be
+    /// touched, so the only possible event there is the first candle whose low reaches the
+    /// stop.
+    fn walk(&self, ctx: &Ctx<'_>, fires: &[u32]) -> Trade {
+        let first = self.entry.first_checked;
+        let mut st = ctx.state();
+        let mut r = self.rec_pos.partition_point(|&x| (x as usize) < first);
         let mut f = fires.partition_point(|&x| (x as usize) < first);
         let mut pos = first;
         loop {
-            let next_rec = self.records.get(r).map(|&x| x as usize);
+            let next_rec = self.rec_pos.get(r).map(|&x| x as usize);
             let next_fire = fires.get(f).map(|&x| x as usize);
             let ev = ctx
                 .last
-                .min(next_rec.unwrap_or(usize::MAX))
-                .min(next_fire.unwrap_or(usize::MAX));
+                .min(next_rec.unwrap_or(NEVER))
+                .min(next_fire.unwrap_or(NEVER));
             if ev > pos {
                 if let Some((s, _)) = ctx.stop(&st) {
                     if let Some(j) = self.first_low_at_or_below(pos, ev - 1, s) {
                         let done = ctx.step(&mut st, j, false);
                         debug_assert!(done, "a touched stop always ends the trade");
-                        return ctx.finish(&st, j, self.low_min[j]);
+                        return ctx.finish(&st, j, self.low_min_at(j));
                     }
                 }
             }
             let fires_here = next_fire == Some(ev);
             if ctx.step(&mut st, ev, fires_here) {
-                return ctx.finish(&st, ev, self.low_min[ev]);
+                return ctx.finish(&st, ev, self.low_min_at(ev));
             }
             if next_rec == Some(ev) {
                 r += 1;
@@ -495,5 +841,240 @@ impl<'a> CallPrep<'a> {
             }
         }
         ctx.run_reference(&fires)
+    }
+}
+
+/// A trade of the fast evaluator with the position of its first event (`NEVER` when there is
+/// none before the data ends or the trade took another path) and of its last traded candle.
+#[derive(Debug, Clone, Copy)]
+struct Outcome {
+    trade: Trade,
+    event: usize,
+    last: usize,
+}
+
+/// Whether two policies differ at most in `max_hold_hours`.
+fn same_but_hold(a: &PolicyParams, b: &PolicyParams) -> bool {
+    a.tp == b.tp
+        && a.sl == b.sl
+        && a.trail == b.trail
+        && a.trail_activation == b.trail_activation
+        && a.be_trigger == b.be_trigger
+        && a.ladder == b.ladder
+        && a.indicator == b.indicator
+}
+
+/// A few remembered answers of one kind, keyed exactly; the oldest is replaced when full.
+#[derive(Debug)]
+struct Recall<K, V> {
+    slots: [Option<(K, V)>; 8],
+    next: usize,
+}
+
+impl<K: PartialEq + Copy, V: Copy> Default for Recall<K, V> {
+    fn default() -> Self {
+        Recall {
+            slots: [None; 8],
+            next: 0,
+        }
+    }
+}
+
+impl<K: PartialEq + Copy, V: Copy> Recall<K, V> {
+    fn get_or(&mut self, key: K, compute: impl FnOnce() -> V) -> V {
+        // Newest first: neighbouring grid points usually repeat the latest answer.
+        let n = self.slots.len();
+        for i in 1..=n {
+            match self.slots[(self.next + n - i) % n] {
+                Some((k, v)) if k == key => return v,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        let v = compute();
+        self.slots[self.next] = Some((key, v));
+        self.next = (self.next + 1) % self.slots.len();
+        v
+    }
+}
+
+/// First-passage answers of one call, remembered across the policies evaluated on it.
+#[derive(Debug, Default)]
+struct Memo {
+    /// One policy only: walks may stop at the earliest event found so far.
+    single: bool,
+    /// Deadline (ms) → last traded position.
+    last: Recall<i64, usize>,
+    /// Level price bits → first record reaching it.
+    tp: Recall<u64, usize>,
+    /// Stop-loss price bits → first candle touching it.
+    sl: Recall<u64, usize>,
+    /// (trail factor, activation price) bits → first candle touching the trailing stop.
+    trail: Recall<(u64, u64), usize>,
+    /// (arming price, break-even price) bits → first candle touching the break-even stop.
+    be: Recall<(u64, u64), usize>,
+    /// Event position → what the trade record takes from the exit candle.
+    at: Recall<usize, At>,
+}
+
+/// The peak before an exit candle, and `peak_multiple` and `mae` of a trade exiting there.
+#[derive(Debug, Clone, Copy)]
+struct At {
+    peak: f64,
+    peak_multiple: f64,
+    mae: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grid::{Grid, GridSpec};
+    use crate::policy::Ladder;
+
+    /// SplitMix64, so the cases are the same on every run.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        fn unit(&mut self) -> f64 {
+            (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        }
+        fn chance(&mut self, p: f64) -> bool {
+            self.unit() < p
+        }
+        fn pick<T: Clone>(&mut self, xs: &[T]) -> T {
+            xs[(self.next() % xs.len() as u64) as usize].clone()
+        }
+        /// A few distinct values of `xs`, sometimes with "off".
+        fn some(&mut self, xs: &[f64], k: usize, off: bool) -> Vec<Option<f64>> {
+            let mut v: Vec<Option<f64>> = (0..k).map(|_| Some(self.pick(xs))).collect();
+            if v.is_empty() || (off && self.chance(0.4)) {
+                v.push(None);
+            }
+            v.dedup();
+            v
+        }
+    }
+
+    /// Prices on a 1/64 grid (so levels and prices often coincide), gaps at the open, pumps,
+    /// rugs, flat and wide candles, missing bars.
+    fn path(rng: &mut Rng, n: usize) -> Vec<Candle> {
+        let tick = |x: f64| ((x * 64.0) as i64).max(1) as f64 / 64.0;
+        let (mut out, mut ts, mut close) =
+            (Vec::new(), 1_700_000_000, tick(0.5 + rng.unit() * 2.0));
+        for _ in 0..n {
+            let open = if rng.chance(0.08) {
+                tick(close * (0.4 + rng.unit() * 1.2))
+            } else {
+                close
+            };
+            let step = match rng.next() % 20 {
+                0 => 1.5 + rng.unit() * 2.0,
+                1 => 0.2 + rng.unit() * 0.4,
+                2 | 3 => 1.0,
+                _ => 0.9 + rng.unit() * 0.22,
+            };
+            let c = tick(open * step);
+            let wide = rng.chance(0.1);
+            let up = 1.0 + rng.unit() * if wide { 1.5 } else { 0.08 };
+            let down = if wide {
+                0.4 + rng.unit() * 0.5
+            } else {
+                1.0 - rng.unit() * 0.08
+            };
+            let (hi, lo) = (open.max(c), open.min(c));
+            out.push(Candle {
+                ts,
+                open,
+                high: tick(hi * up).max(hi),
+                low: tick(lo * down).min(lo),
+                close: c,
+                volume: (rng.next() % 1000) as f64,
+            });
+            close = c;
+            ts += 60 * if rng.chance(0.1) { 2 } else { 1 };
+        }
+        out
+    }
+
+    fn grid(rng: &mut Rng) -> Grid {
+        let ladder = rng.chance(0.25);
+        let spec = GridSpec {
+            tp: if ladder {
+                vec![None]
+            } else {
+                let k = 1 + (rng.next() % 3) as usize;
+                rng.some(&[1.25, 1.5, 2.0, 2.5, 3.0, 5.0], k, true)
+            },
+            sl: rng.some(&[0.5, 0.75, 0.8, 0.875, 0.9, 0.95], 2, true),
+            trail: rng.some(&[0.1, 0.125, 0.25, 0.5], 2, true),
+            trail_activation: rng.some(&[1.0, 1.25, 1.5], 1, true),
+            be_trigger: rng.some(&[1.125, 1.25, 2.0], 1, true),
+            ladder: if ladder {
+                vec![
+                    Some(Ladder::new(vec![(2.0, 0.5), (3.0, 0.5)]).unwrap()),
+                    Some(Ladder::new(vec![(1.5, 0.5)]).unwrap()),
+                ]
+            } else {
+                vec![None]
+            },
+            // Several time stops, so the evaluator's reuse across them is exercised.
+            max_hold: vec![0.05, 0.25, 0.5, 1.0, 3.0],
+            indicator: if rng.chance(0.4) {
+                vec![
+                    None,
+                    Some(
+                        rng.pick(&["ema_cross:2:5", "rsi_below:3:50"])
+                            .parse()
+                            .unwrap(),
+                    ),
+                ]
+            } else {
+                vec![None]
+            },
+        };
+        Grid::new(spec, 48.0).unwrap()
+    }
+
+    fn exec(rng: &mut Rng) -> ExecConfig {
+        ExecConfig::new(
+            60,
+            rng.pick(&[EntryPrice::Open, EntryPrice::Close]),
+            rng.pick(&[Intrabar::SlFirst, Intrabar::TpFirst]),
+            rng.pick(&[CostModel::Fills, CostModel::V1]),
+            rng.pick(&[0.0, 30.0]),
+            rng.pick(&[0.0, 10.0]),
+            rng.pick(&[0.0, 0.125]),
+        )
+        .unwrap()
+    }
+
+    /// SPEC §3.6: `evaluate_each` (remembered first passages, trades reused across time
+    /// stops) and `evaluate` give the reference simulator's trade, every field bit for bit.
+    #[test]
+    fn fast_paths_equal_reference() {
+        let mut rng = Rng(7);
+        for case in 0..1500 {
+            let n = 1 + (rng.next() % 200) as usize;
+            let window = path(&mut rng, n);
+            let cfg = exec(&mut rng);
+            let grid = grid(&mut rng);
+            let policies = grid.policies();
+            let prep = CallPrep::new(&window, &cfg, &grid.rules()).unwrap();
+            let mut each = Vec::new();
+            prep.evaluate_each(&cfg, &policies, |k, t| each.push((k, t)));
+            assert_eq!(each.len(), policies.len());
+            for (k, t) in each {
+                let reference = simulate_reference(&window, &cfg, &policies[k]).unwrap();
+                assert_eq!(t, reference, "case {case}, policy {k}: {}", grid.label(k));
+                assert_eq!(prep.evaluate(&cfg, &policies[k]), reference, "case {case}");
+            }
+        }
     }
 }
