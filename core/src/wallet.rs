@@ -191,6 +191,8 @@ impl WalletRun {
 
 struct Open {
     taken: usize,
+    /// The position's size (cost), as in `run.taken[taken].size`.
+    size: f64,
     credit: f64,
     exit_ts_ms: i64,
 }
@@ -205,9 +207,8 @@ pub fn run_wallet(
     fee_bps: f64,
     slippage_bps: f64,
 ) -> WalletRun {
-    let mut order: Vec<usize> = (0..offers.len()).collect();
     // Offers without a trade sort first; their place changes nothing but the skip list.
-    order.sort_by(|&a, &b| {
+    let before = |a: usize, b: usize| {
         let ka = offers[a].trade.map(|t| t.entry_ts_ms);
         let kb = offers[b].trade.map(|t| t.entry_ts_ms);
         ka.cmp(&kb)
@@ -218,14 +219,24 @@ pub fn run_wallet(
                     .cmp(offers[b].call_id.as_bytes())
             })
             .then(a.cmp(&b))
-    });
+    };
+    // Offers usually arrive in entry order already (a caller's calls in time order); then
+    // the order is the identity and nothing is sorted.
+    let in_order = (1..offers.len()).all(|k| before(k - 1, k).is_lt());
+    let order: Vec<usize> = if in_order {
+        Vec::new()
+    } else {
+        let mut order: Vec<usize> = (0..offers.len()).collect();
+        order.sort_by(|&a, &b| before(a, b));
+        order
+    };
 
     let mut run = WalletRun {
         initial_capital: cfg.initial_capital,
         final_capital: cfg.initial_capital,
-        taken: Vec::new(),
+        taken: Vec::with_capacity(offers.len()),
         skips: Vec::new(),
-        equity: Vec::new(),
+        equity: Vec::with_capacity(offers.len()),
         max_drawdown: 0.0,
         max_open: 0,
     };
@@ -233,7 +244,8 @@ pub fn run_wallet(
     let mut peak_equity = cfg.initial_capital;
     let mut open: Vec<Open> = Vec::new();
 
-    for &k in &order {
+    for n in 0..offers.len() {
+        let k = if in_order { n } else { order[n] };
         let offer = &offers[k];
         let Some(trade) = offer.trade else {
             run.skips.push((k, SkipReason::NoEntry));
@@ -277,6 +289,7 @@ pub fn run_wallet(
         free_cash -= size;
         open.push(Open {
             taken: run.taken.len(),
+            size,
             credit,
             exit_ts_ms: trade.exit_ts_ms,
         });
@@ -325,7 +338,7 @@ fn close_until(
         *free_cash += p.credit;
         let mut at_cost = 0.0;
         for q in open.iter() {
-            at_cost += run.taken[q.taken].size;
+            at_cost += q.size;
         }
         let equity = *free_cash + at_cost;
         run.equity.push((p.exit_ts_ms, equity));
@@ -336,5 +349,79 @@ fn close_until(
         if dd > run.max_drawdown {
             run.max_drawdown = dd;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trade(entry_s: i64, exit_s: i64, m: f64) -> Trade {
+        Trade {
+            entry_ts_ms: entry_s * 1000,
+            entry_px: 1.0,
+            exit_ts_ms: exit_s * 1000,
+            exit_reason: ExitReason::TimeExit,
+            gross_multiple: m,
+            net_multiple: m,
+            peak_multiple: m.max(1.0),
+            mae: 0.0,
+            ambiguous: false,
+            fills: 1,
+            candles_held: 1,
+        }
+    }
+
+    type Summary<'a> = (
+        Vec<(&'a str, f64, f64)>,
+        Vec<(&'a str, SkipReason)>,
+        Vec<(i64, f64)>,
+        f64,
+        f64,
+    );
+
+    /// A run with offers named by call id rather than by their place in the input.
+    fn summary<'a>(offers: &[Offer<'a>], cfg: &WalletConfig) -> Summary<'a> {
+        let r = run_wallet(offers, cfg, CostModel::Fills, 0.0, 0.0);
+        let taken = r
+            .taken
+            .iter()
+            .map(|t| (offers[t.offer].call_id, t.size, t.pnl))
+            .collect();
+        let skips = r
+            .skips
+            .iter()
+            .map(|&(k, why)| (offers[k].call_id, why))
+            .collect();
+        (taken, skips, r.equity, r.final_capital, r.max_drawdown)
+    }
+
+    /// The wallet takes offers in entry order whatever order they are given in (SPEC §4.1):
+    /// in order it skips the sort, out of order it sorts; both runs are the same.
+    #[test]
+    fn given_order_does_not_matter() {
+        let ids: Vec<String> = (0..12).map(|k| format!("c{k:02}")).collect();
+        let trades: Vec<Trade> = (0..12)
+            .map(|k| {
+                trade(
+                    60 * (k / 2),
+                    60 * (k / 2) + 400 - 30 * k,
+                    0.8 + 0.05 * k as f64,
+                )
+            })
+            .collect();
+        let offers: Vec<Offer<'_>> = (0..12)
+            .map(|k| Offer {
+                call_id: &ids[k],
+                token: ("solana", if k % 5 == 0 { "same" } else { &ids[k] }),
+                trade: (k != 7).then_some(&trades[k]),
+                entry_stop: Some(0.9),
+            })
+            .collect();
+        let cfg = WalletConfig::new(1000.0, 0.25, 50.0, 3, 10.0, false).unwrap();
+        let reversed: Vec<Offer<'_>> = offers.iter().rev().copied().collect();
+        let a = summary(&offers, &cfg);
+        assert_eq!(a, summary(&reversed, &cfg));
+        assert!(a.1.len() >= 2, "the case exercises skips: {:?}", a.1);
     }
 }
