@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use crate::args::{BaselineArgs, Format, IntrabarOrderArg};
 use crate::bundle::write_folder_atomically;
 use crate::parquet_io::{col, write_parquet, Col};
-use crate::plan::{check_out_dir, usage, Selection, Source};
+use crate::plan::{check_out_dir, selection, usage, Source};
 use crate::source::{load, read_manifest, Dataset, LoadOptions};
 use crate::v1::{ignore_broken_pipe, render_table};
 
@@ -371,7 +371,7 @@ pub fn run(a: &BaselineArgs) -> anyhow::Result<()> {
         Source::DuckDb { .. } => (a.interval_seconds, a.horizon_hours),
     };
     let cfg = config(a, interval_s, horizon_hours)?;
-    let sel = Selection::new(a.from.as_deref(), a.to.as_deref(), a.chain.as_deref(), None)?;
+    let sel = selection(a.from.as_deref(), a.to.as_deref(), a.chain.as_deref(), None)?;
     if let Some(dir) = &a.out_dir {
         check_out_dir(dir, a.force)?;
     }

@@ -7,28 +7,18 @@ use std::path::Path;
 
 use anyhow::Context;
 use quantbot_core::data::Candle;
-use quantbot_core::window::Exclusion;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::args::{ExportArgs, SourceLayout};
 use crate::bundle::write_folder_atomically;
 use crate::parquet_io::{calls_columns, col, write_parquet, Col};
-use crate::plan::{check_out_dir, interval_name, parse_interval, usage, Selection, Source};
-use crate::source::{hex, load, Dataset, LoadOptions, Token};
-
-pub const FORMAT_NAME: &str = "quantbot-dataset";
-pub const FORMAT_VERSION: u32 = 1;
-
-/// Coverage as JSON: `{eligible, excluded: {reason: count}}` with every reason.
-pub fn coverage_json(ds: &Dataset) -> Value {
-    let (ok, ex) = ds.coverage();
-    let mut by = Map::new();
-    for e in Exclusion::ALL {
-        by.insert(e.as_str().into(), json!(ex[e as usize]));
-    }
-    json!({"eligible": ok, "excluded": by})
-}
+use crate::plan::{
+    check_out_dir, interval_name, parse_interval, selection, usage, Selection, Source,
+};
+use crate::source::{load, Dataset, LoadOptions, Token};
+use quantbot_format::dataset::{FORMAT_NAME, FORMAT_VERSION};
+use quantbot_format::hex;
 
 pub fn run(a: &ExportArgs) -> anyhow::Result<()> {
     let interval_s = parse_interval(&a.interval)?;
@@ -44,7 +34,7 @@ pub fn run(a: &ExportArgs) -> anyhow::Result<()> {
             a.min_coverage
         )));
     }
-    let sel = Selection::new(
+    let sel = selection(
         Some(&a.from),
         Some(&a.to),
         a.chain.as_deref(),
@@ -68,7 +58,7 @@ pub fn run(a: &ExportArgs) -> anyhow::Result<()> {
     if ok == 0 {
         anyhow::bail!(
             "no eligible call in the selection: {}",
-            serde_json::to_string(&coverage_json(&ds))?
+            serde_json::to_string(&ds.coverage_json())?
         );
     }
     write_folder_atomically(&a.out, a.force, |dir| write_dataset(dir, &ds, a, &sel))?;
@@ -178,7 +168,7 @@ fn write_dataset(dir: &Path, ds: &Dataset, a: &ExportArgs, sel: &Selection) -> a
         "rows": {"calls": calls_rows, "candles": candle_rows, "excluded": excluded_rows},
         "callers": callers,
         "time_range": {"first_alert_ts_ms": first, "last_alert_ts_ms": last},
-        "coverage": coverage_json(ds),
+        "coverage": ds.coverage_json(),
         "files": {
             "calls.parquet": file_entry(dir, "calls.parquet", calls_rows)?,
             "candles.parquet": file_entry(dir, "candles.parquet", candle_rows)?,

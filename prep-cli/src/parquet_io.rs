@@ -5,17 +5,14 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context};
-use arrow_array::{
-    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
-};
+use anyhow::Context;
+use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use quantbot_core::data::{Call, Candle};
+use quantbot_core::data::Call;
 
 /// A column being built: name and values.
 pub enum Col {
@@ -77,133 +74,6 @@ pub fn col(col: Col) -> NamedCol {
         name: col.name().to_string(),
         col,
     }
-}
-
-/// Reads every batch of a Parquet file.
-pub fn read_batches(path: &Path) -> anyhow::Result<Vec<RecordBatch>> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| anyhow!("{}: not a readable Parquet file: {e}", path.display()))?
-        .build()
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    reader.collect::<Result<Vec<_>, _>>().map_err(|e| {
-        anyhow!(
-            "{}: cannot read rows (truncated or corrupt?): {e}",
-            path.display()
-        )
-    })
-}
-
-/// A typed view of one column of a batch, or an error naming the file and column.
-fn column<'a, T: 'static>(
-    path: &Path,
-    batch: &'a RecordBatch,
-    name: &str,
-    want: &str,
-) -> anyhow::Result<&'a T> {
-    let Some(arr) = batch.column_by_name(name) else {
-        bail!("{}: missing column {name} ({want})", path.display());
-    };
-    arr.as_any().downcast_ref::<T>().ok_or_else(|| {
-        anyhow!(
-            "{}: column {name} is {}, expected {want}",
-            path.display(),
-            arr.data_type()
-        )
-    })
-}
-
-pub fn strs<'a>(path: &Path, b: &'a RecordBatch, name: &str) -> anyhow::Result<&'a StringArray> {
-    column(path, b, name, "utf8")
-}
-
-pub fn i64s<'a>(path: &Path, b: &'a RecordBatch, name: &str) -> anyhow::Result<&'a Int64Array> {
-    column(path, b, name, "int64")
-}
-
-pub fn f64s<'a>(path: &Path, b: &'a RecordBatch, name: &str) -> anyhow::Result<&'a Float64Array> {
-    column(path, b, name, "float64")
-}
-
-fn req_str(path: &Path, a: &StringArray, name: &str, i: usize) -> anyhow::Result<String> {
-    if a.is_null(i) {
-        bail!("{}: column {name} is null in row {i}", path.display());
-    }
-    Ok(a.value(i).to_string())
-}
-
-fn req_i64(path: &Path, a: &Int64Array, name: &str, i: usize) -> anyhow::Result<i64> {
-    if a.is_null(i) {
-        bail!("{}: column {name} is null in row {i}", path.display());
-    }
-    Ok(a.value(i))
-}
-
-fn opt_f64(a: &Float64Array, i: usize) -> Option<f64> {
-    (!a.is_null(i)).then(|| a.value(i))
-}
-
-/// Reads calls (`calls.parquet`, or `excluded.parquet` with `reason`).
-pub fn read_calls(path: &Path, with_reason: bool) -> anyhow::Result<Vec<(Call, Option<String>)>> {
-    let mut out = Vec::new();
-    for b in read_batches(path)? {
-        let id = strs(path, &b, "call_id")?;
-        let caller = strs(path, &b, "caller")?;
-        let chain = strs(path, &b, "chain")?;
-        let mint = strs(path, &b, "mint")?;
-        let ts = i64s(path, &b, "alert_ts_ms")?;
-        let px = f64s(path, &b, "price_at_alert")?;
-        let reason = if with_reason {
-            Some(strs(path, &b, "reason")?)
-        } else {
-            None
-        };
-        for i in 0..b.num_rows() {
-            out.push((
-                Call {
-                    call_id: req_str(path, id, "call_id", i)?,
-                    caller: req_str(path, caller, "caller", i)?,
-                    chain: req_str(path, chain, "chain", i)?,
-                    mint: req_str(path, mint, "mint", i)?,
-                    alert_ts_ms: req_i64(path, ts, "alert_ts_ms", i)?,
-                    price_at_alert: opt_f64(px, i),
-                },
-                reason.map(|r| r.value(i).to_string()),
-            ));
-        }
-    }
-    Ok(out)
-}
-
-/// Reads `candles.parquet` as `(chain, mint, candle)` rows; null prices read as NaN so that
-/// validation rejects them.
-pub fn read_candles(path: &Path) -> anyhow::Result<Vec<(String, String, Candle)>> {
-    let mut out = Vec::new();
-    for b in read_batches(path)? {
-        let chain = strs(path, &b, "chain")?;
-        let mint = strs(path, &b, "mint")?;
-        let ts = i64s(path, &b, "ts")?;
-        let cols =
-            ["open", "high", "low", "close", "volume"].map(|n| f64s(path, &b, n).map(|a| (n, a)));
-        let [o, h, l, c, v] = cols;
-        let (o, h, l, c, v) = (o?.1, h?.1, l?.1, c?.1, v?.1);
-        let val = |a: &Float64Array, i: usize| opt_f64(a, i).unwrap_or(f64::NAN);
-        for i in 0..b.num_rows() {
-            out.push((
-                req_str(path, chain, "chain", i)?,
-                req_str(path, mint, "mint", i)?,
-                Candle {
-                    ts: req_i64(path, ts, "ts", i)?,
-                    open: val(o, i),
-                    high: val(h, i),
-                    low: val(l, i),
-                    close: val(c, i),
-                    volume: val(v, i),
-                },
-            ));
-        }
-    }
-    Ok(out)
 }
 
 /// The columns of `calls.parquet` (and, with `reason`, of `excluded.parquet`).

@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::args::Format;
-use crate::source::hex;
 use crate::v1::{ignore_broken_pipe, render_table};
+use quantbot_format::hex;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS runs(
     run_id VARCHAR PRIMARY KEY,

@@ -3,97 +3,22 @@
 //! with the engine's rules. Values from the command line go into SQL as bound parameters only.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::path::Path;
 
 use anyhow::{anyhow, bail, Context};
 use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use duckdb::{params, AccessMode, Config, Connection};
-use sha2::{Digest, Sha256};
 
 use quantbot_core::data::{Call, Candle};
-use quantbot_core::optimize::CallWindow;
-use quantbot_core::policy::hours_to_ms;
-use quantbot_core::select::group_matches;
-use quantbot_core::window::{classify, duplicate_flags, Exclusion, WindowSpec};
+use quantbot_format::dataset::{
+    check_groups, classify_all, load_published, parse_manifest, selected, sort_calls,
+    PublishedFiles,
+};
+pub use quantbot_format::dataset::{Dataset, LoadOptions, ManifestInfo, Token};
 
 use crate::args::SourceLayout;
-use crate::parquet_io::{read_calls, read_candles};
-use crate::plan::{usage, Selection, Source};
-
-/// A token: `(chain, mint)`.
-pub type Token = (String, String);
-
-/// Selected calls with their candles and coverage.
-#[derive(Debug)]
-pub struct Dataset {
-    /// `duckdb:PATH` or `data:DIR`.
-    pub source_label: String,
-    pub manifest_sha256: Option<String>,
-    pub interval_s: i64,
-    pub horizon_hours: f64,
-    pub min_coverage: f64,
-    /// Every selected call, sorted by `(alert_ts_ms, call_id)`.
-    pub calls: Vec<Call>,
-    /// Candles per token, sorted by `ts`.
-    pub tokens: BTreeMap<Token, Vec<Candle>>,
-    /// Per call: its window inside its token's candles, or why it is excluded.
-    pub status: Vec<Result<Range<usize>, Exclusion>>,
-}
-
-impl Dataset {
-    pub fn token_candles(&self, call: &Call) -> &[Candle] {
-        self.tokens
-            .get(&(call.chain.clone(), call.mint.clone()))
-            .map_or(&[][..], Vec::as_slice)
-    }
-
-    /// The eligible calls with their windows, in call order.
-    pub fn eligible(&self) -> Vec<CallWindow<'_>> {
-        self.calls
-            .iter()
-            .zip(&self.status)
-            .filter_map(|(call, st)| {
-                let r = st.as_ref().ok()?.clone();
-                Some(CallWindow {
-                    call,
-                    candles: &self.token_candles(call)[r],
-                })
-            })
-            .collect()
-    }
-
-    /// Eligible count and excluded counts in [`Exclusion::ALL`] order.
-    pub fn coverage(&self) -> (usize, [usize; 5]) {
-        let mut ex = [0usize; 5];
-        let mut ok = 0;
-        for st in &self.status {
-            match st {
-                Ok(_) => ok += 1,
-                Err(e) => ex[*e as usize] += 1,
-            }
-        }
-        (ok, ex)
-    }
-
-    pub fn window_spec(&self) -> WindowSpec {
-        WindowSpec {
-            interval_s: self.interval_s,
-            horizon_ms: hours_to_ms(self.horizon_hours),
-            entry_delay_candles: 0,
-        }
-    }
-}
-
-/// Options of the load that are not the selection.
-#[derive(Debug, Clone, Copy)]
-pub struct LoadOptions {
-    /// Interval with a DuckDB source (a dataset folder has its own).
-    pub interval_s: i64,
-    /// Horizon with a DuckDB source (a dataset folder has its own).
-    pub horizon_hours: f64,
-    pub min_coverage: f64,
-}
+use crate::plan::{cli_error, Selection, Source};
 
 /// Loads and classifies the selected calls.
 pub fn load(source: &Source, sel: &Selection, opts: LoadOptions) -> anyhow::Result<Dataset> {
@@ -116,36 +41,6 @@ fn open_read_only(path: &Path) -> anyhow::Result<Connection> {
         .map_err(|e| anyhow!("{}: {e}", path.display()))?;
     Connection::open_with_flags(path, cfg)
         .map_err(|e| anyhow!("{}: cannot open as a DuckDB database: {e}", path.display()))
-}
-
-/// Checks that every caller-group entry matches some caller (an unknown group is a usage error).
-fn check_groups(groups: &[String], callers: &BTreeSet<String>) -> anyhow::Result<()> {
-    for g in groups {
-        if !callers.iter().any(|c| group_matches(g, c)) {
-            return Err(usage(format!(
-                "--caller-groups: {g:?} matches no caller in the data"
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn selected(sel: &Selection, call: &Call) -> bool {
-    call.alert_ts_ms >= sel.from_ms
-        && call.alert_ts_ms < sel.to_ms
-        && sel.chain.as_ref().is_none_or(|c| &call.chain == c)
-        && sel
-            .groups
-            .as_ref()
-            .is_none_or(|gs| gs.iter().any(|g| group_matches(g, &call.caller)))
-}
-
-fn sort_calls(calls: &mut [Call]) {
-    calls.sort_by(|a, b| {
-        a.alert_ts_ms
-            .cmp(&b.alert_ts_ms)
-            .then_with(|| a.call_id.as_bytes().cmp(b.call_id.as_bytes()))
-    });
 }
 
 fn load_duckdb(
@@ -192,7 +87,7 @@ fn load_duckdb(
             .map_err(ctx)?
             .collect::<Result<_, _>>()
             .map_err(ctx)?;
-        check_groups(groups, &callers)?;
+        check_groups(groups, &callers).map_err(cli_error)?;
     }
 
     let mut stmt = conn.prepare(calls_sql).map_err(ctx)?;
@@ -343,66 +238,7 @@ fn add_candle_batch(
     Ok(())
 }
 
-/// Classifies selected calls: the engine's rules for calls with candles, plus the reasons
-/// already known (`known`, for excluded rows of a dataset folder).
-fn classify_all(
-    source_label: String,
-    manifest_sha256: Option<String>,
-    opts: LoadOptions,
-    calls: Vec<Call>,
-    tokens: BTreeMap<Token, Vec<Candle>>,
-    known: Vec<(usize, Exclusion)>,
-) -> Dataset {
-    let spec = WindowSpec {
-        interval_s: opts.interval_s,
-        horizon_ms: hours_to_ms(opts.horizon_hours),
-        entry_delay_candles: 0,
-    };
-    let dups = duplicate_flags(&calls);
-    let known: BTreeMap<usize, Exclusion> = known.into_iter().collect();
-    let status = calls
-        .iter()
-        .enumerate()
-        .map(|(k, call)| {
-            if let Some(&why) = known.get(&k) {
-                return Err(why);
-            }
-            let candles = tokens
-                .get(&(call.chain.clone(), call.mint.clone()))
-                .map_or(&[][..], Vec::as_slice);
-            let w = classify(call, candles, &spec, opts.min_coverage)?;
-            if dups[k] {
-                Err(Exclusion::DuplicateCall)
-            } else {
-                Ok(w)
-            }
-        })
-        .collect();
-    Dataset {
-        source_label,
-        manifest_sha256,
-        interval_s: opts.interval_s,
-        horizon_hours: opts.horizon_hours,
-        min_coverage: opts.min_coverage,
-        calls,
-        tokens,
-        status,
-    }
-}
-
-fn reason_of(text: &str) -> Option<Exclusion> {
-    Exclusion::ALL.into_iter().find(|e| e.as_str() == text)
-}
-
-/// The manifest of a dataset folder, as the loader needs it.
-#[derive(Debug, Clone)]
-pub struct ManifestInfo {
-    pub interval_s: i64,
-    pub horizon_hours: f64,
-    pub min_coverage: f64,
-    pub sha256: String,
-}
-
+/// Reads `DIR/manifest.json`.
 pub fn read_manifest(dir: &Path) -> anyhow::Result<ManifestInfo> {
     let path = dir.join("manifest.json");
     let bytes = std::fs::read(&path).with_context(|| {
@@ -411,97 +247,27 @@ pub fn read_manifest(dir: &Path) -> anyhow::Result<ManifestInfo> {
             dir.display()
         )
     })?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| anyhow!("{}: not valid JSON: {e}", path.display()))?;
-    if v["format"] != "quantbot-dataset" {
-        bail!("{}: format is not quantbot-dataset", path.display());
-    }
-    let num = |key: &str| {
-        v[key]
-            .as_f64()
-            .ok_or_else(|| anyhow!("{}: missing number {key}", path.display()))
-    };
-    Ok(ManifestInfo {
-        interval_s: num("interval_s")? as i64,
-        horizon_hours: num("horizon_hours")?,
-        min_coverage: v["selection"]["min_coverage"].as_f64().unwrap_or(0.8),
-        sha256: hex(&Sha256::digest(&bytes)),
-    })
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    parse_manifest(&path.display().to_string(), &bytes).map_err(cli_error)
 }
 
 fn load_dataset(dir: &Path, sel: &Selection) -> anyhow::Result<Dataset> {
     let m = read_manifest(dir)?;
-    let file = |name: &str| -> PathBuf { dir.join(name) };
-    let eligible = read_calls(&file("calls.parquet"), false)?;
-    let excluded = read_calls(&file("excluded.parquet"), true)?;
-    if let Some(groups) = &sel.groups {
-        let callers: BTreeSet<String> = eligible
-            .iter()
-            .chain(&excluded)
-            .map(|(c, _)| c.caller.clone())
-            .collect();
-        check_groups(groups, &callers)?;
-    }
-    let mut rows: Vec<(Call, Option<Exclusion>)> = Vec::new();
-    for (call, _) in eligible {
-        if selected(sel, &call) {
-            rows.push((call, None));
-        }
-    }
-    for (call, reason) in excluded {
-        let text = reason.unwrap_or_default();
-        let why = reason_of(&text).ok_or_else(|| {
-            anyhow!(
-                "{}: unknown reason {text:?} for call {}",
-                file("excluded.parquet").display(),
-                call.call_id
-            )
-        })?;
-        if selected(sel, &call) {
-            rows.push((call, Some(why)));
-        }
-    }
-    rows.sort_by(|a, b| {
-        a.0.alert_ts_ms
-            .cmp(&b.0.alert_ts_ms)
-            .then_with(|| a.0.call_id.as_bytes().cmp(b.0.call_id.as_bytes()))
-    });
-    let wanted: BTreeSet<Token> = rows
-        .iter()
-        .filter(|(_, why)| why.is_none())
-        .map(|(c, _)| (c.chain.clone(), c.mint.clone()))
-        .collect();
-    let mut tokens: BTreeMap<Token, Vec<Candle>> = BTreeMap::new();
-    for (chain, mint, candle) in read_candles(&file("candles.parquet"))? {
-        let key = (chain, mint);
-        if wanted.contains(&key) {
-            tokens.entry(key).or_default().push(candle);
-        }
-    }
-    for v in tokens.values_mut() {
-        v.sort_by_key(|c| c.ts);
-    }
-    let known = rows
-        .iter()
-        .enumerate()
-        .filter_map(|(k, (_, why))| why.map(|w| (k, w)))
-        .collect();
-    let calls = rows.into_iter().map(|(c, _)| c).collect();
-    let opts = LoadOptions {
-        interval_s: m.interval_s,
-        horizon_hours: m.horizon_hours,
-        min_coverage: m.min_coverage,
+    let open = |name: &str| -> anyhow::Result<(String, File)> {
+        let path = dir.join(name);
+        let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        Ok((path.display().to_string(), file))
     };
-    Ok(classify_all(
+    let files = PublishedFiles {
+        calls: open("calls.parquet")?,
+        excluded: Some(open("excluded.parquet")?),
+        candles: open("candles.parquet")?,
+    };
+    load_published(
         format!("data:{}", dir.display()),
-        Some(m.sha256),
-        opts,
-        calls,
-        tokens,
-        known,
-    ))
+        Some(&m),
+        m.load_options(),
+        files,
+        sel,
+    )
+    .map_err(cli_error)
 }

@@ -6,25 +6,26 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::Context;
-use quantbot_core::grid::{DimValues, Grid};
+use quantbot_core::grid::Grid;
 use quantbot_core::metrics::Metrics;
 use quantbot_core::optimize::{search_with_progress, Prepared, SearchOptions, SearchResult};
-use quantbot_core::policy::{CostModel, EntryPrice, Intrabar, PolicyParams};
+use quantbot_core::policy::PolicyParams;
 use quantbot_core::trade::Trade;
 use quantbot_core::wallet::SkipReason;
-use serde_json::{json, Map, Value};
+use quantbot_format::results::results_json;
+use serde_json::Value;
 
 use crate::args::{Format, V1Args};
 use crate::bundle::write_folder_atomically;
-use crate::export::coverage_json;
 use crate::html;
 use crate::parquet_io::{col, write_parquet, Col, NamedCol};
-use crate::plan::{self, check_out_dir, parse_interval, Selection, Source};
+use crate::plan::{self, check_out_dir, parse_interval, selection, Selection, Source};
 use crate::source::{load, read_manifest, Dataset, LoadOptions};
 
 /// Everything a v1-baseline run produced, ready to be written.
 pub struct Run<'a> {
     pub ds: &'a Dataset,
+    pub sel: Selection,
     pub grid: Grid,
     pub opts: SearchOptions,
     pub result: SearchResult,
@@ -42,7 +43,7 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
     };
     let grid = plan::grid(a, horizon_hours)?;
     let opts = plan::search_options(a, interval_s)?;
-    let sel = Selection::new(
+    let sel = selection(
         a.from.as_deref(),
         a.to.as_deref(),
         a.chain.as_deref(),
@@ -64,7 +65,7 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
     if windows.is_empty() {
         anyhow::bail!(
             "no eligible call in the selection: {}",
-            serde_json::to_string(&coverage_json(&ds))?
+            serde_json::to_string(&ds.coverage_json())?
         );
     }
     let pool = rayon::ThreadPoolBuilder::new()
@@ -81,12 +82,13 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
     });
     let run = Run {
         ds: &ds,
+        sel,
         grid,
         opts,
         result,
         prepared,
     };
-    let json = results_json(&run, a);
+    let json = results_json(run.ds, &run.sel, &run.grid, &run.opts, &run.result);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match a.format {
@@ -153,161 +155,6 @@ impl Progress {
             eprintln!();
         }
     }
-}
-
-fn num(v: Option<f64>) -> Value {
-    match v {
-        Some(x) if x.is_finite() => json!(x),
-        _ => Value::Null,
-    }
-}
-
-/// The §5 metrics object.
-pub fn metrics_json(m: &Metrics) -> Value {
-    let mut skipped = Map::new();
-    for r in SkipReason::ALL {
-        skipped.insert(r.as_str().into(), json!(m.skipped[r as usize]));
-    }
-    json!({
-        "final_capital": num(Some(m.final_capital)),
-        "total_return": num(Some(m.total_return)),
-        "trades": m.trades,
-        "skipped": skipped,
-        "win_rate": num(m.win_rate),
-        "mean_return": num(m.mean_return),
-        "median_return": num(m.median_return),
-        "profit_factor": num(m.profit_factor),
-        "sharpe": num(m.sharpe),
-        "max_drawdown": num(Some(m.max_drawdown)),
-        "stop_out_rate": num(m.stop_out_rate),
-        "mean_hold_hours": num(m.mean_hold_hours),
-        "capture": num(m.capture),
-        "ambiguous_trades": m.ambiguous_trades,
-    })
-}
-
-/// A policy's parameters under their §12 names.
-pub fn params_json(p: &PolicyParams) -> Value {
-    json!({
-        "tp": num(p.tp),
-        "sl": num(p.sl),
-        "trail": num(p.trail),
-        "trail_activation": num(p.trail_activation),
-        "be_trigger": num(p.be_trigger),
-        "ladder": p.ladder.as_ref().map(|l| l.levels().iter().map(|&(m, f)| json!([m, f])).collect::<Vec<_>>()),
-        "max_hold": p.max_hold_hours,
-        "indicator": p.indicator.map(|r| r.to_string()),
-    })
-}
-
-fn dim_values_json(values: &DimValues) -> Value {
-    match values {
-        DimValues::Numbers(v) => json!(v.iter().map(|x| num(*x)).collect::<Vec<_>>()),
-        DimValues::Ladders(v) => json!(v
-            .iter()
-            .map(|l| l.as_ref().map(|l| l
-                .levels()
-                .iter()
-                .map(|&(m, f)| json!([m, f]))
-                .collect::<Vec<_>>()))
-            .collect::<Vec<_>>()),
-        DimValues::Rules(v) => json!(v
-            .iter()
-            .map(|r| r.map(|r| r.to_string()))
-            .collect::<Vec<_>>()),
-    }
-}
-
-/// Every option in effect, defaults included (not the thread count or output flags, which do
-/// not change results).
-fn options_json(run: &Run<'_>, a: &V1Args) -> Value {
-    let o = &run.opts;
-    let e = &o.exec;
-    let w = &o.wallet;
-    let c = &o.constraints;
-    json!({
-        "from": a.from,
-        "to": a.to,
-        "interval": plan::interval_name(run.ds.interval_s),
-        "horizon_hours": run.ds.horizon_hours,
-        "min_coverage": run.ds.min_coverage,
-        "chain": a.chain,
-        "caller_groups": a.caller_groups.as_deref().map(plan::parse_caller_groups).transpose().ok().flatten(),
-        "initial_capital": w.initial_capital(),
-        "max_allocation_pct": w.max_allocation_pct(),
-        "max_risk_per_trade": w.max_risk_per_trade(),
-        "max_concurrent_positions": w.max_concurrent_positions(),
-        "min_executable_size": w.min_executable_size(),
-        "allow_same_token": w.allow_same_token(),
-        "taker_fee_bps": e.fee_bps(),
-        "slippage_bps": e.slippage_bps(),
-        "be_offset": e.be_offset(),
-        "cost_model": match e.cost_model() { CostModel::Fills => "fills", CostModel::V1 => "v1" },
-        "entry_price": match e.entry_price() { EntryPrice::Open => "open", EntryPrice::Close => "close" },
-        "intrabar": match e.intrabar() { Intrabar::SlFirst => "sl-first", Intrabar::TpFirst => "tp-first" },
-        "mode": o.mode.as_str(),
-        "min_calls": o.min_calls,
-        "filter_collapsed": o.filter_collapsed,
-        "filter_edge": o.filter_edge,
-        "objective": o.objective.as_str(),
-        "max_drawdown": c.max_drawdown,
-        "min_win_rate": c.min_win_rate,
-        "min_trades": c.min_trades,
-        "max_stop_out_rate": c.max_stop_out_rate,
-        "min_profit_factor": c.min_profit_factor,
-        "holdout_fraction": o.holdout_fraction(),
-    })
-}
-
-/// The §10.1 result document.
-pub fn results_json(run: &Run<'_>, a: &V1Args) -> Value {
-    let grid = &run.grid;
-    let dims: Vec<Value> = grid
-        .dimensions()
-        .iter()
-        .map(|(name, values)| json!({"name": name, "values": dim_values_json(values)}))
-        .collect();
-    let per_caller: Vec<Value> = run
-        .result
-        .per_caller
-        .iter()
-        .map(|r| {
-            let b = r.best_scored();
-            json!({
-                "caller": r.caller,
-                "calls": r.calls,
-                "best": {
-                    "index": b.index,
-                    "label": grid.label(b.index),
-                    "params": params_json(&grid.params(b.index)),
-                    "feasible": b.feasible,
-                    "metrics": metrics_json(&b.metrics),
-                },
-                "flags": {"collapsed": r.collapsed, "edge": r.edge},
-                "holdout": r.holdout.as_ref().map(|h| json!({
-                    "in_sample": metrics_json(&h.in_sample),
-                    "out_of_sample": metrics_json(&h.out_of_sample),
-                })),
-            })
-        })
-        .collect();
-    let source_kind = if run.ds.manifest_sha256.is_some() {
-        "data"
-    } else {
-        "duckdb"
-    };
-    json!({
-        "engine": {"name": "quantbot", "version": quantbot_core::VERSION},
-        "dataset": {"source": run.ds.source_label, "kind": source_kind, "manifest_sha256": run.ds.manifest_sha256},
-        "options": options_json(run, a),
-        "grid": {"dimensions": dims, "size": grid.size()},
-        "coverage": coverage_json(run.ds),
-        "per_caller": per_caller,
-        "grouped": run.result.grouped.as_ref().map(|g| json!({
-            "callers": g.callers,
-            "metrics": metrics_json(&g.metrics),
-        })),
-    })
 }
 
 fn fmt_opt(v: Option<f64>, digits: usize) -> String {

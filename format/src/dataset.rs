@@ -1,0 +1,330 @@
+//! Selected calls with their candles and coverage (SPEC §2.2), and the published dataset
+//! folder of §2.3 read back: the manifest and the three Parquet files.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use parquet::file::reader::ChunkReader;
+use quantbot_core::data::{Call, Candle};
+use quantbot_core::optimize::CallWindow;
+use quantbot_core::policy::hours_to_ms;
+use quantbot_core::select::group_matches;
+use quantbot_core::window::{classify, duplicate_flags, Exclusion, WindowSpec};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::options::Selection;
+use crate::parquet_read::{read_calls, read_candles};
+use crate::{data, hex, usage, Result};
+
+/// The name of the published format, in `manifest.json`.
+pub const FORMAT_NAME: &str = "quantbot-dataset";
+/// Its version.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A token: `(chain, mint)`.
+pub type Token = (String, String);
+
+/// Selected calls with their candles and coverage.
+#[derive(Debug)]
+pub struct Dataset {
+    /// `duckdb:PATH`, `data:DIR` or the lab's URL.
+    pub source_label: String,
+    pub manifest_sha256: Option<String>,
+    pub interval_s: i64,
+    pub horizon_hours: f64,
+    pub min_coverage: f64,
+    /// Every selected call, sorted by `(alert_ts_ms, call_id)`.
+    pub calls: Vec<Call>,
+    /// Candles per token, sorted by `ts`.
+    pub tokens: BTreeMap<Token, Vec<Candle>>,
+    /// Per call: its window inside its token's candles, or why it is excluded.
+    pub status: Vec<std::result::Result<Range<usize>, Exclusion>>,
+}
+
+impl Dataset {
+    pub fn token_candles(&self, call: &Call) -> &[Candle] {
+        self.tokens
+            .get(&(call.chain.clone(), call.mint.clone()))
+            .map_or(&[][..], Vec::as_slice)
+    }
+
+    /// The eligible calls with their windows, in call order.
+    pub fn eligible(&self) -> Vec<CallWindow<'_>> {
+        self.calls
+            .iter()
+            .zip(&self.status)
+            .filter_map(|(call, st)| {
+                let r = st.as_ref().ok()?.clone();
+                Some(CallWindow {
+                    call,
+                    candles: &self.token_candles(call)[r],
+                })
+            })
+            .collect()
+    }
+
+    /// Eligible count and excluded counts in [`Exclusion::ALL`] order.
+    pub fn coverage(&self) -> (usize, [usize; 5]) {
+        let mut ex = [0usize; 5];
+        let mut ok = 0;
+        for st in &self.status {
+            match st {
+                Ok(_) => ok += 1,
+                Err(e) => ex[*e as usize] += 1,
+            }
+        }
+        (ok, ex)
+    }
+
+    /// Coverage as JSON: `{eligible, excluded: {reason: count}}` with every reason.
+    pub fn coverage_json(&self) -> Value {
+        let (ok, ex) = self.coverage();
+        let mut by = Map::new();
+        for e in Exclusion::ALL {
+            by.insert(e.as_str().into(), json!(ex[e as usize]));
+        }
+        json!({"eligible": ok, "excluded": by})
+    }
+
+    pub fn window_spec(&self) -> WindowSpec {
+        WindowSpec {
+            interval_s: self.interval_s,
+            horizon_ms: hours_to_ms(self.horizon_hours),
+            entry_delay_candles: 0,
+        }
+    }
+
+    /// Distinct callers of the selected calls, in byte order.
+    pub fn callers(&self) -> Vec<&str> {
+        let set: BTreeSet<&str> = self.calls.iter().map(|c| c.caller.as_str()).collect();
+        set.into_iter().collect()
+    }
+
+    /// Candles held in memory.
+    pub fn candle_count(&self) -> usize {
+        self.tokens.values().map(Vec::len).sum()
+    }
+}
+
+/// Interval, horizon and coverage threshold of a load.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadOptions {
+    pub interval_s: i64,
+    pub horizon_hours: f64,
+    pub min_coverage: f64,
+}
+
+/// Checks that every caller-group entry matches some caller (an unknown group is a usage
+/// error).
+pub fn check_groups(groups: &[String], callers: &BTreeSet<String>) -> Result<()> {
+    for g in groups {
+        if !callers.iter().any(|c| group_matches(g, c)) {
+            return Err(usage(format!(
+                "--caller-groups: {g:?} matches no caller in the data"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a call is in the selection.
+pub fn selected(sel: &Selection, call: &Call) -> bool {
+    call.alert_ts_ms >= sel.from_ms
+        && call.alert_ts_ms < sel.to_ms
+        && sel.chain.as_ref().is_none_or(|c| &call.chain == c)
+        && sel
+            .groups
+            .as_ref()
+            .is_none_or(|gs| gs.iter().any(|g| group_matches(g, &call.caller)))
+}
+
+/// Sorts calls by `(alert_ts_ms, call_id)` (bytes).
+pub fn sort_calls(calls: &mut [Call]) {
+    calls.sort_by(|a, b| {
+        a.alert_ts_ms
+            .cmp(&b.alert_ts_ms)
+            .then_with(|| a.call_id.as_bytes().cmp(b.call_id.as_bytes()))
+    });
+}
+
+/// Classifies selected calls: the engine's rules for calls with candles, plus the reasons
+/// already known (`known`, for excluded rows of a dataset folder).
+pub fn classify_all(
+    source_label: String,
+    manifest_sha256: Option<String>,
+    opts: LoadOptions,
+    calls: Vec<Call>,
+    tokens: BTreeMap<Token, Vec<Candle>>,
+    known: Vec<(usize, Exclusion)>,
+) -> Dataset {
+    let spec = WindowSpec {
+        interval_s: opts.interval_s,
+        horizon_ms: hours_to_ms(opts.horizon_hours),
+        entry_delay_candles: 0,
+    };
+    let dups = duplicate_flags(&calls);
+    let known: BTreeMap<usize, Exclusion> = known.into_iter().collect();
+    let status = calls
+        .iter()
+        .enumerate()
+        .map(|(k, call)| {
+            if let Some(&why) = known.get(&k) {
+                return Err(why);
+            }
+            let candles = tokens
+                .get(&(call.chain.clone(), call.mint.clone()))
+                .map_or(&[][..], Vec::as_slice);
+            let w = classify(call, candles, &spec, opts.min_coverage)?;
+            if dups[k] {
+                Err(Exclusion::DuplicateCall)
+            } else {
+                Ok(w)
+            }
+        })
+        .collect();
+    Dataset {
+        source_label,
+        manifest_sha256,
+        interval_s: opts.interval_s,
+        horizon_hours: opts.horizon_hours,
+        min_coverage: opts.min_coverage,
+        calls,
+        tokens,
+        status,
+    }
+}
+
+/// What the loader needs from `manifest.json`, and the manifest as shown to users.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManifestInfo {
+    pub interval_s: i64,
+    pub horizon_hours: f64,
+    pub min_coverage: f64,
+    /// SHA-256 of the manifest's bytes: identifies the data in results and share links.
+    pub sha256: String,
+    /// The whole manifest.
+    pub json: Value,
+}
+
+impl ManifestInfo {
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            interval_s: self.interval_s,
+            horizon_hours: self.horizon_hours,
+            min_coverage: self.min_coverage,
+        }
+    }
+}
+
+/// Parses `manifest.json` (`name` is how errors call it).
+pub fn parse_manifest(name: &str, bytes: &[u8]) -> Result<ManifestInfo> {
+    let v: Value =
+        serde_json::from_slice(bytes).map_err(|e| data(format!("{name}: not valid JSON: {e}")))?;
+    if v["format"] != FORMAT_NAME {
+        return Err(data(format!("{name}: format is not {FORMAT_NAME}")));
+    }
+    let num = |key: &str| {
+        v[key]
+            .as_f64()
+            .ok_or_else(|| data(format!("{name}: missing number {key}")))
+    };
+    Ok(ManifestInfo {
+        interval_s: num("interval_s")? as i64,
+        horizon_hours: num("horizon_hours")?,
+        min_coverage: v["selection"]["min_coverage"].as_f64().unwrap_or(0.8),
+        sha256: hex(&Sha256::digest(bytes)),
+        json: v,
+    })
+}
+
+/// The files of a published dataset, each with the name errors use.
+#[derive(Debug)]
+pub struct PublishedFiles<R> {
+    pub calls: (String, R),
+    /// `excluded.parquet`; absent when a user brings only calls and candles.
+    pub excluded: Option<(String, R)>,
+    pub candles: (String, R),
+}
+
+/// Reads a published dataset and selects calls. `manifest` gives interval, horizon and
+/// coverage threshold; without one (a user's own two files) `fallback` does.
+pub fn load_published<R: ChunkReader + 'static>(
+    source_label: String,
+    manifest: Option<&ManifestInfo>,
+    fallback: LoadOptions,
+    files: PublishedFiles<R>,
+    sel: &Selection,
+) -> Result<Dataset> {
+    let opts = manifest.map_or(fallback, ManifestInfo::load_options);
+    let eligible = read_calls(&files.calls.0, files.calls.1, false)?;
+    let excluded = match files.excluded {
+        Some((name, r)) => {
+            let rows = read_calls(&name, r, true)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (call, reason) in rows {
+                let text = reason.unwrap_or_default();
+                let why = Exclusion::ALL
+                    .into_iter()
+                    .find(|e| e.as_str() == text)
+                    .ok_or_else(|| {
+                        data(format!(
+                            "{name}: unknown reason {text:?} for call {}",
+                            call.call_id
+                        ))
+                    })?;
+                out.push((call, why));
+            }
+            out
+        }
+        None => Vec::new(),
+    };
+    if eligible.is_empty() && excluded.is_empty() {
+        return Err(data(format!("{}: the dataset has no call", files.calls.0)));
+    }
+    if let Some(groups) = &sel.groups {
+        let callers: BTreeSet<String> = eligible
+            .iter()
+            .map(|(c, _)| &c.caller)
+            .chain(excluded.iter().map(|(c, _)| &c.caller))
+            .cloned()
+            .collect();
+        check_groups(groups, &callers)?;
+    }
+    let mut rows: Vec<(Call, Option<Exclusion>)> = Vec::new();
+    for (call, _) in eligible {
+        if selected(sel, &call) {
+            rows.push((call, None));
+        }
+    }
+    for (call, why) in excluded {
+        if selected(sel, &call) {
+            rows.push((call, Some(why)));
+        }
+    }
+    rows.sort_by(|a, b| {
+        a.0.alert_ts_ms
+            .cmp(&b.0.alert_ts_ms)
+            .then_with(|| a.0.call_id.as_bytes().cmp(b.0.call_id.as_bytes()))
+    });
+    let wanted: BTreeSet<Token> = rows
+        .iter()
+        .filter(|(_, why)| why.is_none())
+        .map(|(c, _)| (c.chain.clone(), c.mint.clone()))
+        .collect();
+    let tokens = read_candles(&files.candles.0, files.candles.1, Some(&wanted))?;
+    let known = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(k, (_, why))| why.map(|w| (k, w)))
+        .collect();
+    let calls = rows.into_iter().map(|(c, _)| c).collect();
+    Ok(classify_all(
+        source_label,
+        manifest.map(|m| m.sha256.clone()),
+        opts,
+        calls,
+        tokens,
+        known,
+    ))
+}
