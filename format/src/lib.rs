@@ -4,6 +4,7 @@
 //! results JSON. No file system access: callers hand in bytes or open files.
 
 pub mod dataset;
+pub mod lab;
 pub mod options;
 pub mod parquet_read;
 pub mod results;
