@@ -4,7 +4,7 @@
 //! results never depend on the number of threads.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
 
 use rayon::prelude::*;
 use thiserror::Error;
@@ -285,6 +285,19 @@ pub fn search_with_progress(
     opts: &SearchOptions,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> SearchResult {
+    search_cancellable(prepared, grid, opts, progress, &AtomicBool::new(false))
+        .expect("never cancelled")
+}
+
+/// [`search_with_progress`] that stops early, returning `None`, once `cancel` is set (the lab's
+/// cancel button). Blocks already running finish; no new block starts.
+pub fn search_cancellable(
+    prepared: &Prepared<'_>,
+    grid: &Grid,
+    opts: &SearchOptions,
+    progress: &(dyn Fn(u64, u64) + Sync),
+    cancel: &AtomicBool,
+) -> Option<SearchResult> {
     let callers: Vec<(&str, &[usize])> = prepared
         .callers()
         .filter(|(_, calls)| calls.len() >= opts.min_calls)
@@ -319,12 +332,21 @@ pub fn search_with_progress(
         .collect();
     let scored: Vec<Scored> = tasks
         .into_par_iter()
-        .map(|(ci, range)| prepared.score_block(in_sample[ci], range, opts, &tick))
+        .map(|(ci, range)| {
+            if cancel.load(AtomicOrdering::Relaxed) {
+                Vec::new()
+            } else {
+                prepared.score_block(in_sample[ci], range, opts, &tick)
+            }
+        })
         .collect::<Vec<Vec<Scored>>>()
         .into_iter()
         .flatten()
         .collect();
     let evaluations = in_sample.iter().map(|c| c.len() as u64).sum::<u64>() * size as u64;
+    if cancel.load(AtomicOrdering::Relaxed) {
+        return None;
+    }
 
     let mut per_caller = Vec::with_capacity(callers.len());
     for (ci, chunk) in scored.chunks(size.max(1)).enumerate() {
@@ -361,11 +383,11 @@ pub fn search_with_progress(
     } else {
         grouped_wallet(prepared, &callers, &per_caller, opts)
     };
-    SearchResult {
+    Some(SearchResult {
         per_caller,
         grouped,
         evaluations,
-    }
+    })
 }
 
 /// The kept callers in one shared wallet, each call under its caller's best policy (all
@@ -406,4 +428,70 @@ fn grouped_wallet(
         metrics: Metrics::of(&run),
         wallet: run,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grid::GridSpec;
+    use crate::policy::{CostModel, EntryPrice, Intrabar};
+
+    #[test]
+    fn cancel_stops_the_search_and_an_unset_flag_changes_nothing() {
+        let calls: Vec<Call> = (0..40)
+            .map(|k| Call {
+                call_id: format!("c{k}"),
+                caller: ["A", "B"][k % 2].into(),
+                chain: "sol".into(),
+                mint: format!("m{k}"),
+                alert_ts_ms: k as i64 * 60_000,
+                price_at_alert: None,
+            })
+            .collect();
+        let paths: Vec<Vec<Candle>> = (0..40)
+            .map(|k| {
+                (0..50)
+                    .map(|i| {
+                        let p = 1.0 + ((i * (k + 3)) % 17) as f64 / 10.0;
+                        Candle {
+                            ts: (k + i) as i64 * 60,
+                            open: p,
+                            high: p * 1.2,
+                            low: p * 0.8,
+                            close: p,
+                            volume: 1.0,
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let windows: Vec<CallWindow<'_>> = calls
+            .iter()
+            .zip(&paths)
+            .map(|(call, candles)| CallWindow { call, candles })
+            .collect();
+        let grid = Grid::new(GridSpec::default(), 48.0).unwrap();
+        let exec = ExecConfig::new(
+            60,
+            EntryPrice::Open,
+            Intrabar::SlFirst,
+            CostModel::Fills,
+            30.0,
+            10.0,
+            0.0,
+        )
+        .unwrap();
+        let opts = SearchOptions::new(exec, WalletConfig::default());
+        let prepared = Prepared::new(windows, &grid, &opts.exec);
+        let plain = search(&prepared, &grid, &opts);
+        let flag = AtomicBool::new(false);
+        let same = search_cancellable(&prepared, &grid, &opts, &|_, _| {}, &flag);
+        assert_eq!(same.as_ref(), Some(&plain));
+        flag.store(true, AtomicOrdering::Relaxed);
+        assert!(search_cancellable(&prepared, &grid, &opts, &|_, _| {}, &flag).is_none());
+        // Cancelled from the progress callback, mid-run.
+        let flag = AtomicBool::new(false);
+        let stop = |_: u64, _: u64| flag.store(true, AtomicOrdering::Relaxed);
+        assert!(search_cancellable(&prepared, &grid, &opts, &stop, &flag).is_none());
+    }
 }

@@ -79,12 +79,7 @@ impl Dataset {
 
     /// Coverage as JSON: `{eligible, excluded: {reason: count}}` with every reason.
     pub fn coverage_json(&self) -> Value {
-        let (ok, ex) = self.coverage();
-        let mut by = Map::new();
-        for e in Exclusion::ALL {
-            by.insert(e.as_str().into(), json!(ex[e as usize]));
-        }
-        json!({"eligible": ok, "excluded": by})
+        self.coverage_json_of(&Selection::all())
     }
 
     pub fn window_spec(&self) -> WindowSpec {
@@ -99,6 +94,48 @@ impl Dataset {
     pub fn callers(&self) -> Vec<&str> {
         let set: BTreeSet<&str> = self.calls.iter().map(|c| c.caller.as_str()).collect();
         set.into_iter().collect()
+    }
+
+    /// The eligible calls inside a selection, with their windows, in call order. An unknown
+    /// caller group is a usage error. (A dataset loaded whole can be narrowed per run.)
+    pub fn selected_windows(&self, sel: &Selection) -> Result<Vec<CallWindow<'_>>> {
+        if let Some(groups) = &sel.groups {
+            let callers: BTreeSet<String> = self.calls.iter().map(|c| c.caller.clone()).collect();
+            check_groups(groups, &callers)?;
+        }
+        Ok(self
+            .calls
+            .iter()
+            .zip(&self.status)
+            .filter(|(call, _)| selected(sel, call))
+            .filter_map(|(call, st)| {
+                let r = st.as_ref().ok()?.clone();
+                Some(CallWindow {
+                    call,
+                    candles: &self.token_candles(call)[r],
+                })
+            })
+            .collect())
+    }
+
+    /// Coverage of the calls inside a selection, as JSON (see [`Dataset::coverage_json`]).
+    pub fn coverage_json_of(&self, sel: &Selection) -> Value {
+        let mut ex = [0usize; 5];
+        let mut ok = 0;
+        for (call, st) in self.calls.iter().zip(&self.status) {
+            if !selected(sel, call) {
+                continue;
+            }
+            match st {
+                Ok(_) => ok += 1,
+                Err(e) => ex[*e as usize] += 1,
+            }
+        }
+        let mut by = Map::new();
+        for e in Exclusion::ALL {
+            by.insert(e.as_str().into(), json!(ex[e as usize]));
+        }
+        json!({"eligible": ok, "excluded": by})
     }
 
     /// Candles held in memory.

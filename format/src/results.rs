@@ -178,7 +178,7 @@ pub fn results_json(
         "dataset": {"source": ds.source_label, "kind": source_kind, "manifest_sha256": ds.manifest_sha256},
         "options": options_json(ds, sel, opts),
         "grid": {"dimensions": dims, "size": grid.size()},
-        "coverage": ds.coverage_json(),
+        "coverage": ds.coverage_json_of(sel),
         "per_caller": per_caller_json(grid, result),
         "grouped": grouped_json(result),
     })
