@@ -1,108 +1,33 @@
 //! `quantbot-bench`: the standard benchmark workload (deterministic), timed for the reference
-//! simulator and the fast evaluator, single-threaded and on all cores. It prints figures; it
-//! asserts only that both algorithms give identical trades.
+//! simulator and the fast evaluator, single-threaded and on all cores. It prints figures and
+//! asserts only that both algorithms agree: identical trades and identical per-caller results.
 //!
 //! Standard workload: 10,000 calls from 50 callers, 48 h of 1-minute candles per call, grid
-//! 20 tp × 20 sl × 5 trailing × 5 hold = 10,000 policies, per-caller mode, default wallet.
+//! 20 tp × 20 sl × 5 trailing × 5 hold = 10,000 policies, per-caller mode, default wallet. The
+//! reference simulator runs on a smaller workload (its first 500 calls, same grid) where it
+//! finishes in reasonable time, so both algorithms are compared on identical work.
 //! `--quick` runs a small version (what CI runs so the benchmark cannot rot).
+//! `race-dump DIR` writes the vectorbt race's inputs and the engine's trades (see `race.rs`).
+
+mod race;
+mod workload;
 
 use std::time::Instant;
 
-use quantbot_core::data::{Call, Candle};
-use quantbot_core::grid::{Grid, GridSpec};
+use rayon::prelude::*;
+
+use quantbot_core::data::Candle;
+use quantbot_core::grid::Grid;
+use quantbot_core::metrics::{Metrics, Scored};
 use quantbot_core::optimize::{search, CallWindow, Mode, Prepared, SearchOptions};
 use quantbot_core::policy::ExecConfig;
 use quantbot_core::sim::{simulate_reference, CallPrep};
-use quantbot_core::wallet::WalletConfig;
+use quantbot_core::trade::Trade;
+use quantbot_core::wallet::{run_wallet, Offer, WalletConfig};
 
-/// SplitMix64: a tiny deterministic generator.
-struct Rng(u64);
+use workload::{standard_grid, Workload};
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// A memecoin-like 1-minute path: noisy drift with occasional pumps and rugs.
-fn path(rng: &mut Rng, n: usize, start: i64) -> Vec<Candle> {
-    let mut out = Vec::with_capacity(n);
-    let mut price = 0.0001 + rng.unit() * 0.01;
-    let drift = (rng.unit() - 0.55) * 0.004;
-    for i in 0..n {
-        let open = price;
-        let mut step = 1.0 + drift + (rng.unit() - 0.5) * 0.06;
-        let r = rng.unit();
-        if r < 0.004 {
-            step *= 1.3 + rng.unit();
-        } else if r < 0.006 {
-            step *= 0.3 + rng.unit() * 0.4;
-        }
-        let close = (open * step).max(1e-12);
-        let high = open.max(close) * (1.0 + rng.unit() * 0.03);
-        let low = open.min(close) * (1.0 - rng.unit() * 0.03);
-        out.push(Candle {
-            ts: start + 60 * i as i64,
-            open,
-            high,
-            low,
-            close,
-            volume: rng.unit() * 1000.0,
-        });
-        price = close;
-    }
-    out
-}
-
-struct Workload {
-    calls: Vec<Call>,
-    paths: Vec<Vec<Candle>>,
-}
-
-fn workload(n_calls: usize, n_callers: usize, candles: usize) -> Workload {
-    let mut rng = Rng(20_251_125);
-    let mut calls = Vec::with_capacity(n_calls);
-    let mut paths = Vec::with_capacity(n_calls);
-    for k in 0..n_calls {
-        let start = 1_746_057_600 + 600 * k as i64;
-        calls.push(Call {
-            call_id: format!("b{k:06}"),
-            caller: format!("caller{:02}", k % n_callers),
-            chain: "solana".into(),
-            mint: format!("mint{k:06}"),
-            alert_ts_ms: start * 1000,
-            price_at_alert: None,
-        });
-        paths.push(path(&mut rng, candles, start));
-    }
-    Workload { calls, paths }
-}
-
-fn standard_grid(scale: usize) -> Grid {
-    let tp: Vec<Option<f64>> = (0..20 / scale)
-        .map(|i| Some(1.2 + 0.2 * i as f64))
-        .collect();
-    let sl: Vec<Option<f64>> = (0..20 / scale)
-        .map(|i| Some(0.5 + 0.025 * i as f64))
-        .collect();
-    let spec = GridSpec {
-        tp,
-        sl,
-        trail: vec![None, Some(0.1), Some(0.2), Some(0.3), Some(0.4)],
-        max_hold: vec![6.0, 12.0, 24.0, 36.0, 48.0],
-        ..GridSpec::default()
-    };
-    Grid::new(spec, 48.0).expect("a valid grid")
-}
-
-/// Peak resident memory of this process, from /proc (Linux), in MB.
+/// Peak resident memory of this process since the last [`reset_peak`], from /proc (Linux), MB.
 fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -110,95 +35,351 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn per_caller(w: &Workload, grid: &Grid, threads: usize) -> (f64, u64) {
+/// CPU seconds (user + system, every thread) this process has used, from /proc (Linux; the
+/// clock tick is taken as 1/100 s, its value on Linux).
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    f.get(11)
+        .zip(f.get(12))
+        .map_or(f64::NAN, |(u, s)| (u + s) / 100.0)
+}
+
+/// Resets the peak to the current resident size (Linux ≥ 4.0), so each row gets its own peak.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool")
+}
+
+fn options() -> SearchOptions {
     let exec = ExecConfig::defaults(60).expect("defaults");
-    let mut opts = SearchOptions::new(exec.clone(), WalletConfig::default());
+    let mut opts = SearchOptions::new(exec, WalletConfig::default());
     opts.mode = Mode::PerCaller;
-    let windows: Vec<CallWindow<'_>> = w
-        .calls
+    opts
+}
+
+fn windows(w: &Workload, n: usize) -> Vec<CallWindow<'_>> {
+    w.calls[..n]
         .iter()
         .zip(&w.paths)
         .map(|(call, candles)| CallWindow { call, candles })
-        .collect();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("thread pool");
-    let t = Instant::now();
-    let evaluations = pool.install(|| {
-        let prepared = Prepared::new(windows, grid, &exec);
-        search(&prepared, grid, &opts).evaluations
+        .collect()
+}
+
+/// One timed run: wall seconds, (call, policy) evaluations, peak RSS.
+struct Row {
+    what: String,
+    threads: usize,
+    secs: f64,
+    /// CPU seconds of every thread: equal to `secs` × threads when the cores are free.
+    cpu: f64,
+    evals: u64,
+    peak_mb: f64,
+}
+
+impl Row {
+    fn print(&self) {
+        let rate = self.evals as f64 / self.secs;
+        // In per-caller mode every evaluated trade is offered to exactly one wallet, so wallet
+        // steps (offers processed, taken or skipped) equal evaluations.
+        println!(
+            "| {:<42} | {:>7} | {:>9.3} | {:>7.2} | {:>12.3e} | {:>12.3e} | {:>9.0} |",
+            self.what, self.threads, self.secs, self.cpu, rate, rate, self.peak_mb
+        );
+    }
+}
+
+fn table_header() {
+    println!(
+        "| {:<42} | {:>7} | {:>9} | {:>7} | {:>12} | {:>12} | {:>9} |",
+        "run", "threads", "wall s", "CPU s", "evals/s", "wallet st/s", "peak MB"
+    );
+    println!(
+        "|{:-<44}|{:->9}|{:->11}|{:->9}|{:->14}|{:->14}|{:->11}|",
+        "", "", "", "", "", "", ""
+    );
+}
+
+/// The engine's per-caller search (fast evaluator).
+fn fast_search(w: &Workload, n: usize, grid: &Grid, threads: usize) -> (Row, Vec<Vec<Scored>>) {
+    let opts = options();
+    reset_peak();
+    let (t, cpu) = (Instant::now(), cpu_secs());
+    let result = pool(threads).install(|| {
+        let prepared = Prepared::new(windows(w, n), grid, &opts.exec);
+        search(&prepared, grid, &opts)
     });
-    (t.elapsed().as_secs_f64(), evaluations)
+    let secs = t.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu;
+    let scored = result.per_caller.into_iter().map(|c| c.scored).collect();
+    let row = Row {
+        what: format!("per-caller search, fast, {n} calls"),
+        threads,
+        secs,
+        cpu,
+        evals: result.evaluations,
+        peak_mb: peak_rss_mb().unwrap_or(f64::NAN),
+    };
+    (row, scored)
+}
+
+/// The same per-caller search written plainly on the reference simulator: for every caller and
+/// policy, each call simulated candle by candle, then the wallet and its metrics.
+fn reference_search(
+    w: &Workload,
+    n: usize,
+    grid: &Grid,
+    threads: usize,
+) -> (Row, Vec<Vec<Scored>>) {
+    let opts = options();
+    let policies = grid.policies();
+    // Callers in byte order, calls in time order (the workload's order is time order).
+    let mut callers: Vec<&str> = w.calls[..n].iter().map(|c| c.caller.as_str()).collect();
+    callers.sort_unstable();
+    callers.dedup();
+    reset_peak();
+    let (t, cpu) = (Instant::now(), cpu_secs());
+    let scored: Vec<Vec<Scored>> = pool(threads).install(|| {
+        callers
+            .iter()
+            .map(|&caller| {
+                let calls: Vec<usize> = (0..n).filter(|&k| w.calls[k].caller == caller).collect();
+                (0..policies.len())
+                    .into_par_iter()
+                    .map(|index| {
+                        let trades: Vec<Option<Trade>> = calls
+                            .iter()
+                            .map(|&k| {
+                                simulate_reference(&w.paths[k], &opts.exec, &policies[index]).ok()
+                            })
+                            .collect();
+                        let offers: Vec<Offer<'_>> = calls
+                            .iter()
+                            .zip(&trades)
+                            .map(|(&k, trade)| Offer {
+                                call_id: &w.calls[k].call_id,
+                                token: (&w.calls[k].chain, &w.calls[k].mint),
+                                trade: trade.as_ref(),
+                                entry_stop: policies[index].entry_stop(),
+                            })
+                            .collect();
+                        let run = run_wallet(
+                            &offers,
+                            &opts.wallet,
+                            opts.exec.cost_model(),
+                            opts.exec.fee_bps(),
+                            opts.exec.slippage_bps(),
+                        );
+                        let metrics = Metrics::of(&run);
+                        Scored {
+                            index,
+                            feasible: opts.constraints.feasible(&metrics),
+                            metrics,
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    });
+    let secs = t.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu;
+    let row = Row {
+        what: format!("per-caller search, reference, {n} calls"),
+        threads,
+        secs,
+        cpu,
+        evals: (n * policies.len()) as u64,
+        peak_mb: peak_rss_mb().unwrap_or(f64::NAN),
+    };
+    (row, scored)
+}
+
+/// Trades alone, one thread: every (call, policy) pair of the first `n` calls by both
+/// algorithms (the fast one including its per-call precomputation), call by call. Asserts that
+/// every trade is identical and returns both times.
+fn trades_only(w: &Workload, n: usize, grid: &Grid) -> (f64, f64, usize) {
+    let exec = ExecConfig::defaults(60).expect("defaults");
+    let policies = grid.policies();
+    let (mut t_ref, mut t_fast, mut same) = (0.0, 0.0, 0);
+    let mut reference: Vec<Option<Trade>> = Vec::with_capacity(policies.len());
+    let mut fast: Vec<Option<Trade>> = Vec::with_capacity(policies.len());
+    for p in &w.paths[..n] {
+        reference.clear();
+        fast.clear();
+        let t = Instant::now();
+        for pol in &policies {
+            reference.push(simulate_reference(p, &exec, pol).ok());
+        }
+        t_ref += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        match CallPrep::new(p, &exec, &[]) {
+            Ok(prep) => prep.evaluate_each(&exec, &policies, |_, t| fast.push(Some(t))),
+            Err(_) => fast.extend(policies.iter().map(|_| None)),
+        }
+        t_fast += t.elapsed().as_secs_f64();
+        assert_eq!(
+            reference, fast,
+            "the fast evaluator must give the reference simulator's trades"
+        );
+        same += fast.len();
+    }
+    (t_ref, t_fast, same)
+}
+
+/// The wallet pass alone (wallet and metrics of every caller × policy, trades given), one
+/// thread: offers processed per second.
+fn wallet_pass(w: &Workload, n: usize, grid: &Grid) -> (f64, u64) {
+    let opts = options();
+    let prepared = Prepared::new(windows(w, n), grid, &opts.exec);
+    let mut steps = 0u64;
+    let mut secs = 0.0;
+    for (_, calls) in prepared.callers() {
+        for index in 0..grid.size() {
+            let trades = prepared.trades(calls, index, &opts.exec);
+            let t = Instant::now();
+            let run = prepared.wallet(calls, &trades, |_| index, &opts);
+            std::hint::black_box(Metrics::of(&run));
+            secs += t.elapsed().as_secs_f64();
+            steps += calls.len() as u64;
+        }
+    }
+    (secs, steps)
+}
+
+/// Bytes held per candle during a search: the candle rows as the engine takes them, and the
+/// fast evaluator's index beside them.
+fn bytes_per_candle(w: &Workload) -> (f64, f64) {
+    let exec = ExecConfig::defaults(60).expect("defaults");
+    let index: usize = w
+        .paths
+        .par_iter()
+        .map(|p| CallPrep::new(p, &exec, &[]).map_or(0, |c| c.index_bytes()))
+        .sum();
+    let rows: usize = w
+        .paths
+        .iter()
+        .map(|p| std::mem::size_of::<Vec<Candle>>() + p.capacity() * std::mem::size_of::<Candle>())
+        .sum();
+    let n = w.candles() as f64;
+    (rows as f64 / n, index as f64 / n)
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("race-dump") {
+        let dir = args.get(1).expect("usage: quantbot-bench race-dump DIR");
+        race::dump(std::path::Path::new(dir));
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (n_calls, scale) = if quick { (500, 4) } else { (10_000, 1) };
+    let threads: Vec<usize> = if cores > 1 { vec![1, cores] } else { vec![1] };
+    // Standard: 10,000 calls × 10,000 policies; identical work on its first 500 calls.
+    // Quick: 500 calls × 625 policies; identical work on its first 100 calls.
+    let (n_calls, scale, n_small) = if quick {
+        (500, 4, 100)
+    } else {
+        (10_000, 1, 500)
+    };
     let candles = 2880;
     let t = Instant::now();
-    let w = workload(n_calls, 50, candles);
+    let w = Workload::new(n_calls, 50, candles);
     let grid = standard_grid(scale);
     println!(
-        "workload: {n_calls} calls, 50 callers, {candles} candles each ({} candles), grid {} policies (generated in {:.1} s)",
-        n_calls * candles,
+        "workload: {n_calls} calls from 50 callers, {candles} 1-minute candles each ({} candles), grid {} policies, per-caller mode, default wallet; {cores} cores (generated in {:.1} s)",
+        w.candles(),
         grid.size(),
         t.elapsed().as_secs_f64()
     );
 
-    // Reference vs fast on identical work small enough for the reference simulator.
-    let exec = ExecConfig::defaults(60).expect("defaults");
-    let small_calls = if quick { 20 } else { 200 };
-    let small_grid = standard_grid(4);
-    let policies = small_grid.policies();
-    let t = Instant::now();
-    let mut reference = Vec::new();
-    for p in &w.paths[..small_calls] {
-        for pol in &policies {
-            reference.push(simulate_reference(p, &exec, pol).ok());
-        }
-    }
-    let t_ref = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let mut fast = Vec::new();
-    for p in &w.paths[..small_calls] {
-        let prep = CallPrep::new(p, &exec, &[]).ok();
-        for pol in &policies {
-            fast.push(prep.as_ref().map(|c| c.evaluate(&exec, pol)));
-        }
-    }
-    let t_fast = t.elapsed().as_secs_f64();
-    assert_eq!(
-        reference, fast,
-        "the fast evaluator must equal the reference simulator"
-    );
-    let n = (small_calls * policies.len()) as f64;
+    // 1. Trades alone on identical work, one thread.
+    let (t_ref, t_fast, same) = trades_only(&w, n_small, &grid);
+    let evals = (n_small * grid.size()) as f64;
     println!(
-        "identical work ({small_calls} calls × {} policies, 1 thread): reference {:.3} s ({:.2e} eval/s), fast {:.3} s ({:.2e} eval/s), speed-up {:.1}x, trades identical",
-        policies.len(),
-        t_ref,
-        n / t_ref,
-        t_fast,
-        n / t_fast,
+        "trades, identical work ({n_small} calls × {} policies, 1 thread): reference {t_ref:.3} s ({:.3e} eval/s), fast {t_fast:.3} s incl. precomputation ({:.3e} eval/s): fast is {:.1}x the reference; {same} of {same} trades identical",
+        grid.size(),
+        evals / t_ref,
+        evals / t_fast,
         t_ref / t_fast
     );
-
-    // Per-caller search on the whole workload: 1 thread and all cores.
-    for threads in [1, cores] {
-        let (secs, evals) = per_caller(&w, &grid, threads);
-        println!(
-            "per-caller search, {threads} thread(s): {secs:.2} s wall, {:.2e} (call, policy) evaluations/s, {:.2e} wallet steps/s",
-            evals as f64 / secs,
-            evals as f64 / secs
-        );
-        if cores == 1 {
-            break;
-        }
-    }
-    let candle_bytes = std::mem::size_of::<Candle>();
+    let (wsecs, wsteps) = wallet_pass(&w, n_small, &grid);
     println!(
-        "memory: peak RSS {:.0} MB; candles held as {candle_bytes} bytes each plus the fast evaluator's index (8 bytes of running minimum + 1/4 byte of block minima per candle, records per new high)",
-        peak_rss_mb().unwrap_or(f64::NAN)
+        "wallet pass alone ({n_small} calls × {} policies, 1 thread): {wsecs:.3} s, {:.3e} wallet steps/s (offers taken or skipped, metrics included)",
+        grid.size(),
+        wsteps as f64 / wsecs
+    );
+
+    // 2. The per-caller search on identical work: reference and fast, 1 thread and all cores.
+    println!();
+    table_header();
+    let mut reference = None;
+    let mut fast = None;
+    let mut small_rows = Vec::new();
+    for &th in &threads {
+        let (row, scored) = reference_search(&w, n_small, &grid, th);
+        row.print();
+        small_rows.push(row);
+        reference.get_or_insert(scored);
+    }
+    for &th in &threads {
+        let (row, scored) = fast_search(&w, n_small, &grid, th);
+        row.print();
+        small_rows.push(row);
+        if let Some(prev) = &fast {
+            assert_eq!(prev, &scored, "results must not depend on the thread count");
+        }
+        fast.get_or_insert(scored);
+    }
+    assert_eq!(
+        reference, fast,
+        "the per-caller search must give the same scores on both algorithms"
+    );
+
+    // 3. The standard workload: fast only (the reference would take far too long).
+    let mut std_rows = Vec::new();
+    for &th in &threads {
+        let (row, _) = fast_search(&w, n_calls, &grid, th);
+        row.print();
+        std_rows.push(row);
+    }
+    let ref_rate = small_rows[0].evals as f64 / small_rows[0].secs;
+    println!(
+        "| {:<42} | {:>7} | {:>9.0} | {:>7} | {:>12} | {:>12} | {:>9} |",
+        format!("per-caller search, reference, {n_calls} calls"),
+        1,
+        (n_calls * grid.size()) as f64 / ref_rate,
+        "",
+        "(estimated)",
+        "",
+        ""
+    );
+    println!();
+    println!(
+        "identical work: every per-caller score equal on both algorithms and on every thread count; search speed-up fast/reference on 1 thread {:.1}x",
+        small_rows[0].secs / small_rows[threads.len()].secs
+    );
+    if threads.len() > 1 {
+        println!(
+            "standard workload: {:.2} s on {cores} threads, {:.2}x speed-up from 1 to {cores} threads",
+            std_rows[1].secs,
+            std_rows[0].secs / std_rows[1].secs
+        );
+    }
+    let (rows, index) = bytes_per_candle(&w);
+    println!(
+        "bytes held per candle: {rows:.1} (candle rows, `Candle` as the engine takes them) + {index:.2} (the fast evaluator's index) = {:.1}",
+        rows + index
     );
 }

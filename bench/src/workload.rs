@@ -1,0 +1,105 @@
+//! The benchmark's data: deterministic memecoin-like calls and 1-minute candles, and the
+//! standard grid of policies. Nothing here reads a clock or the environment.
+
+use quantbot_core::data::{Call, Candle};
+use quantbot_core::grid::{Grid, GridSpec};
+
+/// SplitMix64: a tiny deterministic generator.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A memecoin-like 1-minute path: noisy drift with occasional pumps and rugs.
+fn path(rng: &mut Rng, n: usize, start: i64) -> Vec<Candle> {
+    let mut out = Vec::with_capacity(n);
+    let mut price = 0.0001 + rng.unit() * 0.01;
+    let drift = (rng.unit() - 0.55) * 0.004;
+    for i in 0..n {
+        let open = price;
+        let mut step = 1.0 + drift + (rng.unit() - 0.5) * 0.06;
+        let r = rng.unit();
+        if r < 0.004 {
+            step *= 1.3 + rng.unit();
+        } else if r < 0.006 {
+            step *= 0.3 + rng.unit() * 0.4;
+        }
+        let close = (open * step).max(1e-12);
+        let high = open.max(close) * (1.0 + rng.unit() * 0.03);
+        let low = open.min(close) * (1.0 - rng.unit() * 0.03);
+        out.push(Candle {
+            ts: start + 60 * i as i64,
+            open,
+            high,
+            low,
+            close,
+            volume: rng.unit() * 1000.0,
+        });
+        price = close;
+    }
+    out
+}
+
+/// Calls (one token each, ten minutes apart, callers in rotation) and their windows.
+pub struct Workload {
+    pub calls: Vec<Call>,
+    pub paths: Vec<Vec<Candle>>,
+}
+
+impl Workload {
+    /// `n_calls` calls from `n_callers` callers, `candles` 1-minute candles per call. The first
+    /// `k` calls of a workload are the same for every `n_calls ≥ k`.
+    pub fn new(n_calls: usize, n_callers: usize, candles: usize) -> Workload {
+        let mut rng = Rng(20_251_125);
+        let mut calls = Vec::with_capacity(n_calls);
+        let mut paths = Vec::with_capacity(n_calls);
+        for k in 0..n_calls {
+            let start = 1_746_057_600 + 600 * k as i64;
+            calls.push(Call {
+                call_id: format!("b{k:06}"),
+                caller: format!("caller{:02}", k % n_callers),
+                chain: "solana".into(),
+                mint: format!("mint{k:06}"),
+                alert_ts_ms: start * 1000,
+                price_at_alert: None,
+            });
+            paths.push(path(&mut rng, candles, start));
+        }
+        Workload { calls, paths }
+    }
+
+    pub fn candles(&self) -> usize {
+        self.paths.iter().map(Vec::len).sum()
+    }
+}
+
+/// The standard grid, 20 tp × 20 sl × 5 trailing × 5 hold = 10,000 policies; `scale` 4 keeps
+/// every fourth tp and sl value's count (5 × 5 × 5 × 5 = 625).
+pub fn standard_grid(scale: usize) -> Grid {
+    let tp: Vec<Option<f64>> = (0..20 / scale)
+        .map(|i| Some(1.2 + 0.2 * i as f64))
+        .collect();
+    let sl: Vec<Option<f64>> = (0..20 / scale)
+        .map(|i| Some(0.5 + 0.025 * i as f64))
+        .collect();
+    let spec = GridSpec {
+        tp,
+        sl,
+        trail: vec![None, Some(0.1), Some(0.2), Some(0.3), Some(0.4)],
+        max_hold: vec![6.0, 12.0, 24.0, 36.0, 48.0],
+        ..GridSpec::default()
+    };
+    Grid::new(spec, 48.0).expect("a valid grid")
+}
