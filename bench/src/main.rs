@@ -6,7 +6,8 @@
 //! 20 tp × 20 sl × 5 trailing × 5 hold = 10,000 policies, per-caller mode, default wallet. The
 //! reference simulator runs on a smaller workload (its first 500 calls, same grid) where it
 //! finishes in reasonable time, so both algorithms are compared on identical work.
-//! `--quick` runs a small version (what CI runs so the benchmark cannot rot).
+//! `--quick` runs a small version (what CI runs so the benchmark cannot rot); `--search-only`
+//! runs only the standard workload's search rows.
 //! `race-dump DIR` writes the vectorbt race's inputs and the engine's trades (see `race.rs`).
 
 mod race;
@@ -284,6 +285,8 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
+    // Only the standard workload's search rows (to re-measure scaling quickly).
+    let search_only = args.iter().any(|a| a == "--search-only");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads: Vec<usize> = if cores > 1 { vec![1, cores] } else { vec![1] };
     // Standard: 10,000 calls × 10,000 policies; identical work on its first 500 calls.
@@ -303,6 +306,22 @@ fn main() {
         grid.size(),
         t.elapsed().as_secs_f64()
     );
+
+    if search_only {
+        table_header();
+        let rows: Vec<Row> = threads
+            .iter()
+            .map(|&th| fast_search(&w, n_calls, &grid, th).0)
+            .collect();
+        rows.iter().for_each(Row::print);
+        if rows.len() > 1 {
+            println!(
+                "{:.2}x speed-up from 1 to {cores} threads",
+                rows[0].secs / rows[1].secs
+            );
+        }
+        return;
+    }
 
     // 1. Trades alone on identical work, one thread.
     let (t_ref, t_fast, same) = trades_only(&w, n_small, &grid);
