@@ -1,7 +1,20 @@
-//! The browser lab (a shell until its issue): it links the engine so the web workspace exists
-//! and stays buildable; the Leptos app, the worker pool and the Parquet loader arrive later.
+//! The Quantbot Lab in the browser: a Leptos app that loads a published dataset (or the
+//! user's own files), runs the engine's grid search on a pool of Web Workers
+//! (wasm-bindgen-rayon) and shows the results. Nothing is uploaded anywhere.
 
-/// The engine version the lab is built against.
-pub fn engine_version() -> &'static str {
-    quantbot_core::VERSION
+mod app;
+pub mod io;
+pub mod job;
+
+use wasm_bindgen::prelude::*;
+pub use wasm_bindgen_rayon::init_thread_pool;
+
+/// Mounts the app on the page (not inside the pool's workers, which load the same module).
+#[wasm_bindgen(start)]
+pub fn start() {
+    if js_sys::global().dyn_into::<web_sys::Window>().is_err() {
+        return;
+    }
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
 }

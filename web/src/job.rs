@@ -1,0 +1,144 @@
+//! Work on the pool of Web Workers, never on the page's thread: decoding a dataset and
+//! running the grid search, with shared progress, thread accounting and cancellation.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use quantbot_core::grid::Grid;
+use quantbot_core::optimize::{search_cancellable, Prepared, SearchResult};
+use quantbot_format::dataset::{load_published, parse_manifest, Dataset, LoadOptions, ManifestInfo, PublishedFiles};
+use quantbot_format::options::{no_files, V1Options};
+use quantbot_format::results::results_json;
+
+/// Runs `f` on the pool and awaits its result without blocking the page.
+pub async fn on_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = futures_channel::oneshot::channel();
+    rayon::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.await.expect("the pool dropped a job")
+}
+
+/// A loaded dataset and where it came from.
+#[derive(Debug)]
+pub struct Loaded {
+    pub label: String,
+    pub manifest: Option<ManifestInfo>,
+    pub ds: Dataset,
+}
+
+/// The raw files of a dataset, by role.
+#[derive(Debug, Default)]
+pub struct RawFiles {
+    pub manifest: Option<(String, Vec<u8>)>,
+    pub calls: Option<(String, Vec<u8>)>,
+    pub excluded: Option<(String, Vec<u8>)>,
+    pub candles: Option<(String, Vec<u8>)>,
+}
+
+impl RawFiles {
+    /// Files by name: `manifest.json`, `calls.parquet`, `excluded.parquet`, `candles.parquet`;
+    /// others are ignored. Returns the names not used.
+    pub fn add(&mut self, name: &str, bytes: Vec<u8>) -> bool {
+        let base = name.rsplit('/').next().unwrap_or(name);
+        let slot = match base {
+            "manifest.json" => &mut self.manifest,
+            "calls.parquet" => &mut self.calls,
+            "excluded.parquet" => &mut self.excluded,
+            "candles.parquet" => &mut self.candles,
+            _ => return false,
+        };
+        *slot = Some((name.to_string(), bytes));
+        true
+    }
+}
+
+/// Decodes a dataset (on the pool). Without a manifest, `fallback` gives interval and horizon.
+pub fn decode(label: String, files: RawFiles, fallback: LoadOptions) -> Result<Loaded, String> {
+    let manifest = files
+        .manifest
+        .map(|(name, b)| parse_manifest(&name, &b))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let calls = files.calls.ok_or("calls.parquet is missing")?;
+    let candles = files.candles.ok_or("candles.parquet is missing")?;
+    let published = PublishedFiles {
+        calls: (calls.0, Bytes::from(calls.1)),
+        excluded: files.excluded.map(|(n, b)| (n, Bytes::from(b))),
+        candles: (candles.0, Bytes::from(candles.1)),
+    };
+    let sel = quantbot_format::options::Selection::all();
+    let ds = load_published(label.clone(), manifest.as_ref(), fallback, published, &sel)
+        .map_err(|e| e.to_string())?;
+    Ok(Loaded { label, manifest, ds })
+}
+
+/// Progress of a run, shared between the workers and the page.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub done: AtomicU64,
+    pub total: AtomicU64,
+    /// Bit k set when pool thread k scored grid points.
+    pub threads: AtomicU32,
+    pub cancel: AtomicBool,
+}
+
+impl Progress {
+    pub fn fraction(&self) -> f64 {
+        let t = self.total.load(Ordering::Relaxed);
+        if t == 0 {
+            0.0
+        } else {
+            self.done.load(Ordering::Relaxed) as f64 / t as f64
+        }
+    }
+
+    pub fn threads_used(&self) -> u32 {
+        self.threads.load(Ordering::Relaxed).count_ones()
+    }
+}
+
+/// What a finished run shows.
+#[derive(Debug)]
+pub struct RunOutput {
+    pub grid: Grid,
+    pub options: V1Options,
+    pub result: SearchResult,
+    /// The §10.1 document, pretty-printed as the CLI prints it.
+    pub json: String,
+}
+
+/// Runs the grid search on the pool (call it inside [`on_pool`]). `Ok(None)` when cancelled.
+pub fn run(data: &Loaded, options: V1Options, progress: &Progress) -> Result<Option<RunOutput>, String> {
+    let ds = &data.ds;
+    let grid = options.grid(ds.horizon_hours).map_err(|e| e.to_string())?;
+    let opts = options.search_options(ds.interval_s).map_err(|e| e.to_string())?;
+    let sel = options.selection(&no_files).map_err(|e| e.to_string())?;
+    let windows = ds.selected_windows(&sel).map_err(|e| e.to_string())?;
+    if windows.is_empty() {
+        return Err("no eligible call in the selection".into());
+    }
+    let prepared = Prepared::new(windows, &grid, &opts.exec);
+    let tick = |done: u64, total: u64| {
+        progress.total.store(total, Ordering::Relaxed);
+        progress.done.fetch_max(done, Ordering::Relaxed);
+        if let Some(k) = rayon::current_thread_index() {
+            progress.threads.fetch_or(1 << (k.min(31)), Ordering::Relaxed);
+        }
+    };
+    let Some(result) = search_cancellable(&prepared, &grid, &opts, &tick, &progress.cancel) else {
+        return Ok(None);
+    };
+    let json = results_json(ds, &sel, &grid, &opts, &result);
+    let json = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
+    Ok(Some(RunOutput {
+        grid,
+        options,
+        result,
+        json,
+    }))
+}
+
+/// Shared handle to the loaded data.
+pub type Data = Arc<Loaded>;
