@@ -1,0 +1,176 @@
+// End-to-end test of the lab in Debian's headless Chromium (Playwright drives /usr/bin/chromium;
+// no browser is downloaded). It serves the built site with COOP/COEP, opens the bundled demo
+// dataset, runs a stated grid on the worker pool and compares every per-caller and grouped
+// number with the native CLI's `--format json` for the same options; then loads the same
+// exported folder through the file input and expects the same results; it also times the
+// default grid on the full demo data and watches the page's main thread for freezes.
+//
+// Usage: node lab.test.mjs DIST DATASET_DIR QUANTBOT_BIN SCREENSHOT_PNG
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { serve } from './serve.mjs';
+
+const [dist, dataset, quantbot, shot] = process.argv.slice(2);
+for (const [what, p] of [['DIST', dist], ['DATASET_DIR', dataset], ['QUANTBOT_BIN', quantbot]]) {
+  if (!p || !fs.existsSync(p)) { console.error(`lab.test.mjs: ${what} ${p} does not exist`); process.exit(2); }
+}
+
+// The stated grid: 3 tp × 2 sl × 2 trailing × 2 time stops × 2 indicator rules = 48 points.
+const GRID = {
+  '--tp-mults': '[2,3,5]',
+  '--sl-mults': '[0.85,0.9]',
+  '--trail-pcts': '[null,0.2]',
+  '--max-hold-hrs': '[24,48]',
+  '--indicators': '[null,"ema_cross:9:21"]',
+  '--holdout-fraction': '0.3',
+};
+const MODE = 'both';
+
+let failures = 0;
+let passed = 0;
+async function check(name, f) {
+  try { await f(); passed++; console.log(`ok   ${name}`); }
+  catch (e) { failures++; console.log(`FAIL ${name}: ${e.stack || e}`); }
+}
+
+const server = await serve(dist);
+const base = `http://127.0.0.1:${server.address().port}/`;
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-dev-shm-usage',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+
+async function open(query) {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on('pageerror', e => { failures++; console.log('[pageerror]', e.message); });
+  // A main-thread watchdog: the longest gap between 10 ms ticks is a freeze of the page.
+  await page.addInitScript(() => {
+    window.__maxGap = 0; let last = performance.now();
+    setInterval(() => { const t = performance.now(); window.__maxGap = Math.max(window.__maxGap, t - last); last = t; }, 10);
+  });
+  await page.goto(base + query);
+  await page.waitForSelector('#run', { timeout: 60000 });
+  return page;
+}
+
+async function waitLoaded(page) {
+  await page.waitForFunction(() => window.quantbotLoaded || document.querySelector('#load-error').textContent,
+    null, { timeout: 900000 });
+  const err = await page.textContent('#load-error');
+  assert.equal(err, '', `load error: ${err}`);
+}
+
+async function setGrid(page, grid) {
+  for (const [flag, value] of Object.entries(grid)) await page.fill(`input[data-flag="${flag}"]`, value);
+  await page.selectOption('select[data-flag="--mode"]', MODE);
+  // Every caller in the grouped wallet, so the grouped numbers are compared too.
+  await page.setChecked('input[data-flag="--filter-collapsed"]', false);
+  await page.setChecked('input[data-flag="--filter-edge"]', false);
+}
+
+async function run(page) {
+  await page.evaluate(() => { window.quantbotResults = undefined; window.__maxGap = 0; });
+  await page.waitForSelector('#run:not([disabled])', { timeout: 60000 });
+  await page.click('#run');
+  await page.waitForFunction(() => window.quantbotResults || document.querySelector('#run-error').textContent,
+    null, { timeout: 900000 });
+  const err = await page.textContent('#run-error');
+  assert.equal(err, '', `run error: ${err}`);
+  return {
+    results: JSON.parse(await page.evaluate(() => window.quantbotResults)),
+    stats: JSON.parse(await page.evaluate(() => window.quantbotRunStats)),
+    maxGap: await page.evaluate(() => window.__maxGap),
+  };
+}
+
+function countNumbers(v) {
+  if (typeof v === 'number') return 1;
+  if (v && typeof v === 'object') return Object.values(v).reduce((n, x) => n + countNumbers(x), 0);
+  return 0;
+}
+
+let urlRun;
+await check('demo dataset opens from the URL, cross-origin isolated, on the worker pool', async () => {
+  const page = await open('');
+  assert.equal(await page.evaluate(() => self.crossOriginIsolated), true, 'crossOriginIsolated');
+  const t0 = Date.now();
+  await waitLoaded(page);
+  const loadSecs = (Date.now() - t0) / 1000;
+  const loadGap = await page.evaluate(() => window.__maxGap);
+  console.log(`     load: ${loadSecs.toFixed(1)} s (${(await page.textContent('#load-status')).trim()}); longest main-thread gap ${loadGap.toFixed(0)} ms`);
+
+  // The default 30-point grid on all ~3,000 calls with 48 h of 1-minute candles.
+  await page.fill('input[data-flag="--holdout-fraction"]', '0');
+  assert.match(await page.textContent('#run-size'), /^30 grid points/);
+  const def = await run(page);
+  console.log(`     default grid: ${def.stats.secs.toFixed(2)} s wall in the page, ${def.stats.threads_used} threads, ` +
+    `${def.stats.evaluations_per_s.toExponential(2)} evaluations/s, wasm memory ${(def.stats.wasm_memory_bytes / 1e6).toFixed(0)} MB, ` +
+    `longest main-thread gap ${def.maxGap.toFixed(0)} ms`);
+  assert.ok(def.maxGap < 1000, `the page froze for ${def.maxGap} ms`);
+
+  await setGrid(page, GRID);
+  assert.match(await page.textContent('#run-size'), /^48 grid points/);
+  urlRun = await run(page);
+  assert.ok(urlRun.stats.threads_used >= 2, `only ${urlRun.stats.threads_used} worker thread(s) ran`);
+  console.log(`     stated grid: ${urlRun.stats.secs.toFixed(2)} s, ${urlRun.stats.threads_used} threads`);
+  if (shot) {
+    await page.click('#callers tbody tr:first-child');
+    await page.waitForSelector('#grid-table');
+    await page.evaluate(() => document.querySelector('#results').scrollIntoView());
+    fs.mkdirSync(path.dirname(shot), { recursive: true });
+    await page.screenshot({ path: shot });
+    console.log(`     screenshot: ${shot}`);
+  }
+  await page.close();
+});
+
+await check('per-caller and grouped results equal the CLI --format json, number for number', async () => {
+  assert.ok(urlRun, 'the URL run did not finish');
+  const args = ['backtest', 'v1-baseline', '--data', dataset, '--format', 'json', '--mode', MODE, '--quiet',
+    '--no-filter-collapsed', '--no-filter-edge'];
+  for (const [flag, value] of Object.entries(GRID)) args.push(flag, value);
+  const cli = JSON.parse(execFileSync(quantbot, args, { maxBuffer: 1 << 28 }).toString());
+  assert.ok(cli.per_caller.length > 0);
+  assert.deepEqual(urlRun.results.grid, cli.grid);
+  assert.deepEqual(urlRun.results.options, cli.options);
+  assert.deepEqual(urlRun.results.coverage, cli.coverage);
+  // Serialized numbers, compared as text: equal text means bit-identical doubles.
+  for (let k = 0; k < cli.per_caller.length; k++) {
+    assert.equal(JSON.stringify(urlRun.results.per_caller[k]), JSON.stringify(cli.per_caller[k]),
+      `caller ${cli.per_caller[k].caller}`);
+  }
+  assert.equal(urlRun.results.per_caller.length, cli.per_caller.length);
+  assert.ok(cli.grouped, 'the CLI has a grouped wallet');
+  assert.equal(JSON.stringify(urlRun.results.grouped), JSON.stringify(cli.grouped));
+  console.log(`     ${cli.per_caller.length} callers, ${countNumbers(cli.per_caller) + countNumbers(cli.grouped)} numbers identical`);
+});
+
+await check('the same exported folder through the file input gives the same results', async () => {
+  assert.ok(urlRun, 'the URL run did not finish');
+  const page = await open('?autoload=0');
+  const files = ['manifest.json', 'calls.parquet', 'excluded.parquet', 'candles.parquet'].map(f => path.join(dataset, f));
+  await page.setInputFiles('#files', files);
+  await waitLoaded(page);
+  await setGrid(page, GRID);
+  const r = await run(page);
+  assert.equal(JSON.stringify(r.results.per_caller), JSON.stringify(urlRun.results.per_caller));
+  assert.equal(JSON.stringify(r.results.grouped), JSON.stringify(urlRun.results.grouped));
+  assert.equal(r.results.dataset.manifest_sha256, urlRun.results.dataset.manifest_sha256);
+  await page.close();
+});
+
+await check('a malformed rule is explained inline and blocks the run', async () => {
+  const page = await open('?autoload=0');
+  await page.fill('input[data-flag="--indicators"]', '[null,"ema_cross:21:9"]');
+  const msg = await page.textContent('span.problem[data-flag="--indicators"]');
+  assert.match(msg, /^--indicators: .*ema_cross:21:9/);
+  assert.equal(await page.isDisabled('#run'), true);
+  await page.close();
+});
+
+await browser.close();
+server.close();
+console.log(`lab e2e: ${passed} passed, ${failures} failed`);
+process.exit(failures ? 1 : 0);
