@@ -4,7 +4,7 @@
 
 use quantbot_core::grid::Grid;
 use quantbot_core::metrics::{Metrics, Objective};
-use quantbot_core::optimize::{CallerResult, Mode, SearchResult};
+use quantbot_core::optimize::{CallerResult, Mode, Prepared, SearchResult};
 use quantbot_core::policy::{CostModel, EntryPrice, Intrabar};
 use quantbot_core::wallet::SkipReason;
 
@@ -297,6 +297,30 @@ impl RunSize {
             evaluations: grid.size() as u64 * eligible_calls as u64,
         }
     }
+
+    /// The evaluations a search will do: per caller with at least `min_calls` eligible calls,
+    /// its in-sample calls (SPEC §6 holdout) × the grid points.
+    pub fn for_search(
+        grid: &Grid,
+        calls_per_caller: impl IntoIterator<Item = usize>,
+        options: &V1Options,
+    ) -> RunSize {
+        let in_sample: u64 = calls_per_caller
+            .into_iter()
+            .filter(|&n| n >= options.min_calls)
+            .map(|n| {
+                if options.holdout_fraction > 0.0 {
+                    Prepared::in_sample_count(n, options.holdout_fraction) as u64
+                } else {
+                    n as u64
+                }
+            })
+            .sum();
+        RunSize {
+            grid_points: grid.size(),
+            evaluations: grid.size() as u64 * in_sample,
+        }
+    }
 }
 
 /// One table cell: a number (absent numbers show as "–" and sort last) or text.
@@ -556,6 +580,12 @@ mod tests {
         let grid = o.grid(48.0).unwrap();
         assert_eq!(RunSize::of(&grid, 3000).grid_points, 30);
         assert_eq!(RunSize::of(&grid, 3000).evaluations, 90_000);
+        // Holdout 0.3: ceil(0.7 × 10) = 7 and ceil(0.7 × 3) = 3 in-sample calls; a caller
+        // under min_calls is left out.
+        let mut o2 = o.clone();
+        o2.min_calls = 3;
+        let s = RunSize::for_search(&grid, [10, 3, 2], &o2);
+        assert_eq!(s.evaluations, 30 * (7 + 3));
         // The form round-trips the options it shows.
         assert_eq!(Form::from_options(&o), f);
     }

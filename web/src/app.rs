@@ -26,7 +26,9 @@ type SetText = fn(&mut Form, String);
 
 fn query_param(name: &str) -> Option<String> {
     let search = web_sys::window()?.location().search().ok()?;
-    web_sys::UrlSearchParams::new_with_str(&search).ok()?.get(name)
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(name)
 }
 
 fn pool_threads() -> usize {
@@ -79,13 +81,13 @@ pub fn App() -> impl IntoView {
     });
     let run_size = Memo::new(move |_| {
         let (h, i) = dims();
-        let eligible = loaded.with(|l| l.as_ref().map_or(0, |l| l.ds.coverage().0));
-        form.with(|f| {
-            f.options(h, i)
-                .ok()
-                .and_then(|o| o.grid(h).ok())
-                .map(|g| RunSize::of(&g, eligible))
-        })
+        let options = form.with(|f| f.options(h, i)).ok()?;
+        let grid = options.grid(h).ok()?;
+        let counts = loaded.with(|l| {
+            l.as_ref()
+                .map_or_else(Vec::new, |l| job::calls_per_caller(&l.ds, &options))
+        });
+        Some(RunSize::for_search(&grid, counts, &options))
     });
 
     let running = RwSignal::new(false);
@@ -134,7 +136,12 @@ pub fn App() -> impl IntoView {
         load_status.set(format!("fetching {base}…"));
         spawn_local(async move {
             let mut files = RawFiles::default();
-            for name in ["manifest.json", "calls.parquet", "excluded.parquet", "candles.parquet"] {
+            for name in [
+                "manifest.json",
+                "calls.parquet",
+                "excluded.parquet",
+                "candles.parquet",
+            ] {
                 let url = format!("{base}{name}");
                 match fetch_bytes(&url).await {
                     Ok(Some(b)) => {
@@ -143,7 +150,9 @@ pub fn App() -> impl IntoView {
                     Ok(None) if name == "excluded.parquet" => {}
                     Ok(None) => {
                         loading.set(false);
-                        load_error.set(Some(format!("{url}: not found (is {base} a dataset folder?)")));
+                        load_error.set(Some(format!(
+                            "{url}: not found (is {base} a dataset folder?)"
+                        )));
                         return;
                     }
                     Err(e) => {
@@ -269,7 +278,11 @@ pub fn App() -> impl IntoView {
     let text = move |label: &'static str, flag: &'static str, get: GetText, set: SetText| {
         text_field(form, problems, label, flag, get, set)
     };
-    let pick = move |label: &'static str, flag: &'static str, choices: &'static [&'static str], get: GetText, set: SetText| {
+    let pick = move |label: &'static str,
+                     flag: &'static str,
+                     choices: &'static [&'static str],
+                     get: GetText,
+                     set: SetText| {
         select_field(form, problems, label, flag, choices, get, set)
     };
 
@@ -373,7 +386,7 @@ pub fn App() -> impl IntoView {
             </div>
             <p id="run-size">
                 {move || match run_size.get() {
-                    Some(s) => format!("{} grid points · {} (call, policy) evaluations", s.grid_points, s.evaluations),
+                    Some(s) => format!("{} grid points · {} (call, policy) evaluations in sample", s.grid_points, s.evaluations),
                     None => "fix the fields marked above to run".into(),
                 }}
             </p>
@@ -462,16 +475,23 @@ fn summary(d: &Data) -> impl IntoView {
     let ds = &d.ds;
     let (eligible, excluded) = ds.coverage();
     let callers = ds.callers().len();
-    let first = ds.calls.first().map(|c| format_ts_ms(c.alert_ts_ms)).unwrap_or_default();
-    let last = ds.calls.last().map(|c| format_ts_ms(c.alert_ts_ms)).unwrap_or_default();
+    let first = ds
+        .calls
+        .first()
+        .map(|c| format_ts_ms(c.alert_ts_ms))
+        .unwrap_or_default();
+    let last = ds
+        .calls
+        .last()
+        .map(|c| format_ts_ms(c.alert_ts_ms))
+        .unwrap_or_default();
     let reasons: Vec<String> = Exclusion::ALL
         .iter()
         .map(|e| format!("{} {}", e.as_str(), excluded[*e as usize]))
         .collect();
-    let sha = d
-        .manifest
-        .as_ref()
-        .map_or("no manifest".to_string(), |m| format!("manifest {}", &m.sha256[..12]));
+    let sha = d.manifest.as_ref().map_or("no manifest".to_string(), |m| {
+        format!("manifest {}", &m.sha256[..12])
+    });
     view! {
         <dl id="summary">
             <dt>"source"</dt><dd>{d.label.clone()}</dd>
@@ -523,7 +543,12 @@ fn Results(out: Arc<RunOutput>) -> impl IntoView {
             .and_then(|b| web_sys::Url::create_object_url_with_blob(&b).ok())
             .unwrap_or_default()
     };
-    let names: Vec<String> = out.result.per_caller.iter().map(|c| c.caller.clone()).collect();
+    let names: Vec<String> = out
+        .result
+        .per_caller
+        .iter()
+        .map(|c| c.caller.clone())
+        .collect();
     view! {
         <section id="results">
             <h2>"Per caller" <a id="download" href=download download="results.json">" results.json"</a></h2>
@@ -563,7 +588,13 @@ fn data_table(
         .enumerate()
         .map(|(i, c)| {
             let arrow = move || match view_state.get().sort {
-                Some((k, d)) if k == i => if d { " ▼" } else { " ▲" },
+                Some((k, d)) if k == i => {
+                    if d {
+                        " ▼"
+                    } else {
+                        " ▲"
+                    }
+                }
                 _ => "",
             };
             view! { <th on:click=move |_| view_state.update(|v| v.click(i))>{c}{arrow}</th> }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use quantbot_core::grid::Grid;
 use quantbot_core::optimize::{search_cancellable, Prepared, SearchResult};
-use quantbot_format::dataset::{load_published, parse_manifest, Dataset, LoadOptions, ManifestInfo, PublishedFiles};
+use quantbot_format::dataset::{
+    load_published, parse_manifest, Dataset, LoadOptions, ManifestInfo, PublishedFiles,
+};
 use quantbot_format::options::{no_files, V1Options};
 use quantbot_format::results::results_json;
 
@@ -71,7 +73,26 @@ pub fn decode(label: String, files: RawFiles, fallback: LoadOptions) -> Result<L
     let sel = quantbot_format::options::Selection::all();
     let ds = load_published(label.clone(), manifest.as_ref(), fallback, published, &sel)
         .map_err(|e| e.to_string())?;
-    Ok(Loaded { label, manifest, ds })
+    Ok(Loaded {
+        label,
+        manifest,
+        ds,
+    })
+}
+
+/// Eligible calls per caller inside the options' selection (none when it does not parse).
+pub fn calls_per_caller(ds: &Dataset, options: &V1Options) -> Vec<usize> {
+    let Ok(sel) = options.selection(&no_files) else {
+        return Vec::new();
+    };
+    let Ok(windows) = ds.selected_windows(&sel) else {
+        return Vec::new();
+    };
+    let mut by: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for w in &windows {
+        *by.entry(w.call.caller.as_str()).or_default() += 1;
+    }
+    by.into_values().collect()
 }
 
 /// Progress of a run, shared between the workers and the page.
@@ -110,10 +131,16 @@ pub struct RunOutput {
 }
 
 /// Runs the grid search on the pool (call it inside [`on_pool`]). `Ok(None)` when cancelled.
-pub fn run(data: &Loaded, options: V1Options, progress: &Progress) -> Result<Option<RunOutput>, String> {
+pub fn run(
+    data: &Loaded,
+    options: V1Options,
+    progress: &Progress,
+) -> Result<Option<RunOutput>, String> {
     let ds = &data.ds;
     let grid = options.grid(ds.horizon_hours).map_err(|e| e.to_string())?;
-    let opts = options.search_options(ds.interval_s).map_err(|e| e.to_string())?;
+    let opts = options
+        .search_options(ds.interval_s)
+        .map_err(|e| e.to_string())?;
     let sel = options.selection(&no_files).map_err(|e| e.to_string())?;
     let windows = ds.selected_windows(&sel).map_err(|e| e.to_string())?;
     if windows.is_empty() {
@@ -124,7 +151,9 @@ pub fn run(data: &Loaded, options: V1Options, progress: &Progress) -> Result<Opt
         progress.total.store(total, Ordering::Relaxed);
         progress.done.fetch_max(done, Ordering::Relaxed);
         if let Some(k) = rayon::current_thread_index() {
-            progress.threads.fetch_or(1 << (k.min(31)), Ordering::Relaxed);
+            progress
+                .threads
+                .fetch_or(1 << (k.min(31)), Ordering::Relaxed);
         }
     };
     let Some(result) = search_cancellable(&prepared, &grid, &opts, &tick, &progress.cancel) else {

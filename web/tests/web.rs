@@ -41,7 +41,9 @@ async fn decodes_the_demo_parquet_and_runs_a_grid_on_the_pool() {
     let manifest = loaded.manifest.as_ref().unwrap().json.clone();
     assert_eq!(
         loaded.ds.candle_count() as u64,
-        manifest["files"]["candles.parquet"]["rows"].as_u64().unwrap()
+        manifest["files"]["candles.parquet"]["rows"]
+            .as_u64()
+            .unwrap()
     );
     assert_eq!(loaded.ds.coverage_json(), manifest["coverage"]);
 

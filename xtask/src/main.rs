@@ -5,6 +5,8 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod web;
+
 /// Crates that must never appear among the engine's normal dependencies (ARCHITECTURE.md).
 const FORBIDDEN_IN_CORE: [&str; 6] = [
     "duckdb",
@@ -37,7 +39,14 @@ fn target_dir() -> PathBuf {
 /// (`LD_LIBRARY_PATH`, `CARGO_PKG_*`, …) that a nested cargo would pass on to build scripts and
 /// rustc, which can make it consider DuckDB's build stale and compile it again.
 fn cargo_command() -> Command {
-    let mut c = Command::new("cargo");
+    let mut c = clean_command("cargo");
+    c.env("CARGO_TARGET_DIR", target_dir());
+    c
+}
+
+/// `program` without the variables `cargo run` gave xtask (see [`cargo_command`]).
+fn clean_command(program: &str) -> Command {
+    let mut c = Command::new(program);
     for (key, _) in env::vars_os() {
         let k = key.to_string_lossy();
         if k.starts_with("CARGO_PKG_")
@@ -56,7 +65,6 @@ fn cargo_command() -> Command {
             c.env_remove(&key);
         }
     }
-    c.env("CARGO_TARGET_DIR", target_dir());
     c
 }
 
@@ -202,7 +210,13 @@ fn test() -> Result<(), String> {
         &["-m", "unittest", "tools/oracle/test_oracle.py"],
         &[],
     )?;
-    let (passed, failed) = run_tests()?;
+    let mut tests = cargo_command();
+    tests.args(["test", "--workspace"]).current_dir(root());
+    let (mut passed, mut failed) = run_counting("tests", tests)?;
+    // The lab: its lints, wasm-bindgen tests and the end-to-end test in headless Chromium.
+    let (p, f) = web::test(&target_dir().join("debug").join("quantbot"))?;
+    passed += p;
+    failed += f;
     // A small benchmark run, so the benchmark cannot rot (figures are printed, not judged).
     run(
         "benchmark (quick)",
@@ -226,24 +240,26 @@ fn test() -> Result<(), String> {
     Ok(())
 }
 
-/// Runs `cargo test --workspace`, streaming its output, and sums the `test result:` lines.
-fn run_tests() -> Result<(u64, u64), String> {
+/// Runs a test command, streaming its output, and sums its `test result:` lines (cargo and
+/// wasm-bindgen-test) and `… e2e: N passed, M failed` lines (the browser test).
+fn run_counting(step: &str, mut cmd: Command) -> Result<(u64, u64), String> {
     use std::io::{BufRead, BufReader};
-    eprintln!("==> tests: cargo test --workspace");
-    let mut child = cargo_command()
-        .args(["test", "--workspace"])
-        .current_dir(root())
+    eprintln!("==> {step}: {}", web::shown(&cmd));
+    let mut child = cmd
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .map_err(|e| format!("tests: cannot start cargo: {e}"))?;
+        .map_err(|e| format!("{step}: cannot start {:?}: {e}", cmd.get_program()))?;
     let (mut passed, mut failed) = (0u64, 0u64);
     let stdout = child.stdout.take().expect("piped stdout");
     for line in BufReader::new(stdout).lines() {
-        let line = line.map_err(|e| format!("tests: reading cargo's output: {e}"))?;
+        let line = line.map_err(|e| format!("{step}: reading output: {e}"))?;
         println!("{line}");
-        if let Some(rest) = line.strip_prefix("test result: ") {
+        let rest = line
+            .strip_prefix("test result: ")
+            .or_else(|| line.split_once(" e2e: ").map(|(_, r)| r));
+        if let Some(rest) = rest {
             let count = |word: &str| -> u64 {
-                rest.split(';')
+                rest.split([';', ','])
                     .find_map(|part| part.trim().strip_suffix(word))
                     .and_then(|n| n.trim().rsplit(' ').next()?.parse().ok())
                     .unwrap_or(0)
@@ -252,13 +268,13 @@ fn run_tests() -> Result<(u64, u64), String> {
             failed += count(" failed");
         }
     }
-    let status = child.wait().map_err(|e| format!("tests: {e}"))?;
+    let status = child.wait().map_err(|e| format!("{step}: {e}"))?;
     if !status.success() {
         println!("tests: {passed} passed, {failed} failed");
-        return Err(format!("tests failed ({status})"));
+        return Err(format!("{step} failed ({status})"));
     }
     if passed == 0 {
-        return Err("tests: no test ran".to_string());
+        return Err(format!("{step}: no test ran"));
     }
     Ok((passed, failed))
 }
@@ -288,12 +304,10 @@ fn build_quantbot() -> Result<PathBuf, String> {
     Ok(target_dir().join("debug").join("quantbot"))
 }
 
-fn lab() -> Result<(), String> {
-    Err(
-        "the browser lab is not built yet: it arrives with its own issue (web/ is a shell). \
-         Run `cargo xtask test` for the engine."
-            .to_string(),
-    )
+fn lab(args: &[String]) -> Result<(), String> {
+    let port = args.first().map_or("8080", String::as_str);
+    let bin = build_quantbot()?;
+    web::lab(&bin, port)
 }
 
 fn bench(args: &[String]) -> Result<(), String> {
@@ -306,12 +320,17 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
-        Some("lab") => lab(),
+        Some("lab") => lab(&args[1..]),
+        Some("test-lab") => build_quantbot().and_then(|bin| {
+            let (p, f) = web::test(&bin)?;
+            println!("tests: {p} passed, {f} failed");
+            Ok(())
+        }),
         Some("quantbot") => quantbot(&args[1..]),
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|lab|bench|quantbot ARGS…>\n  bench     the standard benchmark workload (release build; --quick for a small one)\n  test      run every check and test (what CI runs)\n  lab       build and serve the browser lab\n  quantbot  build the quantbot binary and run it with ARGS"
+                "usage: cargo xtask <test|test-lab|lab|bench|quantbot ARGS…>\n  bench     the standard benchmark workload (release build; --quick for a small one)\n  test      run every check and test (what CI runs)\n  test-lab  only the lab's checks and browser tests\n  lab       build and serve the browser lab on 127.0.0.1 (port: first argument, default 8080)\n  quantbot  build the quantbot binary and run it with ARGS"
             );
             return ExitCode::from(2);
         }

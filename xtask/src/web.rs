@@ -1,0 +1,291 @@
+//! The browser lab's automation: tool installs (pinned nightly, Trunk, wasm-bindgen, Debian's
+//! Chromium, playwright-core), the demo dataset, the site build, its tests in headless
+//! Chromium, and serving it with the headers WebAssembly threads need.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{root, target_dir};
+
+pub const NIGHTLY: &str = "nightly-2026-05-20";
+const TRUNK: &str = "0.21.14";
+const WASM_BINDGEN: &str = "0.2.130";
+
+/// Where installed tools live: outside the clone, beside the cargo target directory.
+fn tools_dir() -> PathBuf {
+    target_dir()
+        .parent()
+        .map_or_else(|| PathBuf::from("tools"), Path::to_path_buf)
+        .join("tools")
+}
+
+fn web_target_dir() -> PathBuf {
+    target_dir()
+        .parent()
+        .map_or_else(|| PathBuf::from("web-target"), Path::to_path_buf)
+        .join("web-target")
+}
+
+/// `PATH` with the installed tools first.
+fn path_env() -> String {
+    let mut p = tools_dir().join("bin").display().to_string();
+    if let Some(old) = std::env::var_os("PATH") {
+        p.push(':');
+        p.push_str(&old.to_string_lossy());
+    }
+    p
+}
+
+/// A command run from `dir` with the tools on `PATH`, for the web workspace (pinned nightly,
+/// its own target directory) when `nightly` is set.
+fn command(program: &str, dir: &Path, nightly: bool) -> Command {
+    let mut c = crate::clean_command(program);
+    c.current_dir(dir).env("PATH", path_env());
+    if nightly {
+        c.env("RUSTUP_TOOLCHAIN", NIGHTLY)
+            .env("CARGO_TARGET_DIR", web_target_dir());
+    } else {
+        c.env_remove("RUSTUP_TOOLCHAIN");
+    }
+    c
+}
+
+fn run(step: &str, mut cmd: Command) -> Result<(), String> {
+    eprintln!("==> {step}: {}", shown(&cmd));
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{step}: cannot start {:?}: {e}", cmd.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{step} failed ({status})"))
+    }
+}
+
+/// A command as echoed: program and arguments (not the environment).
+pub fn shown(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn version_of(program: &Path) -> Option<String> {
+    let out = Command::new(program).arg("--version").output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Installs what the lab needs on a fresh machine (each step is skipped when done).
+pub fn ensure_tools() -> Result<(), String> {
+    let r = root();
+    let mut rustup = Command::new("rustup");
+    rustup.args([
+        "toolchain",
+        "install",
+        NIGHTLY,
+        "--profile",
+        "minimal",
+        "--component",
+        "rust-src",
+        "--component",
+        "clippy",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]);
+    run("nightly toolchain for the WebAssembly build", rustup)?;
+    let bin = tools_dir().join("bin");
+    let installed = |name: &str, want: &str| {
+        version_of(&bin.join(name)).is_some_and(|v| v.split_whitespace().any(|w| w == want))
+    };
+    if !installed("trunk", TRUNK) {
+        let mut c = command("cargo", &r, false);
+        c.args(["install", "trunk", "--version", TRUNK, "--locked", "--root"])
+            .arg(tools_dir());
+        run("install Trunk (about 8 minutes, once)", c)?;
+    }
+    if !installed("wasm-bindgen", WASM_BINDGEN) {
+        // Without --locked: its lockfile pins a crate version this registry does not serve.
+        let mut c = command("cargo", &r, false);
+        c.args([
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            WASM_BINDGEN,
+            "--root",
+        ])
+        .arg(tools_dir());
+        run("install wasm-bindgen-cli (about 3 minutes, once)", c)?;
+    }
+    if !Path::new("/usr/bin/chromium").exists() || !Path::new("/usr/bin/chromedriver").exists() {
+        let root_user = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0"));
+        let script = "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver";
+        let mut c = if root_user {
+            let mut c = Command::new("sh");
+            c.args(["-c", script]);
+            c
+        } else {
+            let mut c = Command::new("sudo");
+            c.args(["sh", "-c", script]);
+            c
+        };
+        c.current_dir(&r);
+        run("install Debian's chromium and chromium-driver", c)?;
+    }
+    let e2e = r.join("web/e2e");
+    if !e2e.join("node_modules/playwright-core").exists() {
+        let mut c = command("npm", &e2e, false);
+        c.args(["ci", "--no-audit", "--no-fund"]);
+        run("install playwright-core (no browser download)", c)?;
+    }
+    Ok(())
+}
+
+/// The demo DuckDB (in the cache) and its export in `www/data/demo`, made when missing.
+pub fn ensure_demo(quantbot: &Path) -> Result<PathBuf, String> {
+    let r = root();
+    let out = r.join("www/data/demo");
+    if out.join("manifest.json").exists() {
+        return Ok(out);
+    }
+    let db = demo_db();
+    if !db.exists() {
+        let mut c = Command::new(quantbot);
+        c.arg("demo-data").arg("--out").arg(&db).current_dir(&r);
+        run("demo data", c)?;
+    }
+    let mut c = Command::new(quantbot);
+    c.args(["export", "--duckdb"])
+        .arg(&db)
+        .args([
+            "--from",
+            "2025-05-01",
+            "--to",
+            "2026-01-07",
+            "--interval",
+            "1m",
+            "--out",
+        ])
+        .arg(&out)
+        .arg("--force")
+        .current_dir(&r);
+    run("export the demo dataset for the lab", c)?;
+    Ok(out)
+}
+
+/// The small dataset and the CLI's JSON that the wasm-bindgen test compares with.
+fn ensure_wasm_test_data(quantbot: &Path) -> Result<(), String> {
+    let r = root();
+    let data = r.join("web/tests/data");
+    if !data.join("manifest.json").exists() {
+        let db = demo_db();
+        let mut c = Command::new(quantbot);
+        c.args(["export", "--duckdb"])
+            .arg(&db)
+            .args([
+                "--from",
+                "2025-05-01",
+                "--to",
+                "2025-05-10",
+                "--interval",
+                "1m",
+                "--out",
+            ])
+            .arg(&data)
+            .arg("--force")
+            .current_dir(&r);
+        run("small dataset for the wasm test", c)?;
+    }
+    // Always from the current engine, so the comparison never uses a stale answer.
+    let out = Command::new(quantbot)
+        .args(["backtest", "v1-baseline", "--data"])
+        .arg(&data)
+        .args([
+            "--tp-mults",
+            "[2,3]",
+            "--sl-mults",
+            "[0.9]",
+            "--indicators",
+            r#"[null,"rsi_below:14:70"]"#,
+            "--format",
+            "json",
+            "--quiet",
+        ])
+        .output()
+        .map_err(|e| format!("cannot start quantbot: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "quantbot for the wasm test's expected JSON: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    std::fs::write(data.join("expected.json"), out.stdout).map_err(|e| e.to_string())
+}
+
+fn demo_db() -> PathBuf {
+    target_dir()
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        .join("demo/alerts.duckdb")
+}
+
+/// Builds the site into `dist/` (release, threads).
+pub fn build_site() -> Result<(), String> {
+    let mut c = command("trunk", &root().join("web"), true);
+    c.args(["build", "--release"]);
+    run("build the lab (trunk build --release)", c)
+}
+
+/// Lints and tests of the web workspace; returns (passed, failed) test counts.
+pub fn test(quantbot: &Path) -> Result<(u64, u64), String> {
+    ensure_tools()?;
+    let web = root().join("web");
+    let mut c = command("cargo", &web, false);
+    c.env("RUSTUP_TOOLCHAIN", "1.95.0")
+        .args(["fmt", "--", "--check"]);
+    run("format (web)", c)?;
+    let demo = ensure_demo(quantbot)?;
+    ensure_wasm_test_data(quantbot)?;
+    let mut c = command("cargo", &web, true);
+    c.args([
+        "clippy",
+        "--release",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run("lint (web)", c)?;
+    let mut c = command("cargo", &web, true);
+    c.args(["test", "--release", "--target", "wasm32-unknown-unknown"])
+        .env("CHROMEDRIVER", "/usr/bin/chromedriver");
+    let (mut passed, mut failed) =
+        crate::run_counting("wasm-bindgen tests in headless Chromium", c)?;
+    build_site()?;
+    let mut c = command("node", &root(), false);
+    c.arg("web/e2e/lab.test.mjs")
+        .arg("dist")
+        .arg(&demo)
+        .arg(quantbot)
+        .arg("docs/lab.png");
+    let (p, f) = crate::run_counting("lab end-to-end in headless Chromium", c)?;
+    passed += p;
+    failed += f;
+    Ok((passed, failed))
+}
+
+/// `cargo xtask lab`: everything from a fresh machine to the served site.
+pub fn lab(quantbot: &Path, port: &str) -> Result<(), String> {
+    ensure_tools()?;
+    ensure_demo(quantbot)?;
+    build_site()?;
+    let mut c = command("node", &root(), false);
+    c.args(["web/e2e/serve.mjs", "dist", port]);
+    run("serve the lab", c)
+}
