@@ -7,11 +7,12 @@
 //! reference simulator runs on a smaller workload (its first 500 calls, same grid) where it
 //! finishes in reasonable time, so both algorithms are compared on identical work.
 //! `--quick` runs a small version (what CI runs so the benchmark cannot rot); `--search-only`
-//! runs only the standard workload's search rows.
+//! runs only the standard workload's search rows; `--indicators` runs the standard search with
+//! and without issue 9's four indicator rules (5× the policies) and prints the time ratio;
+//! `--calls N` uses the workload's first N calls for `--search-only` and `--indicators`.
 //! `race-dump DIR` writes the vectorbt race's inputs and the engine's trades (see `race.rs`).
 
 mod race;
-mod workload;
 
 use std::time::Instant;
 
@@ -20,13 +21,14 @@ use rayon::prelude::*;
 use quantbot_core::data::Candle;
 use quantbot_core::grid::Grid;
 use quantbot_core::metrics::{Metrics, Scored};
-use quantbot_core::optimize::{search, CallWindow, Mode, Prepared, SearchOptions};
+use quantbot_core::optimize::{search, Prepared};
 use quantbot_core::policy::ExecConfig;
 use quantbot_core::sim::{simulate_reference, CallPrep};
 use quantbot_core::trade::Trade;
-use quantbot_core::wallet::{run_wallet, Offer, WalletConfig};
+use quantbot_core::wallet::{run_wallet, Offer};
 
-use workload::{standard_grid, Workload};
+use quantbot_bench::workload::{indicator_grid, standard_grid, Workload};
+use quantbot_bench::{digest, options, windows};
 
 /// Peak resident memory of this process since the last [`reset_peak`], from /proc (Linux), MB.
 fn peak_rss_mb() -> Option<f64> {
@@ -64,21 +66,6 @@ fn pool(threads: usize) -> rayon::ThreadPool {
         .expect("thread pool")
 }
 
-fn options() -> SearchOptions {
-    let exec = ExecConfig::defaults(60).expect("defaults");
-    let mut opts = SearchOptions::new(exec, WalletConfig::default());
-    opts.mode = Mode::PerCaller;
-    opts
-}
-
-fn windows(w: &Workload, n: usize) -> Vec<CallWindow<'_>> {
-    w.calls[..n]
-        .iter()
-        .zip(&w.paths)
-        .map(|(call, candles)| CallWindow { call, candles })
-        .collect()
-}
-
 /// One timed run: wall seconds, (call, policy) evaluations, peak RSS.
 struct Row {
     what: String,
@@ -88,6 +75,8 @@ struct Row {
     cpu: f64,
     evals: u64,
     peak_mb: f64,
+    /// [`digest`] of the search result (fast search only; the browser benchmark prints it too).
+    digest: u64,
 }
 
 impl Row {
@@ -115,6 +104,17 @@ fn table_header() {
 
 /// The engine's per-caller search (fast evaluator).
 fn fast_search(w: &Workload, n: usize, grid: &Grid, threads: usize) -> (Row, Vec<Vec<Scored>>) {
+    fast_search_named(w, n, grid, threads, "")
+}
+
+/// [`fast_search`] with `note` appended to the row's name.
+fn fast_search_named(
+    w: &Workload,
+    n: usize,
+    grid: &Grid,
+    threads: usize,
+    note: &str,
+) -> (Row, Vec<Vec<Scored>>) {
     let opts = options();
     reset_peak();
     let (t, cpu) = (Instant::now(), cpu_secs());
@@ -124,14 +124,16 @@ fn fast_search(w: &Workload, n: usize, grid: &Grid, threads: usize) -> (Row, Vec
     });
     let secs = t.elapsed().as_secs_f64();
     let cpu = cpu_secs() - cpu;
+    let digest = digest(&result);
     let scored = result.per_caller.into_iter().map(|c| c.scored).collect();
     let row = Row {
-        what: format!("per-caller search, fast, {n} calls"),
+        what: format!("per-caller search, fast, {n} calls{note}"),
         threads,
         secs,
         cpu,
         evals: result.evaluations,
         peak_mb: peak_rss_mb().unwrap_or(f64::NAN),
+        digest,
     };
     (row, scored)
 }
@@ -203,6 +205,7 @@ fn reference_search(
         cpu,
         evals: (n * policies.len()) as u64,
         peak_mb: peak_rss_mb().unwrap_or(f64::NAN),
+        digest: 0,
     };
     (row, scored)
 }
@@ -277,6 +280,48 @@ fn bytes_per_candle(w: &Workload) -> (f64, f64) {
     (rows as f64 / n, index as f64 / n)
 }
 
+/// Issue 9: the per-caller search with and without the four indicator rules (the indicator
+/// dimension `[null, ema_cross:9:21, rsi_below:14:70, tk_cross:9:26, vol_spike:30:4]`, 5× the
+/// policies), on 1 thread and on all cores, and the ratio of the times. The preparation of the
+/// calls (including the rules' firing positions) is inside the timed run.
+fn indicator_rows(w: &Workload, n: usize, scale: usize, threads: &[usize]) {
+    let plain = standard_grid(scale);
+    let with = indicator_grid(scale);
+    println!(
+        "indicator rules: {} policies without, {} with (5 rule values: off and 4 rules)",
+        plain.size(),
+        with.size()
+    );
+    table_header();
+    let mut ratios = Vec::new();
+    for &th in threads {
+        let (a, _) = fast_search_named(w, n, &plain, th, ", no rules");
+        a.print();
+        let (b, _) = fast_search_named(w, n, &with, th, ", 4 rules");
+        b.print();
+        ratios.push((th, b.secs / a.secs, a.secs, b.secs));
+    }
+    // Where the difference comes from: preparing the calls (with the rules' firing positions).
+    let opts = options();
+    let prep_secs = |grid: &Grid| {
+        pool(1).install(|| {
+            let t = Instant::now();
+            std::hint::black_box(Prepared::new(windows(w, n), grid, &opts.exec));
+            t.elapsed().as_secs_f64()
+        })
+    };
+    println!(
+        "preparing the {n} calls alone, 1 thread: {:.3} s without, {:.3} s with the 4 rules",
+        prep_secs(&plain),
+        prep_secs(&with)
+    );
+    for (th, r, a, b) in ratios {
+        println!(
+            "{th} thread(s): {a:.3} s without, {b:.3} s with the 4 rules: {r:.2}x the time for 5x the policies (goal: at most 6x)"
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("race-dump") {
@@ -287,6 +332,12 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     // Only the standard workload's search rows (to re-measure scaling quickly).
     let search_only = args.iter().any(|a| a == "--search-only");
+    let indicators = args.iter().any(|a| a == "--indicators");
+    let calls_arg: Option<usize> = args.iter().position(|a| a == "--calls").map(|i| {
+        args.get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .expect("--calls takes a number of calls")
+    });
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads: Vec<usize> = if cores > 1 { vec![1, cores] } else { vec![1] };
     // Standard: 10,000 calls × 10,000 policies; identical work on its first 500 calls.
@@ -296,6 +347,7 @@ fn main() {
     } else {
         (10_000, 1, 500)
     };
+    let n_calls = calls_arg.unwrap_or(n_calls);
     let candles = 2880;
     let t = Instant::now();
     let w = Workload::new(n_calls, 50, candles);
@@ -307,6 +359,11 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
+    if indicators {
+        indicator_rows(&w, n_calls, scale, &threads);
+        return;
+    }
+
     if search_only {
         table_header();
         let rows: Vec<Row> = threads
@@ -314,6 +371,11 @@ fn main() {
             .map(|&th| fast_search(&w, n_calls, &grid, th).0)
             .collect();
         rows.iter().for_each(Row::print);
+        println!("results digest: {:016x}", rows[0].digest);
+        assert!(
+            rows.iter().all(|r| r.digest == rows[0].digest),
+            "results must not depend on the thread count"
+        );
         if rows.len() > 1 {
             println!(
                 "{:.2}x speed-up from 1 to {cores} threads",

@@ -21,7 +21,7 @@ use quantbot_core::policy::{CostModel, EntryPrice, ExecConfig, Intrabar};
 use quantbot_core::sim::CallPrep;
 use quantbot_core::trade::Trade;
 
-use crate::workload::Workload;
+use quantbot_bench::workload::Workload;
 
 /// Calls in the race (the first ones of the standard workload) and the grid's sides.
 pub const CALLS: usize = 200;

@@ -5,10 +5,11 @@ use quantbot_core::data::{Call, Candle};
 use quantbot_core::grid::{Grid, GridSpec};
 
 /// SplitMix64: a tiny deterministic generator.
+#[derive(Debug)]
 pub struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -18,7 +19,7 @@ impl Rng {
 
     /// Uniform in [0, 1).
     pub fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -53,6 +54,7 @@ fn path(rng: &mut Rng, n: usize, start: i64) -> Vec<Candle> {
 }
 
 /// Calls (one token each, ten minutes apart, callers in rotation) and their windows.
+#[derive(Debug)]
 pub struct Workload {
     pub calls: Vec<Call>,
     pub paths: Vec<Vec<Candle>>,
@@ -88,18 +90,40 @@ impl Workload {
 /// The standard grid, 20 tp × 20 sl × 5 trailing × 5 hold = 10,000 policies; `scale` 4 keeps
 /// every fourth tp and sl value's count (5 × 5 × 5 × 5 = 625).
 pub fn standard_grid(scale: usize) -> Grid {
+    Grid::new(standard_spec(scale), 48.0).expect("a valid grid")
+}
+
+/// The indicator dimension of issue 9's benchmark: off and the four rules.
+pub const INDICATORS: [Option<&str>; 5] = [
+    None,
+    Some("ema_cross:9:21"),
+    Some("rsi_below:14:70"),
+    Some("tk_cross:9:26"),
+    Some("vol_spike:30:4"),
+];
+
+/// The standard grid with the indicator dimension [`INDICATORS`] added: 5× the policies.
+pub fn indicator_grid(scale: usize) -> Grid {
+    let mut spec = standard_spec(scale);
+    spec.indicator = INDICATORS
+        .iter()
+        .map(|r| r.map(|t| t.parse().expect("a valid rule")))
+        .collect();
+    Grid::new(spec, 48.0).expect("a valid grid")
+}
+
+fn standard_spec(scale: usize) -> GridSpec {
     let tp: Vec<Option<f64>> = (0..20 / scale)
         .map(|i| Some(1.2 + 0.2 * i as f64))
         .collect();
     let sl: Vec<Option<f64>> = (0..20 / scale)
         .map(|i| Some(0.5 + 0.025 * i as f64))
         .collect();
-    let spec = GridSpec {
+    GridSpec {
         tp,
         sl,
         trail: vec![None, Some(0.1), Some(0.2), Some(0.3), Some(0.4)],
         max_hold: vec![6.0, 12.0, 24.0, 36.0, 48.0],
         ..GridSpec::default()
-    };
-    Grid::new(spec, 48.0).expect("a valid grid")
+    }
 }

@@ -653,12 +653,17 @@ impl<'a> CallPrep<'a> {
     ) {
         let mut memo = Memo::default();
         let costs = Costs::new(self.entry, cfg);
-        // The latest policy evaluated through its first event, with that event's position.
-        let mut base: Option<(&Policy, Outcome)> = None;
+        // Per indicator value, the latest policy with it evaluated through its first event,
+        // with that event's position. The indicator is the grid's fastest dimension, so the
+        // policy one time stop earlier is the latest one with the same indicator, not the
+        // latest one overall.
+        let mut bases: Vec<(Option<Rule>, &Policy, Outcome)> = Vec::new();
         for (k, policy) in policies.iter().enumerate() {
+            let rule = policy.params().indicator;
+            let slot = bases.iter().position(|(r, _, _)| *r == rule);
             // Policies that differ only in the time stop give the same trade when the first
             // event comes before both deadlines: the deadline is then never looked at.
-            if let Some((b, o)) = &base {
+            if let Some((_, b, o)) = slot.map(|i| &bases[i]) {
                 if o.event < o.last
                     && o.event < self.last_for(cfg, policy, &mut memo)
                     && same_but_hold(b.params(), policy.params())
@@ -669,7 +674,10 @@ impl<'a> CallPrep<'a> {
             }
             let o = self.evaluate_memo(cfg, policy, &costs, &mut memo);
             out(k, o.trade);
-            base = Some((policy, o));
+            match slot {
+                Some(i) => bases[i] = (rule, policy, o),
+                None => bases.push((rule, policy, o)),
+            }
         }
     }
 
