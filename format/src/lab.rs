@@ -282,6 +282,193 @@ impl Form {
     }
 }
 
+/// The form's fields by flag, in the order a share link lists them.
+pub const FLAGS: [&str; 35] = [
+    "--tp-mults",
+    "--sl-mults",
+    "--trail-pcts",
+    "--trail-activations",
+    "--be-triggers",
+    "--ladders",
+    "--max-hold-hrs",
+    "--indicators",
+    "--initial-capital",
+    "--max-allocation-pct",
+    "--max-risk-per-trade",
+    "--max-concurrent-positions",
+    "--min-executable-size",
+    "--allow-same-token",
+    "--taker-fee-bps",
+    "--slippage-bps",
+    "--be-offset",
+    "--cost-model",
+    "--entry-price",
+    "--intrabar",
+    "--mode",
+    "--min-calls",
+    "--filter-collapsed",
+    "--filter-edge",
+    "--objective",
+    "--max-drawdown",
+    "--min-win-rate",
+    "--min-trades",
+    "--max-stop-out-rate",
+    "--min-profit-factor",
+    "--holdout-fraction",
+    "--from",
+    "--to",
+    "--chain",
+    "--caller-groups",
+];
+
+impl Form {
+    fn slot(&mut self, flag: &str) -> Option<&mut String> {
+        Some(match flag {
+            "--tp-mults" => &mut self.tp_mults,
+            "--sl-mults" => &mut self.sl_mults,
+            "--trail-pcts" => &mut self.trail_pcts,
+            "--trail-activations" => &mut self.trail_activations,
+            "--be-triggers" => &mut self.be_triggers,
+            "--ladders" => &mut self.ladders,
+            "--max-hold-hrs" => &mut self.max_hold_hrs,
+            "--indicators" => &mut self.indicators,
+            "--initial-capital" => &mut self.initial_capital,
+            "--max-allocation-pct" => &mut self.max_allocation_pct,
+            "--max-risk-per-trade" => &mut self.max_risk_per_trade,
+            "--max-concurrent-positions" => &mut self.max_concurrent_positions,
+            "--min-executable-size" => &mut self.min_executable_size,
+            "--taker-fee-bps" => &mut self.taker_fee_bps,
+            "--slippage-bps" => &mut self.slippage_bps,
+            "--be-offset" => &mut self.be_offset,
+            "--cost-model" => &mut self.cost_model,
+            "--entry-price" => &mut self.entry_price,
+            "--intrabar" => &mut self.intrabar,
+            "--mode" => &mut self.mode,
+            "--min-calls" => &mut self.min_calls,
+            "--objective" => &mut self.objective,
+            "--max-drawdown" => &mut self.max_drawdown,
+            "--min-win-rate" => &mut self.min_win_rate,
+            "--min-trades" => &mut self.min_trades,
+            "--max-stop-out-rate" => &mut self.max_stop_out_rate,
+            "--min-profit-factor" => &mut self.min_profit_factor,
+            "--holdout-fraction" => &mut self.holdout_fraction,
+            "--from" => &mut self.from,
+            "--to" => &mut self.to,
+            "--chain" => &mut self.chain,
+            "--caller-groups" => &mut self.caller_groups,
+            _ => return None,
+        })
+    }
+
+    fn flag_slot(&mut self, flag: &str) -> Option<&mut bool> {
+        Some(match flag {
+            "--allow-same-token" => &mut self.allow_same_token,
+            "--filter-collapsed" => &mut self.filter_collapsed,
+            "--filter-edge" => &mut self.filter_edge,
+            _ => return None,
+        })
+    }
+
+    /// The text of a field by its flag (`true`/`false` for switches).
+    pub fn get(&self, flag: &str) -> Option<String> {
+        let mut f = self.clone();
+        if let Some(b) = f.flag_slot(flag) {
+            return Some(b.to_string());
+        }
+        f.slot(flag).map(|s| s.clone())
+    }
+
+    /// Sets a field by its flag; `false` for an unknown flag or a switch that is not
+    /// `true`/`false`.
+    pub fn set(&mut self, flag: &str, value: &str) -> bool {
+        if let Some(b) = self.flag_slot(flag) {
+            return match value {
+                "true" => {
+                    *b = true;
+                    true
+                }
+                "false" => {
+                    *b = false;
+                    true
+                }
+                _ => false,
+            };
+        }
+        match self.slot(flag) {
+            Some(s) => {
+                *s = value.to_string();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The query string of a share link: every field that differs from the lab's defaults,
+    /// as `flag-without-dashes=value` (percent-encoded), in [`FLAGS`] order.
+    pub fn to_query(&self) -> String {
+        let d = Form::default();
+        FLAGS
+            .iter()
+            .filter_map(|flag| {
+                let v = self.get(flag)?;
+                (Some(&v) != d.get(flag).as_ref())
+                    .then(|| format!("{}={}", &flag[2..], percent_encode(&v)))
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    /// The form of a share link's query string (`?` optional); other keys are ignored.
+    pub fn from_query(query: &str) -> Form {
+        let mut f = Form::default();
+        for pair in query.trim_start_matches('?').split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let flag = format!("--{}", percent_decode(k));
+            f.set(&flag, &percent_decode(v));
+        }
+        f
+    }
+}
+
+/// Percent-encodes everything but `A–Z a–z 0–9 - _ . ~`.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` and `+` (as a space); a malformed escape is kept as is.
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(v) => {
+                        out.push(v);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// What a run will cost, shown before it starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunSize {
@@ -621,6 +808,29 @@ mod tests {
             Form::problem_for(&errs, "--max-hold-hrs").is_some(),
             "{errs:?}"
         );
+    }
+
+    #[test]
+    fn share_links_round_trip_the_form() {
+        let mut f = Form::default();
+        assert_eq!(f.to_query(), "");
+        assert!(f.set("--indicators", r#"[null,"ema_cross:9:21"]"#));
+        assert!(f.set("--filter-edge", "false"));
+        assert!(f.set("--caller-groups", "Brook 💀🧲, Alpha & co"));
+        assert!(!f.set("--threads", "4"));
+        assert!(!f.set("--filter-edge", "maybe"));
+        let q = f.to_query();
+        assert_eq!(
+            q,
+            "indicators=%5Bnull%2C%22ema_cross%3A9%3A21%22%5D&filter-edge=false&caller-groups=Brook%20%F0%9F%92%80%F0%9F%A7%B2%2C%20Alpha%20%26%20co"
+        );
+        assert_eq!(Form::from_query(&format!("?data=x&{q}")), f);
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("a+b%41"), "a bA");
+        assert_eq!(percent_decode("%é%"), "%é%");
+        for flag in FLAGS {
+            assert!(Form::default().get(flag).is_some(), "{flag}");
+        }
     }
 
     #[test]

@@ -113,6 +113,7 @@ await check('demo dataset opens from the URL, cross-origin isolated, on the work
   await setGrid(page, GRID);
   assert.match(await page.textContent('#run-size'), /^48 grid points/);
   urlRun = await run(page);
+  urlRun.share = await page.getAttribute('#share', 'href');
   assert.ok(urlRun.stats.threads_used >= 2, `only ${urlRun.stats.threads_used} worker thread(s) ran`);
   console.log(`     stated grid: ${urlRun.stats.secs.toFixed(2)} s, ${urlRun.stats.threads_used} threads`);
   if (shot) {
@@ -145,6 +146,20 @@ await check('per-caller and grouped results equal the CLI --format json, number 
   assert.ok(cli.grouped, 'the CLI has a grouped wallet');
   assert.equal(JSON.stringify(urlRun.results.grouped), JSON.stringify(cli.grouped));
   console.log(`     ${cli.per_caller.length} callers, ${countNumbers(cli.per_caller) + countNumbers(cli.grouped)} numbers identical`);
+});
+
+await check('the share link reopens the data and options and reruns the same grid', async () => {
+  assert.ok(urlRun, 'the URL run did not finish');
+  assert.match(urlRun.share, /^\?data=data%2Fdemo%2F&sha=[0-9a-f]{64}&tp-mults=.*&run=1$/);
+  const page = await open(urlRun.share);
+  await page.waitForFunction(() => window.quantbotResults || document.querySelector('#run-error').textContent,
+    null, { timeout: 900000 });
+  assert.equal(await page.textContent('#sha-warning'), '');
+  const results = JSON.parse(await page.evaluate(() => window.quantbotResults));
+  assert.equal(JSON.stringify(results.options), JSON.stringify(urlRun.results.options));
+  assert.equal(JSON.stringify(results.per_caller), JSON.stringify(urlRun.results.per_caller));
+  assert.equal(JSON.stringify(results.grouped), JSON.stringify(urlRun.results.grouped));
+  await page.close();
 });
 
 await check('the same exported folder through the file input gives the same results', async () => {

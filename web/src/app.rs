@@ -57,7 +57,14 @@ pub fn App() -> impl IntoView {
         let p = crate::init_thread_pool(wanted);
         match wasm_bindgen_futures::JsFuture::from(p).await {
             Ok(_) => pool.set(Some(wanted)),
-            Err(e) => pool_error.set(Some(format!("the worker pool did not start: {e:?}"))),
+            Err(e) => pool_error.set(Some(format!(
+                "the worker pool did not start, so nothing can run: {}",
+                e.as_string()
+                    .or_else(|| js_sys::Reflect::get(&e, &"message".into())
+                        .ok()?
+                        .as_string())
+                    .unwrap_or_else(|| format!("{e:?}"))
+            ))),
         }
     });
 
@@ -68,7 +75,14 @@ pub fn App() -> impl IntoView {
     let data_url = RwSignal::new(query_param("data").unwrap_or_else(|| "data/demo/".into()));
     let files_interval = RwSignal::new("1m".to_string());
 
-    let form = RwSignal::new(Form::default());
+    // A share link carries the form (only what differs from the defaults), the data URL, the
+    // dataset's manifest hash and `run=1`; opening it loads, checks and runs the same thing.
+    let search = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default();
+    let form = RwSignal::new(Form::from_query(&search));
+    let link_sha = query_param("sha");
+    let autorun = StoredValue::new(query_param("run").as_deref() == Some("1"));
     let dims = move || {
         loaded.with(|l| {
             l.as_ref()
@@ -204,7 +218,7 @@ pub fn App() -> impl IntoView {
         load_url();
     }
 
-    let on_run = move |_| {
+    let on_run = move |_: ()| {
         let Some(data) = loaded.get_untracked() else {
             return;
         };
@@ -265,6 +279,53 @@ pub fn App() -> impl IntoView {
             }
         });
     };
+    Effect::new(move |_| {
+        if autorun.get_value()
+            && pool.get().is_some()
+            && loaded.with(Option::is_some)
+            && !running.get()
+        {
+            autorun.set_value(false);
+            if problems.with(Vec::is_empty) {
+                on_run(());
+            }
+        }
+    });
+    let share = move || {
+        let data = data_url.get();
+        let sha = loaded.with(|l| {
+            l.as_ref()
+                .and_then(|l| l.manifest.as_ref().map(|m| m.sha256.clone()))
+        });
+        let mut q = format!(
+            "?data={}",
+            quantbot_format::lab::percent_encode(data.trim())
+        );
+        if let Some(sha) = sha {
+            q.push_str(&format!("&sha={sha}"));
+        }
+        let f = form.with(Form::to_query);
+        if !f.is_empty() {
+            q.push('&');
+            q.push_str(&f);
+        }
+        q.push_str("&run=1");
+        q
+    };
+    let sha_warning = move || {
+        let want = link_sha.clone()?;
+        let have = loaded.with(|l| {
+            l.as_ref()
+                .and_then(|l| l.manifest.as_ref().map(|m| m.sha256.clone()))
+        })?;
+        (want != have).then(|| {
+            format!(
+                "this link was made on dataset {}, but the loaded one is {}: results will differ",
+                &want[..want.len().min(12)],
+                &have[..12]
+            )
+        })
+    };
     let on_cancel = move |_| progress.with_value(|p| p.cancel.store(true, Ordering::Relaxed));
 
     let can_run = move || {
@@ -293,7 +354,7 @@ pub fn App() -> impl IntoView {
                 {if isolated {
                     "cross-origin isolated: threads on".to_string()
                 } else {
-                    "not cross-origin isolated: running on one worker (serve with COOP/COEP headers for threads)".to_string()
+                    "not cross-origin isolated: the engine's Web Workers need the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp (cargo xtask lab serves them)".to_string()
                 }}
             </span>
             <span id="pool">
@@ -391,12 +452,15 @@ pub fn App() -> impl IntoView {
                 }}
             </p>
             <div class="row">
-                <button id="run" on:click=on_run disabled=move || !can_run()>"Run"</button>
+                <button id="run" on:click=move |_| on_run(()) disabled=move || !can_run()>"Run"</button>
                 <button id="cancel" on:click=on_cancel disabled=move || !running.get()>"Cancel"</button>
                 <progress id="progress" max="1" prop:value=move || progress_pct.get()></progress>
                 <span id="progress-text">{move || format!("{:.0} %", progress_pct.get() * 100.0)}</span>
             </div>
             <p id="run-stats">{move || run_stats.get()}</p>
+            <p><a id="share" href=share>"Link to this run"</a>
+                <span class="hint">" (the data URL, the dataset's hash and every option that differs from the defaults; opening it runs the same grid)"</span></p>
+            <p id="sha-warning" class="error">{sha_warning}</p>
             <p id="run-error" class="error">{move || run_error.get().unwrap_or_default()}</p>
         </section>
         {move || output.get().map(|o| view! { <Results out=o /> })}
