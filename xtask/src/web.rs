@@ -152,12 +152,7 @@ pub fn ensure_demo(quantbot: &Path) -> Result<PathBuf, String> {
     if out.join("manifest.json").exists() {
         return Ok(out);
     }
-    let db = demo_db();
-    if !db.exists() {
-        let mut c = Command::new(quantbot);
-        c.arg("demo-data").arg("--out").arg(&db).current_dir(&r);
-        run("demo data", c)?;
-    }
+    let db = ensure_demo_db(quantbot)?;
     let mut c = Command::new(quantbot);
     c.args(["export", "--duckdb"])
         .arg(&db)
@@ -182,7 +177,7 @@ fn ensure_wasm_test_data(quantbot: &Path) -> Result<(), String> {
     let r = root();
     let data = r.join("web/tests/data");
     if !data.join("manifest.json").exists() {
-        let db = demo_db();
+        let db = ensure_demo_db(quantbot)?;
         let mut c = Command::new(quantbot);
         c.args(["export", "--duckdb"])
             .arg(&db)
@@ -226,11 +221,18 @@ fn ensure_wasm_test_data(quantbot: &Path) -> Result<(), String> {
     std::fs::write(data.join("expected.json"), out.stdout).map_err(|e| e.to_string())
 }
 
-fn demo_db() -> PathBuf {
-    target_dir()
+/// The demo DuckDB in the cache (written by `quantbot demo-data` when missing).
+fn ensure_demo_db(quantbot: &Path) -> Result<PathBuf, String> {
+    let db = target_dir()
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-        .join("demo/alerts.duckdb")
+        .join("demo/alerts.duckdb");
+    if !db.exists() {
+        let mut c = Command::new(quantbot);
+        c.arg("demo-data").arg("--out").arg(&db).current_dir(root());
+        run("demo data", c)?;
+    }
+    Ok(db)
 }
 
 /// Builds the site into `dist/` (release, threads).
