@@ -8,6 +8,7 @@ pub mod lab;
 pub mod options;
 pub mod parquet_read;
 pub mod results;
+pub mod transfer;
 
 /// What can go wrong reading options or data. The message names the flag, file or column.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -42,7 +42,7 @@ const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', hea
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-dev-shm-usage',
          '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
 
-async function open(query) {
+async function open(query, at = base) {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('pageerror', e => { failures++; console.log('[pageerror]', e.message); });
   // A main-thread watchdog: the longest gap between 10 ms ticks is a freeze of the page.
@@ -50,7 +50,7 @@ async function open(query) {
     window.__maxGap = 0; let last = performance.now();
     setInterval(() => { const t = performance.now(); window.__maxGap = Math.max(window.__maxGap, t - last); last = t; }, 10);
   });
-  await page.goto(base + query);
+  await page.goto(at + query);
   await page.waitForSelector('#run', { timeout: 60000 });
   return page;
 }
@@ -208,6 +208,31 @@ await check('a 10,000-point grid: the caller table of every point sorts and page
   console.log(`     10,000-point grid: run ${r.stats.secs.toFixed(2)} s; two sorts and three pages in ${sortMs} ms, longest main-thread gap ${gap.toFixed(0)} ms`);
   assert.ok(gap < 1000, `the page froze for ${gap} ms`);
   await page.close();
+});
+
+await check('without cross-origin isolation the page says so and runs the same grid on one worker', async () => {
+  assert.ok(urlRun, 'the URL run did not finish');
+  const plain = await serve(dist, 0, { isolation: false });
+  try {
+    const page = await open('', `http://127.0.0.1:${plain.address().port}/`);
+    assert.equal(await page.evaluate(() => self.crossOriginIsolated), false);
+    assert.match(await page.textContent('#isolation'), /^not cross-origin isolated/);
+    await waitLoaded(page);
+    await setGrid(page, GRID);
+    const r = await run(page);
+    assert.equal(r.stats.threads_used, 1);
+    assert.equal(r.stats.isolated, false);
+    assert.equal(JSON.stringify(r.results.per_caller), JSON.stringify(urlRun.results.per_caller));
+    assert.equal(JSON.stringify(r.results.grouped), JSON.stringify(urlRun.results.grouped));
+    console.log(`     one worker: stated grid in ${r.stats.secs.toFixed(2)} s, longest main-thread gap ${r.maxGap.toFixed(0)} ms`);
+    assert.ok(r.maxGap < 1000, `the page froze for ${r.maxGap} ms`);
+    // The grid table of a caller works from the transferred result too.
+    await page.click('#callers tbody tr:first-child');
+    await page.waitForSelector('#grid-table tbody tr');
+    await page.close();
+  } finally {
+    plain.close();
+  }
 });
 
 await check('a malformed rule is explained inline and blocks the run', async () => {

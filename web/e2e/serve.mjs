@@ -11,19 +11,20 @@ const TYPES = {
   '.parquet': 'application/octet-stream', '.png': 'image/png',
 };
 
-export function serve(dir, port = 0) {
+// `isolation: false` leaves the COOP/COEP headers out (the end-to-end test of one-worker mode).
+export function serve(dir, port = 0, { isolation = true } = {}) {
   const root = path.resolve(dir);
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     let file = path.join(root, decodeURIComponent(url.pathname));
     if (!file.startsWith(root)) { res.writeHead(403).end(); return; }
     if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
-    const headers = {
+    const headers = isolation ? {
       'Cross-Origin-Opener-Policy': 'same-origin',
       'Cross-Origin-Embedder-Policy': 'require-corp',
       'Cross-Origin-Resource-Policy': 'same-origin',
       'Cache-Control': 'no-store',
-    };
+    } : { 'Cache-Control': 'no-store' };
     fs.stat(file, (err, st) => {
       if (err || !st.isFile()) { res.writeHead(404, headers).end('not found'); return; }
       res.writeHead(200, { ...headers, 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream',

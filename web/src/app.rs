@@ -39,6 +39,20 @@ fn pool_threads() -> usize {
         .clamp(1, 16)
 }
 
+fn js_object(fields: &[(&str, wasm_bindgen::JsValue)]) -> wasm_bindgen::JsValue {
+    let o = js_sys::Object::new();
+    for (k, v) in fields {
+        let _ = js_sys::Reflect::set(&o, &(*k).into(), v);
+    }
+    o.into()
+}
+
+fn js_text(e: &wasm_bindgen::JsValue) -> String {
+    e.as_string()
+        .or_else(|| js_sys::Reflect::get(e, &"message".into()).ok()?.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
 fn cross_origin_isolated() -> bool {
     js_sys::Reflect::get(&js_sys::global(), &"crossOriginIsolated".into())
         .ok()
@@ -51,22 +65,23 @@ pub fn App() -> impl IntoView {
     let isolated = cross_origin_isolated();
     let pool = RwSignal::new(None::<usize>);
     let pool_error = RwSignal::new(None::<String>);
-    // Without cross-origin isolation there is no shared memory for more threads: one worker.
-    let wanted = if isolated { pool_threads() } else { 1 };
-    spawn_local(async move {
-        let p = crate::init_thread_pool(wanted);
-        match wasm_bindgen_futures::JsFuture::from(p).await {
-            Ok(_) => pool.set(Some(wanted)),
-            Err(e) => pool_error.set(Some(format!(
-                "the worker pool did not start, so nothing can run: {}",
-                e.as_string()
-                    .or_else(|| js_sys::Reflect::get(&e, &"message".into())
-                        .ok()?
-                        .as_string())
-                    .unwrap_or_else(|| format!("{e:?}"))
-            ))),
-        }
-    });
+    // Without cross-origin isolation the shared memory cannot reach a pool: one worker with its
+    // own engine instead (see solo.rs).
+    let wanted = pool_threads();
+    let solo = StoredValue::new_local(None::<web_sys::Worker>);
+    let solo_options = StoredValue::new(None::<quantbot_format::options::V1Options>);
+    if isolated {
+        spawn_local(async move {
+            let p = crate::init_thread_pool(wanted);
+            match wasm_bindgen_futures::JsFuture::from(p).await {
+                Ok(_) => pool.set(Some(wanted)),
+                Err(e) => pool_error.set(Some(format!(
+                    "the worker pool did not start, so nothing can run: {}",
+                    js_text(&e)
+                ))),
+            }
+        });
+    }
 
     let loaded = RwSignal::new(None::<Data>);
     let load_status = RwSignal::new(String::new());
@@ -129,7 +144,7 @@ pub fn App() -> impl IntoView {
                     let secs = (now_ms() - t0) / 1000.0;
                     load_status.set(format!(
                         "decoded {} candles in {secs:.1} s; wasm memory {:.0} MB",
-                        data.ds.candle_count(),
+                        data.candles,
                         wasm_memory_bytes() / 1e6
                     ));
                     publish("quantbotLoaded", &data.label);
@@ -140,6 +155,20 @@ pub fn App() -> impl IntoView {
             }
         });
     };
+    let solo_load = move |label: String, items: js_sys::Array| {
+        let interval =
+            quantbot_format::options::parse_interval(&files_interval.get_untracked()).unwrap_or(60);
+        load_status.set("decoding Parquet in the one worker…".into());
+        let msg = js_object(&[(
+            "load",
+            js_object(&[
+                ("label", label.into()),
+                ("items", items.into()),
+                ("interval", (interval as f64).into()),
+            ]),
+        )]);
+        solo.with_value(|w| w.as_ref().map(|w| w.post_message(&msg)));
+    };
     let load_url = move || {
         let mut base = data_url.get_untracked().trim().to_string();
         if !base.ends_with('/') {
@@ -148,6 +177,34 @@ pub fn App() -> impl IntoView {
         loading.set(true);
         load_error.set(None);
         load_status.set(format!("fetching {base}…"));
+        if !isolated {
+            let items = js_sys::Array::new();
+            for name in [
+                "manifest.json",
+                "calls.parquet",
+                "excluded.parquet",
+                "candles.parquet",
+            ] {
+                let url = web_sys::Url::new_with_base(
+                    &format!("{base}{name}"),
+                    &web_sys::window()
+                        .and_then(|w| w.location().href().ok())
+                        .unwrap_or_default(),
+                )
+                .map(|u| u.href())
+                .unwrap_or_else(|_| format!("{base}{name}"));
+                items.push(&js_object(&[
+                    ("name", format!("{base}{name}").into()),
+                    ("url", url.into()),
+                    (
+                        "optional",
+                        (name == "excluded.parquet" || name == "manifest.json").into(),
+                    ),
+                ]));
+            }
+            solo_load(base, items);
+            return;
+        }
         spawn_local(async move {
             let mut files = RawFiles::default();
             for name in [
@@ -184,6 +241,15 @@ pub fn App() -> impl IntoView {
         loading.set(true);
         load_error.set(None);
         load_status.set(format!("reading {} files…", files.len()));
+        if !isolated {
+            let items = js_sys::Array::new();
+            for f in &files {
+                items.push(&js_object(&[("name", f.name().into()), ("file", f.into())]));
+            }
+            let names: Vec<String> = files.iter().map(|f| f.name()).collect();
+            solo_load(format!("files:{}", names.join(",")), items);
+            return;
+        }
         spawn_local(async move {
             let mut raw = RawFiles::default();
             let mut ignored = Vec::new();
@@ -213,11 +279,36 @@ pub fn App() -> impl IntoView {
             finish_load(format!("files:{}", names.join(",")), raw);
         });
     };
-    // The bundled demo dataset opens by default.
-    if query_param("autoload") != Some("0".into()) {
-        load_url();
-    }
 
+    // A finished run, from the pool or from the one worker.
+    let finish_run = move |out: RunOutput, secs: f64, used: u32| {
+        progress_pct.set(1.0);
+        let evals = out.result.evaluations as f64;
+        let mem = wasm_memory_bytes();
+        run_stats.set(format!(
+            "{:.2} s wall · {used} worker thread{} ran · {:.3e} evaluations/s · wasm memory {:.0} MB",
+            secs,
+            if used == 1 { "" } else { "s" },
+            evals / secs.max(1e-9),
+            mem / 1e6
+        ));
+        publish(
+            "quantbotRunStats",
+            &serde_json::json!({
+                "secs": secs,
+                "threads_used": used,
+                "pool_threads": pool.get_untracked(),
+                "evaluations": out.result.evaluations,
+                "evaluations_per_s": evals / secs.max(1e-9),
+                "wasm_memory_bytes": mem,
+                "isolated": isolated,
+            })
+            .to_string(),
+        );
+        publish("quantbotResults", &out.json);
+        output.set(Some(Arc::new(out)));
+    };
+    let run_t0 = StoredValue::new(0.0f64);
     let on_run = move |_: ()| {
         let Some(data) = loaded.get_untracked() else {
             return;
@@ -232,6 +323,16 @@ pub fn App() -> impl IntoView {
         run_error.set(None);
         run_stats.set(String::new());
         progress_pct.set(0.0);
+        run_t0.set_value(now_ms());
+        if !isolated {
+            solo_options.set_value(Some(options));
+            let msg = js_object(&[(
+                "run",
+                js_object(&[("query", form.with_untracked(Form::to_query).into())]),
+            )]);
+            solo.with_value(|w| w.as_ref().map(|w| w.post_message(&msg)));
+            return;
+        }
         let poll = prog.clone();
         let ticker = set_interval_with_handle(
             move || progress_pct.set(poll.fraction()),
@@ -239,46 +340,78 @@ pub fn App() -> impl IntoView {
         )
         .ok();
         spawn_local(async move {
-            let t0 = now_ms();
             let job_prog = prog.clone();
             let r = on_pool(move || job::run(&data, options, &job_prog)).await;
-            let secs = (now_ms() - t0) / 1000.0;
+            let secs = (now_ms() - run_t0.get_value()) / 1000.0;
             if let Some(t) = ticker {
                 t.clear();
             }
             running.set(false);
             match r {
-                Ok(Some(out)) => {
-                    progress_pct.set(1.0);
-                    let evals = out.result.evaluations as f64;
-                    let used = prog.threads_used();
-                    let mem = wasm_memory_bytes();
-                    run_stats.set(format!(
-                        "{:.2} s wall · {used} worker threads ran · {:.3e} evaluations/s · wasm memory {:.0} MB",
-                        secs,
-                        evals / secs.max(1e-9),
-                        mem / 1e6
-                    ));
-                    publish(
-                        "quantbotRunStats",
-                        &serde_json::json!({
-                            "secs": secs,
-                            "threads_used": used,
-                            "pool_threads": pool.get_untracked(),
-                            "evaluations": out.result.evaluations,
-                            "evaluations_per_s": evals / secs.max(1e-9),
-                            "wasm_memory_bytes": mem,
-                        })
-                        .to_string(),
-                    );
-                    publish("quantbotResults", &out.json);
-                    output.set(Some(Arc::new(out)));
-                }
+                Ok(Some(out)) => finish_run(out, secs, prog.threads_used()),
                 Ok(None) => run_error.set(Some(format!("cancelled after {secs:.1} s"))),
                 Err(e) => run_error.set(Some(e)),
             }
         });
     };
+    // The one worker of a page without cross-origin isolation, and its answers.
+    let start_solo = move || {
+        let on_message = move |data: wasm_bindgen::JsValue| {
+            let get = |k: &str| {
+                js_sys::Reflect::get(&data, &k.into())
+                    .ok()
+                    .filter(|v| !v.is_undefined())
+            };
+            if get("ready").is_some() {
+                pool.set(Some(1));
+            } else if let Some(v) = get("loaded") {
+                loading.set(false);
+                match crate::solo::loaded_from(&v.as_string().unwrap_or_default()) {
+                    Ok(d) => {
+                        load_status.set(format!("decoded {} candles in one worker", d.candles));
+                        publish("quantbotLoaded", &d.label);
+                        output.set(None);
+                        loaded.set(Some(Arc::new(d)));
+                    }
+                    Err(e) => load_error.set(Some(e)),
+                }
+            } else if let Some(v) = get("done") {
+                running.set(false);
+                let secs = (now_ms() - run_t0.get_value()) / 1000.0;
+                let options = solo_options.get_value();
+                let horizon =
+                    loaded.with_untracked(|l| l.as_ref().map_or(48.0, |l| l.ds.horizon_hours));
+                match options.map(|o| {
+                    crate::solo::output_from(&v.as_string().unwrap_or_default(), o, horizon)
+                }) {
+                    Some(Ok(out)) => finish_run(out, secs, 1),
+                    Some(Err(e)) => run_error.set(Some(e)),
+                    None => {}
+                }
+            } else if let Some(e) = get("error") {
+                let e = e.as_string().unwrap_or_default();
+                if loading.get_untracked() {
+                    loading.set(false);
+                    load_error.set(Some(e));
+                } else {
+                    running.set(false);
+                    run_error.set(Some(e));
+                }
+            }
+        };
+        match crate::solo::start(on_message) {
+            Ok(w) => solo.set_value(Some(w)),
+            Err(e) => pool_error.set(Some(e)),
+        }
+    };
+    if !isolated {
+        start_solo();
+    }
+    // The bundled demo dataset opens by default.
+    if query_param("autoload") != Some("0".into()) {
+        load_url();
+    }
+
     Effect::new(move |_| {
         if autorun.get_value()
             && pool.get().is_some()
@@ -326,7 +459,22 @@ pub fn App() -> impl IntoView {
             )
         })
     };
-    let on_cancel = move |_| progress.with_value(|p| p.cancel.store(true, Ordering::Relaxed));
+    let on_cancel = move |_| {
+        if isolated {
+            progress.with_value(|p| p.cancel.store(true, Ordering::Relaxed));
+        } else {
+            // The one worker cannot hear a message while it computes: stop it and start anew
+            // (its data goes with it).
+            solo.with_value(|w| w.as_ref().map(web_sys::Worker::terminate));
+            running.set(false);
+            loaded.set(None);
+            pool.set(None);
+            run_error.set(Some(
+                "cancelled: the worker was stopped; open the data again".into(),
+            ));
+            start_solo();
+        }
+    };
 
     let can_run = move || {
         pool.get().is_some()
@@ -354,7 +502,7 @@ pub fn App() -> impl IntoView {
                 {if isolated {
                     "cross-origin isolated: threads on".to_string()
                 } else {
-                    "not cross-origin isolated: the engine's Web Workers need the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp (cargo xtask lab serves them)".to_string()
+                    "not cross-origin isolated: running on one worker (serve with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp, as cargo xtask lab does, to use every core)".to_string()
                 }}
             </span>
             <span id="pool">
@@ -563,7 +711,7 @@ fn summary(d: &Data) -> impl IntoView {
             <dt>"callers"</dt><dd id="summary-callers">{callers}</dd>
             <dt>"alerts"</dt><dd>{first}" → "{last}</dd>
             <dt>"interval"</dt><dd>{interval_name(ds.interval_s)}", horizon "{ds.horizon_hours}" h"</dd>
-            <dt>"candles"</dt><dd>{ds.candle_count()}</dd>
+            <dt>"candles"</dt><dd>{d.candles}</dd>
             <dt>"excluded"</dt><dd id="summary-excluded">{reasons.join(" · ")}</dd>
             <dt>"identity"</dt><dd>{sha}</dd>
         </dl>

@@ -28,6 +28,8 @@ pub struct Loaded {
     pub label: String,
     pub manifest: Option<ManifestInfo>,
     pub ds: Dataset,
+    /// Candles decoded (in one-worker mode the page holds the calls only).
+    pub candles: usize,
 }
 
 /// The raw files of a dataset, by role.
@@ -73,10 +75,12 @@ pub fn decode(label: String, files: RawFiles, fallback: LoadOptions) -> Result<L
     let sel = quantbot_format::options::Selection::all();
     let ds = load_published(label.clone(), manifest.as_ref(), fallback, published, &sel)
         .map_err(|e| e.to_string())?;
+    let candles = ds.candle_count();
     Ok(Loaded {
         label,
         manifest,
         ds,
+        candles,
     })
 }
 

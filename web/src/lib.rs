@@ -5,6 +5,7 @@
 mod app;
 pub mod io;
 pub mod job;
+pub mod solo;
 
 use wasm_bindgen::prelude::*;
 pub use wasm_bindgen_rayon::init_thread_pool;
