@@ -613,39 +613,14 @@ impl TableView {
 }
 
 /// Metric columns, in §5 order, as shown in the lab's tables.
-pub const METRIC_COLUMNS: [&str; 13] = [
-    "final_capital",
-    "total_return",
-    "trades",
-    "win_rate",
-    "mean_return",
-    "median_return",
-    "profit_factor",
-    "sharpe",
-    "max_drawdown",
-    "stop_out_rate",
-    "mean_hold_hours",
-    "capture",
-    "ambiguous_trades",
-];
+pub use crate::results::METRIC_NAMES as METRIC_COLUMNS;
 
 /// The metric cells in [`METRIC_COLUMNS`] order.
 pub fn metric_cells(m: &Metrics) -> Vec<Cell> {
-    vec![
-        Cell::Num(Some(m.final_capital)),
-        Cell::Num(Some(m.total_return)),
-        Cell::Num(Some(m.trades as f64)),
-        Cell::Num(m.win_rate),
-        Cell::Num(m.mean_return),
-        Cell::Num(m.median_return),
-        Cell::Num(m.profit_factor),
-        Cell::Num(m.sharpe),
-        Cell::Num(Some(m.max_drawdown)),
-        Cell::Num(m.stop_out_rate),
-        Cell::Num(m.mean_hold_hours),
-        Cell::Num(m.capture),
-        Cell::Num(Some(m.ambiguous_trades as f64)),
-    ]
+    crate::results::metric_values(m)
+        .into_iter()
+        .map(Cell::Num)
+        .collect()
 }
 
 /// Columns of the per-caller table.

@@ -19,6 +19,42 @@ pub fn num(v: Option<f64>) -> Value {
     }
 }
 
+/// The §5 metric names in order, as table and Parquet columns (skips are separate).
+pub const METRIC_NAMES: [&str; 13] = [
+    "final_capital",
+    "total_return",
+    "trades",
+    "win_rate",
+    "mean_return",
+    "median_return",
+    "profit_factor",
+    "sharpe",
+    "max_drawdown",
+    "stop_out_rate",
+    "mean_hold_hours",
+    "capture",
+    "ambiguous_trades",
+];
+
+/// The metric values in [`METRIC_NAMES`] order (`None` where a metric does not exist).
+pub fn metric_values(m: &Metrics) -> [Option<f64>; 13] {
+    [
+        Some(m.final_capital),
+        Some(m.total_return),
+        Some(f64::from(m.trades)),
+        m.win_rate,
+        m.mean_return,
+        m.median_return,
+        m.profit_factor,
+        m.sharpe,
+        Some(m.max_drawdown),
+        m.stop_out_rate,
+        m.mean_hold_hours,
+        m.capture,
+        Some(f64::from(m.ambiguous_trades)),
+    ]
+}
+
 /// The §5 metrics object.
 pub fn metrics_json(m: &Metrics) -> Value {
     let mut skipped = Map::new();

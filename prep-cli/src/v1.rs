@@ -12,7 +12,7 @@ use quantbot_core::optimize::{search_with_progress, Prepared, SearchOptions, Sea
 use quantbot_core::policy::PolicyParams;
 use quantbot_core::trade::Trade;
 use quantbot_core::wallet::SkipReason;
-use quantbot_format::results::results_json;
+use quantbot_format::results::{metric_values, results_json, METRIC_NAMES};
 use serde_json::Value;
 
 use crate::args::{Format, V1Args};
@@ -299,40 +299,6 @@ fn csv_field(s: &str) -> String {
 fn csv_num(v: Option<f64>) -> String {
     v.filter(|x| x.is_finite())
         .map_or_else(String::new, |x| x.to_string())
-}
-
-const METRIC_NAMES: [&str; 13] = [
-    "final_capital",
-    "total_return",
-    "trades",
-    "win_rate",
-    "mean_return",
-    "median_return",
-    "profit_factor",
-    "sharpe",
-    "max_drawdown",
-    "stop_out_rate",
-    "mean_hold_hours",
-    "capture",
-    "ambiguous_trades",
-];
-
-fn metric_values(m: &Metrics) -> Vec<Option<f64>> {
-    vec![
-        Some(m.final_capital),
-        Some(m.total_return),
-        Some(m.trades as f64),
-        m.win_rate,
-        m.mean_return,
-        m.median_return,
-        m.profit_factor,
-        m.sharpe,
-        Some(m.max_drawdown),
-        m.stop_out_rate,
-        m.mean_hold_hours,
-        m.capture,
-        Some(m.ambiguous_trades as f64),
-    ]
 }
 
 /// CSV: one row per caller, then a `(grouped)` row.

@@ -152,23 +152,12 @@ pub fn ensure_demo(quantbot: &Path) -> Result<PathBuf, String> {
     if out.join("manifest.json").exists() {
         return Ok(out);
     }
-    let db = ensure_demo_db(quantbot)?;
-    let mut c = Command::new(quantbot);
-    c.args(["export", "--duckdb"])
-        .arg(&db)
-        .args([
-            "--from",
-            "2025-05-01",
-            "--to",
-            "2026-01-07",
-            "--interval",
-            "1m",
-            "--out",
-        ])
-        .arg(&out)
-        .arg("--force")
-        .current_dir(&r);
-    run("export the demo dataset for the lab", c)?;
+    export(
+        quantbot,
+        "2026-01-07",
+        &out,
+        "export the demo dataset for the lab",
+    )?;
     Ok(out)
 }
 
@@ -177,23 +166,12 @@ fn ensure_wasm_test_data(quantbot: &Path) -> Result<(), String> {
     let r = root();
     let data = r.join("web/tests/data");
     if !data.join("manifest.json").exists() {
-        let db = ensure_demo_db(quantbot)?;
-        let mut c = Command::new(quantbot);
-        c.args(["export", "--duckdb"])
-            .arg(&db)
-            .args([
-                "--from",
-                "2025-05-01",
-                "--to",
-                "2025-05-10",
-                "--interval",
-                "1m",
-                "--out",
-            ])
-            .arg(&data)
-            .arg("--force")
-            .current_dir(&r);
-        run("small dataset for the wasm test", c)?;
+        export(
+            quantbot,
+            "2025-05-10",
+            &data,
+            "small dataset for the wasm test",
+        )?;
     }
     // Always from the current engine, so the comparison never uses a stale answer.
     let out = Command::new(quantbot)
@@ -219,6 +197,27 @@ fn ensure_wasm_test_data(quantbot: &Path) -> Result<(), String> {
         ));
     }
     std::fs::write(data.join("expected.json"), out.stdout).map_err(|e| e.to_string())
+}
+
+/// Exports the demo calls from 2025-05-01 to `to` (1-minute candles) into `out`.
+fn export(quantbot: &Path, to: &str, out: &Path, step: &str) -> Result<(), String> {
+    let db = ensure_demo_db(quantbot)?;
+    let mut c = Command::new(quantbot);
+    c.args(["export", "--duckdb"])
+        .arg(&db)
+        .args([
+            "--from",
+            "2025-05-01",
+            "--to",
+            to,
+            "--interval",
+            "1m",
+            "--out",
+        ])
+        .arg(out)
+        .arg("--force")
+        .current_dir(root());
+    run(step, c)
 }
 
 /// The demo DuckDB in the cache (written by `quantbot demo-data` when missing).
