@@ -521,7 +521,7 @@ pub fn App() -> impl IntoView {
                     <input id="data-url" type="text" size="40" prop:value=move || data_url.get()
                         on:input=move |ev| data_url.set(event_target_value(&ev)) />
                 </label>
-                <button id="load-url" on:click=move |_| load_url() disabled=move || loading.get()>"Open"</button>
+                <button id="load-url" on:click=move |_| load_url() disabled=move || loading.get() || running.get()>"Open"</button>
             </div>
             <div class="row drop"
                 on:dragover=move |ev: web_sys::DragEvent| ev.prevent_default()
@@ -532,7 +532,7 @@ pub fn App() -> impl IntoView {
                     }
                 }>
                 <label>"Your files (an exported folder's files, or calls.parquet + candles.parquet) "
-                    <input id="files" type="file" multiple=true accept=".parquet,.json"
+                    <input id="files" type="file" multiple=true accept=".parquet,.json" disabled=move || loading.get() || running.get()
                         on:change=move |ev| {
                             let input: web_sys::HtmlInputElement = event_target(&ev);
                             if let Some(list) = input.files() {
