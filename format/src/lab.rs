@@ -694,6 +694,30 @@ pub fn caller_rows(grid: &Grid, result: &SearchResult, objective: Objective) -> 
         .collect()
 }
 
+/// An equity curve as SVG polyline points in a `width` × `height` box: time left to right,
+/// equity bottom to top, starting at `(first time, initial)`; the scale covers the initial
+/// capital too. Empty when there is nothing to draw.
+pub fn equity_points(curve: &[(i64, f64)], initial: f64, width: f64, height: f64) -> String {
+    let Some(&(t_end, _)) = curve.last() else {
+        return String::new();
+    };
+    let t0 = curve[0].0;
+    let (mut lo, mut hi) = (initial, initial);
+    for &(_, e) in curve {
+        lo = lo.min(e);
+        hi = hi.max(e);
+    }
+    let span_t = (t_end - t0).max(1) as f64;
+    let span_e = if hi > lo { hi - lo } else { 1.0 };
+    let x = |t: i64| (t - t0) as f64 / span_t * width;
+    let y = |e: f64| height - (e - lo) / span_e * height;
+    std::iter::once((t0, initial))
+        .chain(curve.iter().copied())
+        .map(|(t, e)| format!("{:.1},{:.1}", x(t), y(e)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Columns of a caller's grid table: index, feasibility, one per grid dimension, every metric
 /// and the skips by reason.
 pub fn grid_columns(grid: &Grid) -> Vec<String> {
@@ -827,6 +851,22 @@ mod tests {
         assert_eq!(Cell::Num(Some(0.123456)).display(), "0.1235");
         assert_eq!(Cell::Num(Some(2.0)).display(), "2");
         assert_eq!(Cell::Num(None).display(), "–");
+    }
+
+    #[test]
+    fn equity_points_scale_to_the_box() {
+        assert_eq!(equity_points(&[], 100.0, 600.0, 100.0), "");
+        let curve = [(1_000, 150.0), (3_000, 50.0)];
+        // Starts at the initial capital (the middle of 50..150), ends at the bottom right.
+        assert_eq!(
+            equity_points(&curve, 100.0, 600.0, 100.0),
+            "0.0,50.0 0.0,0.0 600.0,100.0"
+        );
+        // A flat curve and a single point stay finite.
+        assert_eq!(
+            equity_points(&[(5, 100.0)], 100.0, 10.0, 10.0),
+            "0.0,10.0 0.0,10.0"
+        );
     }
 
     #[test]

@@ -116,9 +116,13 @@ await check('demo dataset opens from the URL, cross-origin isolated, on the work
   urlRun.share = await page.getAttribute('#share', 'href');
   assert.ok(urlRun.stats.threads_used >= 2, `only ${urlRun.stats.threads_used} worker thread(s) ran`);
   console.log(`     stated grid: ${urlRun.stats.secs.toFixed(2)} s, ${urlRun.stats.threads_used} threads`);
+  await page.click('#callers tbody tr:first-child');
+  await page.waitForSelector('#grid-table');
+  // The best policy's equity curve ends at its in-sample final capital.
+  const final = Number(await page.getAttribute('#equity', 'data-final'));
+  assert.equal(final, urlRun.results.per_caller[0].best.metrics.final_capital);
+  assert.ok((await page.getAttribute('#equity polyline', 'points')).split(' ').length > 2);
   if (shot) {
-    await page.click('#callers tbody tr:first-child');
-    await page.waitForSelector('#grid-table');
     await page.evaluate(() => document.querySelector('#results').scrollIntoView());
     fs.mkdirSync(path.dirname(shot), { recursive: true });
     await page.screenshot({ path: shot });
@@ -229,6 +233,8 @@ await check('without cross-origin isolation the page says so and runs the same g
     // The grid table of a caller works from the transferred result too.
     await page.click('#callers tbody tr:first-child');
     await page.waitForSelector('#grid-table tbody tr');
+    assert.equal(Number(await page.getAttribute('#equity', 'data-final')),
+      urlRun.results.per_caller[0].best.metrics.final_capital);
     await page.close();
   } finally {
     plain.close();

@@ -12,8 +12,8 @@ use quantbot_core::select::format_ts_ms;
 use quantbot_core::window::Exclusion;
 use quantbot_format::dataset::LoadOptions;
 use quantbot_format::lab::{
-    caller_columns, caller_rows, grid_columns, grid_rows, metric_cells, Cell, Form, RunSize,
-    TableView, METRIC_COLUMNS,
+    caller_columns, caller_rows, equity_points, grid_columns, grid_rows, metric_cells, Cell, Form,
+    RunSize, TableView, METRIC_COLUMNS,
 };
 use quantbot_format::options::interval_name;
 use quantbot_format::Error;
@@ -761,6 +761,7 @@ fn Results(out: Arc<RunOutput>) -> impl IntoView {
         .iter()
         .map(|c| c.caller.clone())
         .collect();
+    let out2 = out.clone();
     view! {
         <section id="results">
             <h2>"Per caller" <a id="download" href=download download="results.json">" results.json"</a></h2>
@@ -771,8 +772,20 @@ fn Results(out: Arc<RunOutput>) -> impl IntoView {
         </section>
         {grouped}
         <section id="caller-grid">
-            {move || selected.get().map(|k| view! {
-                <h2>"Grid of "{names[k].clone()}" (in-sample under holdout)"</h2>
+            {move || selected.get().map(|k| {
+                let initial = out2.options.initial_capital;
+                let curve = &out2.equity[k];
+                let points = equity_points(curve, initial, 600.0, 140.0);
+                let last = curve.last().map_or(initial, |p| p.1);
+                view! {
+                    <h2>"Best policy of "{names[k].clone()}": equity after each close (in sample)"</h2>
+                    <svg id="equity" viewBox="-2 -2 604 144" width="604" height="144" data-final=last.to_string()>
+                        <rect x="0" y="0" width="600" height="140" fill="#fbfcfe" stroke="#dde1e8" />
+                        <polyline points=points fill="none" stroke="#2f6fde" stroke-width="1.5" />
+                    </svg>
+                    <p class="hint">{format!("{} closes · start {} · end {}", curve.len(), Cell::Num(Some(initial)).display(), Cell::Num(Some(last)).display())}</p>
+                    <h2>"Grid of "{names[k].clone()}" (in-sample under holdout)"</h2>
+                }
             })}
             {move || selected.get().map(|_| data_table("grid-table", gcols.clone(), grid_rows_memo.into(), grid_view, None,
                 |r| matches!(&r[1], Cell::Text(t) if t == "no")))}

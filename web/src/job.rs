@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use quantbot_core::grid::Grid;
-use quantbot_core::optimize::{search_cancellable, Prepared, SearchResult};
+use quantbot_core::optimize::{search_cancellable, Prepared, SearchOptions, SearchResult};
 use quantbot_format::dataset::{
     load_published, parse_manifest, Dataset, LoadOptions, ManifestInfo, PublishedFiles,
 };
@@ -132,6 +132,33 @@ pub struct RunOutput {
     pub result: SearchResult,
     /// The §10.1 document, pretty-printed as the CLI prints it.
     pub json: String,
+    /// Per caller (in `result.per_caller` order): the equity after each close of its best
+    /// policy's wallet, in sample.
+    pub equity: Vec<Vec<(i64, f64)>>,
+}
+
+/// The equity curve of every caller's best policy (in-sample calls, the caller's own wallet).
+fn best_equity(
+    prepared: &Prepared<'_>,
+    result: &SearchResult,
+    opts: &SearchOptions,
+) -> Vec<Vec<(i64, f64)>> {
+    let by: std::collections::BTreeMap<&str, &[usize]> = prepared.callers().collect();
+    result
+        .per_caller
+        .iter()
+        .map(|r| {
+            let calls = by.get(r.caller.as_str()).copied().unwrap_or(&[]);
+            let n = if opts.holdout_fraction() > 0.0 {
+                Prepared::in_sample_count(calls.len(), opts.holdout_fraction())
+            } else {
+                calls.len()
+            };
+            let calls = &calls[..n.min(calls.len())];
+            let trades = prepared.trades(calls, r.best, &opts.exec);
+            prepared.wallet(calls, &trades, |_| r.best, opts).equity
+        })
+        .collect()
 }
 
 /// Runs the grid search on the pool (call it inside [`on_pool`]). `Ok(None)` when cancelled.
@@ -163,6 +190,7 @@ pub fn run(
     let Some(result) = search_cancellable(&prepared, &grid, &opts, &tick, &progress.cancel) else {
         return Ok(None);
     };
+    let equity = best_equity(&prepared, &result, &opts);
     let json = results_json(ds, &sel, &grid, &opts, &result);
     let json = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
     Ok(Some(RunOutput {
@@ -170,6 +198,7 @@ pub fn run(
         options,
         result,
         json,
+        equity,
     }))
 }
 

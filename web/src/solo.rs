@@ -63,7 +63,15 @@ pub fn solo_run(query: String) -> Result<String, String> {
                     .join("; ")
             })?;
         let out = run(data, options, &Progress::default())?.ok_or("cancelled")?;
-        Ok(json!({"json": out.json, "result": result_to_json(&out.result)}).to_string())
+        let equity: Vec<Vec<(i64, u64)>> = out
+            .equity
+            .iter()
+            .map(|c| c.iter().map(|&(t, e)| (t, e.to_bits())).collect())
+            .collect();
+        Ok(
+            json!({"json": out.json, "result": result_to_json(&out.result), "equity": equity})
+                .to_string(),
+        )
     })
 }
 
@@ -137,10 +145,16 @@ pub fn output_from(
     let result =
         quantbot_format::transfer::result_from_json(&v["result"]).map_err(|e| e.to_string())?;
     let grid = options.grid(horizon_hours).map_err(|e| e.to_string())?;
+    let equity: Vec<Vec<(i64, u64)>> =
+        serde_json::from_value(v["equity"].clone()).map_err(|e| e.to_string())?;
     Ok(crate::job::RunOutput {
         grid,
         options,
         result,
         json: v["json"].as_str().unwrap_or_default().to_string(),
+        equity: equity
+            .into_iter()
+            .map(|c| c.into_iter().map(|(t, e)| (t, f64::from_bits(e))).collect())
+            .collect(),
     })
 }
