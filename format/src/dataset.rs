@@ -266,10 +266,28 @@ pub fn parse_manifest(name: &str, bytes: &[u8]) -> Result<ManifestInfo> {
             .as_f64()
             .ok_or_else(|| data(format!("{name}: missing number {key}")))
     };
+    let interval = num("interval_s")?;
+    if ![60.0, 300.0, 900.0, 3600.0].contains(&interval) {
+        return Err(data(format!(
+            "{name}: interval_s {interval} is not one of 60, 300, 900, 3600"
+        )));
+    }
+    let horizon_hours = num("horizon_hours")?;
+    if !(horizon_hours > 0.0 && horizon_hours <= 10_000.0) {
+        return Err(data(format!(
+            "{name}: horizon_hours {horizon_hours} must be above 0 and at most 10000"
+        )));
+    }
+    let min_coverage = v["selection"]["min_coverage"].as_f64().unwrap_or(0.8);
+    if !(0.0..=1.0).contains(&min_coverage) {
+        return Err(data(format!(
+            "{name}: selection.min_coverage {min_coverage} is not in [0, 1]"
+        )));
+    }
     Ok(ManifestInfo {
-        interval_s: num("interval_s")? as i64,
-        horizon_hours: num("horizon_hours")?,
-        min_coverage: v["selection"]["min_coverage"].as_f64().unwrap_or(0.8),
+        interval_s: interval as i64,
+        horizon_hours,
+        min_coverage,
         sha256: hex(&Sha256::digest(bytes)),
         json: v,
     })

@@ -186,13 +186,17 @@ impl Form {
         let min_win_rate = opt_f64("--min-win-rate", &self.min_win_rate);
         let max_stop_out_rate = opt_f64("--max-stop-out-rate", &self.max_stop_out_rate);
         let min_profit_factor = opt_f64("--min-profit-factor", &self.min_profit_factor);
-        let mut whole = |flag: &str, s: &str| -> Option<u64> {
+        // Whole numbers must fit the CLI's types (u32), or the two would run different things.
+        let mut whole = |flag: &str, s: &str| -> Option<u32> {
             match s.trim() {
                 "" => None,
-                t => match t.parse::<u64>() {
+                t => match t.parse::<u32>() {
                     Ok(v) => Some(v),
                     Err(_) => {
-                        errs.push(usage(format!("{flag}: {t:?} is not a whole number")));
+                        errs.push(usage(format!(
+                            "{flag}: {t:?} is not a whole number from 0 to {}",
+                            u32::MAX
+                        )));
                         None
                     }
                 },
@@ -200,12 +204,9 @@ impl Form {
         };
         let max_concurrent_positions =
             whole("--max-concurrent-positions", &self.max_concurrent_positions)
-                .map_or(d.max_concurrent_positions, |v| {
-                    v.min(u32::MAX as u64) as u32
-                });
+                .unwrap_or(d.max_concurrent_positions);
         let min_calls = whole("--min-calls", &self.min_calls).map_or(0, |v| v as usize);
-        let min_trades =
-            whole("--min-trades", &self.min_trades).map(|v| v.min(u32::MAX as u64) as u32);
+        let min_trades = whole("--min-trades", &self.min_trades);
         let mut choice = |flag: &str, s: &str, all: &[&str]| -> usize {
             all.iter().position(|c| *c == s).unwrap_or_else(|| {
                 errs.push(usage(format!(
@@ -451,7 +452,9 @@ pub fn percent_decode(s: &str) -> String {
     while i < b.len() {
         match b[i] {
             b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+                let hex = std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()));
                 match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     Some(v) => {
                         out.push(v);
@@ -473,6 +476,8 @@ pub fn percent_decode(s: &str) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunSize {
     pub grid_points: usize,
+    /// Callers searched (each keeps every grid point's score).
+    pub callers: usize,
     /// (call, policy) evaluations: grid points × eligible calls.
     pub evaluations: u64,
 }
@@ -481,8 +486,14 @@ impl RunSize {
     pub fn of(grid: &Grid, eligible_calls: usize) -> RunSize {
         RunSize {
             grid_points: grid.size(),
+            callers: 1,
             evaluations: grid.size() as u64 * eligible_calls as u64,
         }
+    }
+
+    /// Grid-point scores the result keeps (every point of every caller).
+    pub fn scores_held(&self) -> u64 {
+        self.grid_points as u64 * self.callers as u64
     }
 
     /// The evaluations a search will do: per caller with at least `min_calls` eligible calls,
@@ -492,9 +503,13 @@ impl RunSize {
         calls_per_caller: impl IntoIterator<Item = usize>,
         options: &V1Options,
     ) -> RunSize {
-        let in_sample: u64 = calls_per_caller
+        let kept: Vec<usize> = calls_per_caller
             .into_iter()
             .filter(|&n| n >= options.min_calls)
+            .collect();
+        let callers = kept.len();
+        let in_sample: u64 = kept
+            .into_iter()
             .map(|n| {
                 if options.holdout_fraction > 0.0 {
                     Prepared::in_sample_count(n, options.holdout_fraction) as u64
@@ -505,6 +520,7 @@ impl RunSize {
             .sum();
         RunSize {
             grid_points: grid.size(),
+            callers,
             evaluations: grid.size() as u64 * in_sample,
         }
     }
@@ -772,6 +788,8 @@ mod tests {
         o2.min_calls = 3;
         let s = RunSize::for_search(&grid, [10, 3, 2], &o2);
         assert_eq!(s.evaluations, 30 * (7 + 3));
+        assert_eq!(s.callers, 2);
+        assert_eq!(s.scores_held(), 60);
         // The form round-trips the options it shows.
         assert_eq!(Form::from_options(&o), f);
     }
@@ -796,6 +814,15 @@ mod tests {
             .contains("ten"));
         assert!(Form::problem_for(&errs, "--max-concurrent-positions").is_some());
         assert!(Form::problem_for(&errs, "--mode").is_some());
+        let huge = Form {
+            min_calls: "4294967297".into(),
+            ..Form::default()
+        };
+        let errs = huge.options(48.0, 60).unwrap_err();
+        assert!(
+            Form::problem_for(&errs, "--min-calls").is_some(),
+            "{errs:?}"
+        );
         assert!(Form::problem_for(&errs, "--sl-mults").is_none());
         // A grid over the dataset's horizon is refused, naming the flag.
         let long = Form {
@@ -827,6 +854,7 @@ mod tests {
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("a+b%41"), "a bA");
         assert_eq!(percent_decode("%é%"), "%é%");
+        assert_eq!(percent_decode("%+1"), "% 1");
         for flag in FLAGS {
             assert!(Form::default().get(flag).is_some(), "{flag}");
         }

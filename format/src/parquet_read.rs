@@ -18,10 +18,29 @@ pub fn for_each_batch<R: ChunkReader + 'static>(
     file: R,
     mut f: impl FnMut(&RecordBatch) -> Result<()>,
 ) -> Result<()> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| data(format!("{name}: not a readable Parquet file: {e}")))?
-        .build()
-        .map_err(|e| data(format!("{name}: {e}")))?;
+    let len = file.len();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| data(format!("{name}: not a readable Parquet file: {e}")))?;
+    // The reader trusts these offsets (and panics on bad ones): check them first.
+    for rg in builder.metadata().row_groups() {
+        for c in rg.columns() {
+            let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
+            let size = c.compressed_size();
+            let fits = start >= 0
+                && c.data_page_offset() >= 0
+                && size >= 0
+                && (start as u64)
+                    .checked_add(size as u64)
+                    .is_some_and(|end| end <= len);
+            if !fits {
+                return Err(corrupt(
+                    name,
+                    format!("column {} has a chunk outside the file", c.column_path()),
+                ));
+            }
+        }
+    }
+    let reader = builder.build().map_err(|e| data(format!("{name}: {e}")))?;
     for batch in reader {
         let batch = batch.map_err(|e| corrupt(name, e))?;
         f(&batch)?;
@@ -181,4 +200,73 @@ pub fn read_candles<R: ChunkReader + 'static>(
         }
     }
     Ok(tokens)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+    use parquet::arrow::ArrowWriter;
+
+    use super::*;
+
+    fn calls_file(n: usize) -> Vec<u8> {
+        let s = |f: &dyn Fn(usize) -> String| -> ArrayRef {
+            Arc::new(StringArray::from((0..n).map(f).collect::<Vec<_>>()))
+        };
+        let batch = RecordBatch::try_from_iter([
+            ("call_id", s(&|i| format!("c{i}"))),
+            ("caller", s(&|i| format!("caller {}", i % 3))),
+            ("chain", s(&|_| "solana".into())),
+            ("mint", s(&|i| format!("mint{i}"))),
+            (
+                "alert_ts_ms",
+                Arc::new(Int64Array::from((0..n as i64).collect::<Vec<_>>())) as ArrayRef,
+            ),
+            (
+                "price_at_alert",
+                Arc::new(Float64Array::from(vec![Some(1.5); n])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let mut out = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut out, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        out
+    }
+
+    #[test]
+    fn a_corrupt_file_is_an_error_naming_it_not_a_panic() {
+        let good = calls_file(50);
+        let rows = read_calls("calls.parquet", bytes::Bytes::from(good.clone()), false).unwrap();
+        assert_eq!(rows.len(), 50);
+        // Truncated, and flipped bytes all over the file (a fixed pseudo-random walk).
+        let cut = read_calls(
+            "calls.parquet",
+            bytes::Bytes::from(good[..good.len() / 2].to_vec()),
+            false,
+        );
+        assert!(cut.unwrap_err().to_string().starts_with("calls.parquet: "));
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..3000 {
+            let mut bad = good.clone();
+            for _ in 0..2 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let at = (x % bad.len() as u64) as usize;
+                bad[at] ^= (x >> 32) as u8 | 1;
+            }
+            let r = std::panic::catch_unwind(|| {
+                read_calls("calls.parquet", bytes::Bytes::from(bad.clone()), false)
+            });
+            match r {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => assert!(e.to_string().starts_with("calls.parquet: "), "{e}"),
+                Err(_) => panic!("reading a corrupt file panicked"),
+            }
+        }
+    }
 }

@@ -154,7 +154,7 @@ await check('per-caller and grouped results equal the CLI --format json, number 
 
 await check('the share link reopens the data and options and reruns the same grid', async () => {
   assert.ok(urlRun, 'the URL run did not finish');
-  assert.match(urlRun.share, /^\?data=data%2Fdemo%2F&sha=[0-9a-f]{64}&tp-mults=.*&run=1$/);
+  assert.match(urlRun.share, /^\?data=data%2Fdemo%2F&v=[0-9.]+&sha=[0-9a-f]{64}&tp-mults=.*&run=1$/);
   const page = await open(urlRun.share);
   await page.waitForFunction(() => window.quantbotResults || document.querySelector('#run-error').textContent,
     null, { timeout: 900000 });
@@ -239,6 +239,19 @@ await check('without cross-origin isolation the page says so and runs the same g
   } finally {
     plain.close();
   }
+});
+
+await check('a grid too large for the page is refused before it runs', async () => {
+  const page = await open('');
+  await waitLoaded(page);
+  const many = JSON.stringify(Array.from({ length: 300 }, (_, i) => 1.01 + i * 0.01));
+  await page.fill('input[data-flag="--tp-mults"]', many);
+  await page.fill('input[data-flag="--sl-mults"]', JSON.stringify(Array.from({ length: 40 }, (_, i) => 0.5 + i * 0.01)));
+  await page.fill('input[data-flag="--max-hold-hrs"]', '[6,12,24,48]');
+  await page.fill('input[data-flag="--trail-pcts"]', '[null,0.1,0.15,0.2,0.25,0.3,0.35,0.4,0.45,0.5]');
+  assert.match(await page.textContent('#run-size'), /^480000 grid points × 13 callers = 6240000 scores to keep: more than this page can hold/);
+  assert.equal(await page.isDisabled('#run'), true);
+  await page.close();
 });
 
 await check('a malformed rule is explained inline and blocks the run', async () => {

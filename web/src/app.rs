@@ -19,7 +19,7 @@ use quantbot_format::options::interval_name;
 use quantbot_format::Error;
 
 use crate::io::{fetch_bytes, file_bytes, now_ms, publish, wasm_memory_bytes};
-use crate::job::{self, on_pool, Data, Progress, RawFiles, RunOutput};
+use crate::job::{self, on_pool_checked, Data, Progress, RawFiles, RunOutput};
 
 type GetText = fn(&Form) -> String;
 type SetText = fn(&mut Form, String);
@@ -63,6 +63,12 @@ fn cross_origin_isolated() -> bool {
 #[component]
 pub fn App() -> impl IntoView {
     let isolated = cross_origin_isolated();
+    // Every grid point's score is kept per caller (about 150 bytes each in wasm32); beyond this
+    // the page would run out of memory. One-worker mode also copies them through JSON.
+    let too_big = move |s: RunSize| {
+        let budget: u64 = if isolated { 1 << 30 } else { 1 << 28 };
+        s.scores_held() * std::mem::size_of::<quantbot_core::metrics::Scored>() as u64 > budget
+    };
     let pool = RwSignal::new(None::<usize>);
     let pool_error = RwSignal::new(None::<String>);
     // Without cross-origin isolation the shared memory cannot reach a pool: one worker with its
@@ -137,7 +143,9 @@ pub fn App() -> impl IntoView {
         load_status.set("decoding Parquet on the workers…".into());
         spawn_local(async move {
             let t0 = now_ms();
-            let r = on_pool(move || job::decode(label, files, fallback)).await;
+            let r = on_pool_checked(move || job::decode(label, files, fallback))
+                .await
+                .and_then(|r| r);
             loading.set(false);
             match r {
                 Ok(data) => {
@@ -341,7 +349,9 @@ pub fn App() -> impl IntoView {
         .ok();
         spawn_local(async move {
             let job_prog = prog.clone();
-            let r = on_pool(move || job::run(&data, options, &job_prog)).await;
+            let r = on_pool_checked(move || job::run(&data, options, &job_prog))
+                .await
+                .and_then(|r| r);
             let secs = (now_ms() - run_t0.get_value()) / 1000.0;
             if let Some(t) = ticker {
                 t.clear();
@@ -431,8 +441,9 @@ pub fn App() -> impl IntoView {
                 .and_then(|l| l.manifest.as_ref().map(|m| m.sha256.clone()))
         });
         let mut q = format!(
-            "?data={}",
-            quantbot_format::lab::percent_encode(data.trim())
+            "?data={}&v={}",
+            quantbot_format::lab::percent_encode(data.trim()),
+            quantbot_core::VERSION
         );
         if let Some(sha) = sha {
             q.push_str(&format!("&sha={sha}"));
@@ -445,7 +456,17 @@ pub fn App() -> impl IntoView {
         q.push_str("&run=1");
         q
     };
+    let link_version = query_param("v");
     let sha_warning = move || {
+        if let Some(v) = link_version
+            .as_deref()
+            .filter(|v| *v != quantbot_core::VERSION)
+        {
+            return Some(format!(
+                "this link was made with engine {v}; this lab runs engine {}: results may differ",
+                quantbot_core::VERSION
+            ));
+        }
         let want = link_sha.clone()?;
         let have = loaded.with(|l| {
             l.as_ref()
@@ -454,8 +475,8 @@ pub fn App() -> impl IntoView {
         (want != have).then(|| {
             format!(
                 "this link was made on dataset {}, but the loaded one is {}: results will differ",
-                &want[..want.len().min(12)],
-                &have[..12]
+                want.chars().take(12).collect::<String>(),
+                have.chars().take(12).collect::<String>()
             )
         })
     };
@@ -477,7 +498,8 @@ pub fn App() -> impl IntoView {
     };
 
     let can_run = move || {
-        pool.get().is_some()
+        run_size.get().is_some_and(|s| !too_big(s))
+            && pool.get().is_some()
             && loaded.with(Option::is_some)
             && problems.with(Vec::is_empty)
             && !running.get()
@@ -595,8 +617,23 @@ pub fn App() -> impl IntoView {
             </div>
             <p id="run-size">
                 {move || match run_size.get() {
+                    Some(s) if too_big(s) => format!(
+                        "{} grid points × {} callers = {} scores to keep: more than this page can hold; use fewer grid points or callers, or the CLI",
+                        s.grid_points, s.callers, s.scores_held()
+                    ),
                     Some(s) => format!("{} grid points · {} (call, policy) evaluations in sample", s.grid_points, s.evaluations),
-                    None => "fix the fields marked above to run".into(),
+                    None => problems.with(|p| {
+                        let loose: Vec<String> = p
+                            .iter()
+                            .filter(|e| !e.flag().is_some_and(|f| quantbot_format::lab::FLAGS.contains(&f)))
+                            .map(ToString::to_string)
+                            .collect();
+                        if loose.is_empty() {
+                            "fix the fields marked above to run".into()
+                        } else {
+                            loose.join("; ")
+                        }
+                    }),
                 }}
             </p>
             <div class="row">

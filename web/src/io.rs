@@ -64,3 +64,13 @@ pub fn publish(name: &str, value: &str) {
         let _ = js_sys::Reflect::set(&w, &name.into(), &value.into());
     }
 }
+
+/// Waits `ms` milliseconds without blocking the page.
+pub async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}

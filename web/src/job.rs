@@ -22,6 +22,44 @@ pub async fn on_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) 
     rx.await.expect("the pool dropped a job")
 }
 
+/// The message of the last panic on any thread (set by [`install_panic_hook`]).
+static PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Keeps each panic's message for [`on_pool_checked`] (a panicking worker aborts, so its job
+/// never answers) and logs it to the console.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        if let Ok(mut p) = PANIC.lock() {
+            *p = Some(info.to_string());
+        }
+        console_error_panic_hook::hook(info);
+    }));
+}
+
+/// [`on_pool`] that gives up with the panic's message when a worker dies instead of hanging.
+pub async fn on_pool_checked<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    let (tx, mut rx) = futures_channel::oneshot::channel();
+    rayon::spawn(move || {
+        let _ = tx.send(f());
+    });
+    loop {
+        match rx.try_recv() {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => {}
+            Err(_) => return Err("a worker stopped without an answer; reload the page".into()),
+        }
+        // try_lock: the page's thread must never block on a lock.
+        if let Some(msg) = PANIC.try_lock().ok().and_then(|p| p.clone()) {
+            return Err(format!(
+                "the engine stopped on an internal error ({msg}); reload the page"
+            ));
+        }
+        crate::io::sleep_ms(20).await;
+    }
+}
+
 /// A loaded dataset and where it came from.
 #[derive(Debug)]
 pub struct Loaded {

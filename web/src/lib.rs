@@ -16,6 +16,6 @@ pub fn start() {
     if js_sys::global().dyn_into::<web_sys::Window>().is_err() {
         return;
     }
-    console_error_panic_hook::set_once();
+    job::install_panic_hook();
     leptos::mount::mount_to_body(app::App);
 }

@@ -5,6 +5,7 @@
 //! (`quantbot_format::transfer`).
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use quantbot_format::dataset::LoadOptions;
 use quantbot_format::lab::Form;
@@ -15,7 +16,7 @@ use wasm_bindgen::prelude::*;
 use crate::job::{decode, run, Loaded, Progress, RawFiles};
 
 thread_local! {
-    static DATA: RefCell<Option<Loaded>> = const { RefCell::new(None) };
+    static DATA: RefCell<Option<Rc<Loaded>>> = const { RefCell::new(None) };
 }
 
 /// In the worker: decodes the files (`names[k]` with bytes `bufs[k]`) and keeps them; returns
@@ -43,7 +44,7 @@ pub fn solo_load(
     v["label"] = json!(loaded.label);
     v["manifest"] = json!(loaded.manifest.as_ref().map(|m| m.json.clone()));
     v["manifest_bytes_sha256"] = json!(loaded.manifest.as_ref().map(|m| m.sha256.clone()));
-    DATA.with(|d| *d.borrow_mut() = Some(loaded));
+    DATA.with(|d| *d.borrow_mut() = Some(Rc::new(loaded)));
     Ok(v.to_string())
 }
 
@@ -51,28 +52,28 @@ pub fn solo_load(
 /// worker's own thread here); returns the §10.1 JSON and the result for the page's tables.
 #[wasm_bindgen]
 pub fn solo_run(query: String) -> Result<String, String> {
-    DATA.with(|d| {
-        let d = d.borrow();
-        let data = d.as_ref().ok_or("no data is loaded")?;
-        let options = Form::from_query(&query)
-            .options(data.ds.horizon_hours, data.ds.interval_s)
-            .map_err(|errs| {
-                errs.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })?;
-        let out = run(data, options, &Progress::default())?.ok_or("cancelled")?;
-        let equity: Vec<Vec<(i64, u64)>> = out
-            .equity
-            .iter()
-            .map(|c| c.iter().map(|&(t, e)| (t, e.to_bits())).collect())
-            .collect();
-        Ok(
-            json!({"json": out.json, "result": result_to_json(&out.result), "equity": equity})
-                .to_string(),
-        )
-    })
+    // Taken out of the cell first: the cell is never borrowed across a run.
+    let data = DATA
+        .with(|d| d.borrow().clone())
+        .ok_or("no data is loaded")?;
+    let options = Form::from_query(&query)
+        .options(data.ds.horizon_hours, data.ds.interval_s)
+        .map_err(|errs| {
+            errs.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+    let out = run(&data, options, &Progress::default())?.ok_or("cancelled")?;
+    let equity: Vec<Vec<(i64, u64)>> = out
+        .equity
+        .iter()
+        .map(|c| c.iter().map(|&(t, e)| (t, e.to_bits())).collect())
+        .collect();
+    Ok(
+        json!({"json": out.json, "result": result_to_json(&out.result), "equity": equity})
+            .to_string(),
+    )
 }
 
 /// Starts the one worker (a module worker running `solo-worker.js`) and hands it the URLs of

@@ -11,19 +11,22 @@ pub const NIGHTLY: &str = "nightly-2026-05-20";
 const TRUNK: &str = "0.21.14";
 const WASM_BINDGEN: &str = "0.2.130";
 
+/// The cache folder: the parent of the cargo target directory, made absolute (commands run
+/// from `web/` too).
+fn cache_dir() -> PathBuf {
+    let t = target_dir();
+    let t = if t.is_absolute() { t } else { root().join(t) };
+    t.parent()
+        .map_or_else(|| root().join(".cache"), Path::to_path_buf)
+}
+
 /// Where installed tools live: outside the clone, beside the cargo target directory.
 fn tools_dir() -> PathBuf {
-    target_dir()
-        .parent()
-        .map_or_else(|| PathBuf::from("tools"), Path::to_path_buf)
-        .join("tools")
+    cache_dir().join("tools")
 }
 
 fn web_target_dir() -> PathBuf {
-    target_dir()
-        .parent()
-        .map_or_else(|| PathBuf::from("web-target"), Path::to_path_buf)
-        .join("web-target")
+    cache_dir().join("web-target")
 }
 
 /// `PATH` with the installed tools first.
@@ -122,23 +125,41 @@ pub fn ensure_tools() -> Result<(), String> {
         .arg(tools_dir());
         run("install wasm-bindgen-cli (about 3 minutes, once)", c)?;
     }
-    if !Path::new("/usr/bin/chromium").exists() || !Path::new("/usr/bin/chromedriver").exists() {
+    let has_node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_node
+        || !Path::new("/usr/bin/chromium").exists()
+        || !Path::new("/usr/bin/chromedriver").exists()
+    {
         let root_user = Command::new("id")
             .arg("-u")
             .output()
             .is_ok_and(|o| o.stdout.starts_with(b"0"));
-        let script = "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver";
+        let packages = if has_node {
+            "chromium chromium-driver"
+        } else {
+            "chromium chromium-driver nodejs npm"
+        };
+        let script = format!(
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {packages}"
+        );
         let mut c = if root_user {
             let mut c = Command::new("sh");
-            c.args(["-c", script]);
+            c.args(["-c", &script]);
             c
         } else {
             let mut c = Command::new("sudo");
-            c.args(["sh", "-c", script]);
+            // -n: fail at once rather than wait for a password nobody will type.
+            c.args(["-n", "sh", "-c", &script]);
             c
         };
         c.current_dir(&r);
-        run("install Debian's chromium and chromium-driver", c)?;
+        run(
+            "install Debian's chromium and chromium-driver (and Node.js if missing)",
+            c,
+        )?;
     }
     let e2e = r.join("web/e2e");
     if !e2e.join("node_modules/playwright-core").exists() {
@@ -226,10 +247,7 @@ fn export(quantbot: &Path, to: &str, out: &Path, step: &str) -> Result<(), Strin
 
 /// The demo DuckDB in the cache (written by `quantbot demo-data` when missing).
 fn ensure_demo_db(quantbot: &Path) -> Result<PathBuf, String> {
-    let db = target_dir()
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-        .join("demo/alerts.duckdb");
+    let db = cache_dir().join("demo/alerts.duckdb");
     if !db.exists() {
         let mut c = Command::new(quantbot);
         c.arg("demo-data").arg("--out").arg(&db).current_dir(root());
