@@ -233,6 +233,15 @@ pub fn flag_of(dimension: &str) -> &'static str {
     }
 }
 
+/// A fraction in [0, 1] (SPEC §8: fractions above 1 are impossible).
+fn fraction(flag: &str, v: f64) -> Result<f64> {
+    if v.is_finite() && (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(usage(format!("{flag}: {v} must be a fraction in [0, 1]")))
+    }
+}
+
 fn unit(flag: &str, v: f64) -> Result<f64> {
     if v.is_finite() && v >= 0.0 {
         Ok(v)
@@ -439,13 +448,16 @@ impl V1Options {
         opts.min_calls = self.min_calls;
         opts.filter_collapsed = self.filter_collapsed;
         opts.filter_edge = self.filter_edge;
-        let check = |flag: &str, v: Option<f64>| v.map(|v| unit(flag, v)).transpose();
+        let frac = |flag: &str, v: Option<f64>| v.map(|v| fraction(flag, v)).transpose();
         opts.constraints = Constraints {
-            max_drawdown: check("--max-drawdown", self.max_drawdown)?,
-            min_win_rate: check("--min-win-rate", self.min_win_rate)?,
+            max_drawdown: frac("--max-drawdown", self.max_drawdown)?,
+            min_win_rate: frac("--min-win-rate", self.min_win_rate)?,
             min_trades: self.min_trades,
-            max_stop_out_rate: check("--max-stop-out-rate", self.max_stop_out_rate)?,
-            min_profit_factor: check("--min-profit-factor", self.min_profit_factor)?,
+            max_stop_out_rate: frac("--max-stop-out-rate", self.max_stop_out_rate)?,
+            min_profit_factor: self
+                .min_profit_factor
+                .map(|v| unit("--min-profit-factor", v))
+                .transpose()?,
         };
         Ok(opts)
     }
@@ -568,5 +580,14 @@ mod tests {
             ..V1Options::default()
         };
         assert!(both.problems(48.0, 60)[0].to_string().contains("--ladders"));
+        // Fractions above 1 are impossible (SPEC §8); a profit factor above 1 is fine.
+        let rate = V1Options {
+            min_win_rate: Some(1.5),
+            min_profit_factor: Some(1.5),
+            ..V1Options::default()
+        };
+        let p = rate.problems(48.0, 60);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].flag(), Some("--min-win-rate"));
     }
 }
