@@ -676,16 +676,7 @@ pub fn caller_rows(grid: &Grid, result: &SearchResult, objective: Objective) -> 
         .map(|r| {
             let b = r.best_scored();
             let m = &b.metrics;
-            let mut flags = Vec::new();
-            if r.collapsed {
-                flags.push("collapsed");
-            }
-            if r.edge {
-                flags.push("edge");
-            }
-            if !b.feasible {
-                flags.push("infeasible");
-            }
+            let flags = crate::results::caller_flags(r);
             let mut row = vec![
                 Cell::Text(r.caller.clone()),
                 Cell::Num(Some(r.calls as f64)),
@@ -696,7 +687,7 @@ pub fn caller_rows(grid: &Grid, result: &SearchResult, objective: Objective) -> 
                 Cell::Num(m.win_rate),
                 Cell::Num(Some(m.max_drawdown)),
                 Cell::Num(Some(m.trades as f64)),
-                Cell::Text(flags.join(" ")),
+                Cell::Text(flags.join(", ")),
             ];
             if let Some(h) = &r.holdout {
                 row.push(Cell::Num(Some(h.in_sample.total_return)));

@@ -295,6 +295,8 @@ pub struct V1Options {
 
 impl Default for V1Options {
     fn default() -> Self {
+        // The wallet's defaults are the engine's (SPEC §4).
+        let w = WalletConfig::default();
         V1Options {
             from: None,
             to: None,
@@ -308,12 +310,12 @@ impl Default for V1Options {
             ladders: None,
             max_hold_hrs: None,
             indicators: "[null]".into(),
-            initial_capital: 10_000.0,
-            max_allocation_pct: 0.04,
-            max_risk_per_trade: 200.0,
-            max_concurrent_positions: 25,
-            min_executable_size: 10.0,
-            allow_same_token: false,
+            initial_capital: w.initial_capital(),
+            max_allocation_pct: w.max_allocation_pct(),
+            max_risk_per_trade: w.max_risk_per_trade(),
+            max_concurrent_positions: w.max_concurrent_positions(),
+            min_executable_size: w.min_executable_size(),
+            allow_same_token: w.allow_same_token(),
             taker_fee_bps: 30.0,
             slippage_bps: 10.0,
             be_offset: 0.0,

@@ -3,7 +3,7 @@
 
 use quantbot_core::grid::{DimValues, Grid};
 use quantbot_core::metrics::Metrics;
-use quantbot_core::optimize::{SearchOptions, SearchResult};
+use quantbot_core::optimize::{CallerResult, SearchOptions, SearchResult};
 use quantbot_core::policy::{CostModel, EntryPrice, Intrabar, PolicyParams};
 use quantbot_core::wallet::SkipReason;
 use serde_json::{json, Map, Value};
@@ -152,6 +152,25 @@ pub fn options_json(ds: &Dataset, sel: &Selection, o: &SearchOptions) -> Value {
         "min_profit_factor": c.min_profit_factor,
         "holdout_fraction": o.holdout_fraction(),
     })
+}
+
+/// A caller's flags as words, for tables: `infeasible` (its best point fails a constraint),
+/// `collapsed`, `edge` (SPEC §6), `not grouped` (left out of the grouped wallet).
+pub fn caller_flags(r: &CallerResult) -> Vec<&'static str> {
+    let mut flags = Vec::new();
+    if !r.best_scored().feasible {
+        flags.push("infeasible");
+    }
+    if r.collapsed {
+        flags.push("collapsed");
+    }
+    if r.edge {
+        flags.push("edge");
+    }
+    if !r.kept {
+        flags.push("not grouped");
+    }
+    flags
 }
 
 /// The per-caller rows of §10.1.

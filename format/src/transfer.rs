@@ -311,6 +311,10 @@ mod tests {
         let back = result_from_json(&serde_json::from_str(&text).unwrap()).unwrap();
         assert_eq!(back, r);
         assert_eq!(
+            crate::results::caller_flags(&back.per_caller[0]),
+            ["infeasible", "collapsed", "not grouped"]
+        );
+        assert_eq!(
             back.per_caller[0].scored[0]
                 .metrics
                 .median_return

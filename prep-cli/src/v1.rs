@@ -12,7 +12,7 @@ use quantbot_core::optimize::{search_with_progress, Prepared, SearchOptions, Sea
 use quantbot_core::policy::PolicyParams;
 use quantbot_core::trade::Trade;
 use quantbot_core::wallet::SkipReason;
-use quantbot_format::results::{metric_values, results_json, METRIC_NAMES};
+use quantbot_format::results::{caller_flags, metric_values, results_json, METRIC_NAMES};
 use serde_json::Value;
 
 use crate::args::{Format, V1Args};
@@ -179,19 +179,7 @@ pub fn table(run: &Run<'_>) -> String {
     for r in &run.result.per_caller {
         let b = r.best_scored();
         let m = &b.metrics;
-        let mut flags = Vec::new();
-        if !b.feasible {
-            flags.push("infeasible");
-        }
-        if r.collapsed {
-            flags.push("collapsed");
-        }
-        if r.edge {
-            flags.push("edge");
-        }
-        if !r.kept {
-            flags.push("not grouped");
-        }
+        let flags = caller_flags(r);
         let mut row = vec![
             r.caller.clone(),
             r.calls.to_string(),
