@@ -404,16 +404,18 @@ impl Form {
         }
     }
 
-    /// The query string of a share link: every field that differs from the lab's defaults,
-    /// as `flag-without-dashes=value` (percent-encoded), in [`FLAGS`] order.
+    /// The query string of a share link: every field, as `flag-without-dashes=value`
+    /// (percent-encoded), in [`FLAGS`] order. All of them, not only those that differ from
+    /// today's defaults, so a link reproduces the run even if a default changes (SPEC §9).
     pub fn to_query(&self) -> String {
-        let d = Form::default();
         FLAGS
             .iter()
             .filter_map(|flag| {
-                let v = self.get(flag)?;
-                (Some(&v) != d.get(flag).as_ref())
-                    .then(|| format!("{}={}", &flag[2..], percent_encode(&v)))
+                Some(format!(
+                    "{}={}",
+                    &flag[2..],
+                    percent_encode(&self.get(flag)?)
+                ))
             })
             .collect::<Vec<_>>()
             .join("&")
@@ -830,17 +832,35 @@ mod tests {
     #[test]
     fn share_links_round_trip_the_form() {
         let mut f = Form::default();
-        assert_eq!(f.to_query(), "");
+        let d = f.to_query();
+        assert_eq!(d.split('&').count(), FLAGS.len());
+        assert!(
+            d.starts_with("tp-mults=%5B1.5%2C2%2C2.5%2C3%2C4%2C5%5D&sl-mults="),
+            "{d}"
+        );
+        assert!(d.contains("&holdout-fraction=0.3&"), "{d}");
         assert!(f.set("--indicators", r#"[null,"ema_cross:9:21"]"#));
         assert!(f.set("--filter-edge", "false"));
         assert!(f.set("--caller-groups", "Brook 💀🧲, Alpha & co"));
         assert!(!f.set("--threads", "4"));
         assert!(!f.set("--filter-edge", "maybe"));
         let q = f.to_query();
-        assert_eq!(
-            q,
-            "indicators=%5Bnull%2C%22ema_cross%3A9%3A21%22%5D&filter-edge=false&caller-groups=Brook%20%F0%9F%92%80%F0%9F%A7%B2%2C%20Alpha%20%26%20co"
-        );
+        for part in [
+            "indicators=%5Bnull%2C%22ema_cross%3A9%3A21%22%5D",
+            "filter-edge=false",
+            "caller-groups=Brook%20%F0%9F%92%80%F0%9F%A7%B2%2C%20Alpha%20%26%20co",
+        ] {
+            assert!(q.split('&').any(|p| p == part), "{part} not in {q}");
+        }
+        // A link carries every field, so it does not depend on the defaults of the lab that
+        // opens it; a key a link lacks keeps its default.
+        let mut other = Form::default();
+        other.set("--holdout-fraction", "0");
+        let mut g = Form::from_query(&q);
+        assert_eq!(g, f);
+        g.set("--sl-mults", "[0.9]");
+        assert_eq!(Form::from_query(&g.to_query()).sl_mults, "[0.9]");
+        assert_ne!(other, f);
         assert_eq!(Form::from_query(&format!("?data=x&{q}")), f);
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("a+b%41"), "a bA");

@@ -644,7 +644,7 @@ pub fn App() -> impl IntoView {
             </div>
             <p id="run-stats">{move || run_stats.get()}</p>
             <p><a id="share" href=share>"Link to this run"</a>
-                <span class="hint">" (the data URL, the dataset's hash and every option that differs from the defaults; opening it runs the same grid)"</span></p>
+                <span class="hint">" (the data URL, the engine version, the dataset's hash and every option; opening it runs the same grid)"</span></p>
             <p id="sha-warning" class="error">{sha_warning}</p>
             <p id="run-error" class="error">{move || run_error.get().unwrap_or_default()}</p>
         </section>
