@@ -66,9 +66,17 @@ impl Dataset {
 
     /// Eligible count and excluded counts in [`Exclusion::ALL`] order.
     pub fn coverage(&self) -> (usize, [usize; 5]) {
+        self.coverage_of(&Selection::all())
+    }
+
+    /// [`Dataset::coverage`] of the calls inside a selection.
+    pub fn coverage_of(&self, sel: &Selection) -> (usize, [usize; 5]) {
         let mut ex = [0usize; 5];
         let mut ok = 0;
-        for st in &self.status {
+        for (call, st) in self.calls.iter().zip(&self.status) {
+            if !selected(sel, call) {
+                continue;
+            }
             match st {
                 Ok(_) => ok += 1,
                 Err(e) => ex[*e as usize] += 1,
@@ -120,17 +128,7 @@ impl Dataset {
 
     /// Coverage of the calls inside a selection, as JSON (see [`Dataset::coverage_json`]).
     pub fn coverage_json_of(&self, sel: &Selection) -> Value {
-        let mut ex = [0usize; 5];
-        let mut ok = 0;
-        for (call, st) in self.calls.iter().zip(&self.status) {
-            if !selected(sel, call) {
-                continue;
-            }
-            match st {
-                Ok(_) => ok += 1,
-                Err(e) => ex[*e as usize] += 1,
-            }
-        }
+        let (ok, ex) = self.coverage_of(sel);
         let mut by = Map::new();
         for e in Exclusion::ALL {
             by.insert(e.as_str().into(), json!(ex[e as usize]));
