@@ -24,7 +24,10 @@ pub fn windows(w: &Workload, n: usize) -> Vec<CallWindow<'_>> {
     w.calls[..n]
         .iter()
         .zip(&w.paths)
-        .map(|(call, candles)| CallWindow { call, candles })
+        .map(|(call, s)| CallWindow {
+            call,
+            candles: s.whole(),
+        })
         .collect()
 }
 

@@ -14,6 +14,7 @@
 
 mod race;
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -24,6 +25,7 @@ use quantbot_core::metrics::{Metrics, Scored};
 use quantbot_core::optimize::{search, Prepared};
 use quantbot_core::policy::ExecConfig;
 use quantbot_core::sim::{simulate_reference, CallPrep};
+use quantbot_core::store::Series;
 use quantbot_core::trade::Trade;
 use quantbot_core::wallet::{run_wallet, Offer};
 
@@ -152,6 +154,8 @@ fn reference_search(
     let mut callers: Vec<&str> = w.calls[..n].iter().map(|c| c.caller.as_str()).collect();
     callers.sort_unstable();
     callers.dedup();
+    // The reference simulator reads plain `Candle` rows: decoded before the clock starts.
+    let paths: Vec<Vec<Candle>> = w.paths[..n].iter().map(|p| p.to_vec()).collect();
     reset_peak();
     let (t, cpu) = (Instant::now(), cpu_secs());
     let scored: Vec<Vec<Scored>> = pool(threads).install(|| {
@@ -165,7 +169,7 @@ fn reference_search(
                         let trades: Vec<Option<Trade>> = calls
                             .iter()
                             .map(|&k| {
-                                simulate_reference(&w.paths[k], &opts.exec, &policies[index]).ok()
+                                simulate_reference(&paths[k], &opts.exec, &policies[index]).ok()
                             })
                             .collect();
                         let offers: Vec<Offer<'_>> = calls
@@ -219,16 +223,18 @@ fn trades_only(w: &Workload, n: usize, grid: &Grid) -> (f64, f64, usize) {
     let (mut t_ref, mut t_fast, mut same) = (0.0, 0.0, 0);
     let mut reference: Vec<Option<Trade>> = Vec::with_capacity(policies.len());
     let mut fast: Vec<Option<Trade>> = Vec::with_capacity(policies.len());
-    for p in &w.paths[..n] {
+    for s in &w.paths[..n] {
         reference.clear();
         fast.clear();
+        // The reference reads plain rows, the fast evaluator the compact series.
+        let p = s.to_vec();
         let t = Instant::now();
         for pol in &policies {
-            reference.push(simulate_reference(p, &exec, pol).ok());
+            reference.push(simulate_reference(&p, &exec, pol).ok());
         }
         t_ref += t.elapsed().as_secs_f64();
         let t = Instant::now();
-        match CallPrep::new(p, &exec, &[]) {
+        match CallPrep::new(s.whole(), &exec, &[]) {
             Ok(prep) => prep.evaluate_each(&exec, &policies, |_, t| fast.push(Some(t))),
             Err(_) => fast.extend(policies.iter().map(|_| None)),
         }
@@ -262,22 +268,94 @@ fn wallet_pass(w: &Workload, n: usize, grid: &Grid) -> (f64, u64) {
     (secs, steps)
 }
 
-/// Bytes held per candle during a search: the candle rows as the engine takes them, and the
-/// fast evaluator's index beside them.
+/// Bytes held per candle during a search: the compact candles the engine reads, and the fast
+/// evaluator's index beside them.
 fn bytes_per_candle(w: &Workload) -> (f64, f64) {
     let exec = ExecConfig::defaults(60).expect("defaults");
     let index: usize = w
         .paths
         .par_iter()
-        .map(|p| CallPrep::new(p, &exec, &[]).map_or(0, |c| c.index_bytes()))
+        .map(|p| CallPrep::new(p.whole(), &exec, &[]).map_or(0, |c| c.index_bytes()))
         .sum();
-    let rows: usize = w
-        .paths
-        .iter()
-        .map(|p| std::mem::size_of::<Vec<Candle>>() + p.capacity() * std::mem::size_of::<Candle>())
-        .sum();
+    let rows: usize = w.paths.iter().map(Series::bytes).sum();
     let n = w.candles() as f64;
     (rows as f64 / n, index as f64 / n)
+}
+
+/// Bytes per candle of the compact store on the real candles of `../shared/data`, when that
+/// folder is there (it is never copied into the project): one series per file.
+fn real_data_bytes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    let sets = [
+        ("quantbot-brook-sample/candles", "Solana memecoins, 5 min and 1 h (Birdeye)"),
+        ("binanceus-btc-1m-2023-03", "BTC 1 min, Binance.US"),
+    ];
+    for (dir, what) in sets {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "csv")
+                    && !p.to_string_lossy().contains("metadata")
+            })
+            .collect();
+        files.sort();
+        let (mut candles, mut bytes) = (0usize, 0usize);
+        for f in &files {
+            let rows = read_candle_csv(f);
+            let s = Series::new(&rows);
+            assert_eq!(s.to_vec(), rows, "{}: the store must give back every candle", f.display());
+            candles += rows.len();
+            bytes += s.bytes();
+        }
+        if candles > 0 {
+            println!(
+                "compact candles on real data, {what}: {candles} candles in {} files, {:.1} bytes per candle (exact round trip checked)",
+                files.len(),
+                bytes as f64 / candles as f64
+            );
+        }
+    }
+}
+
+/// Candles of a CSV `time,open,high,low,close,volume` (time in epoch seconds or ISO
+/// `YYYY-MM-DD HH:MM:SS+00:00`; only the order of times matters to the store's size).
+fn read_candle_csv(path: &Path) -> Vec<Candle> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            let num = |i: usize| -> f64 {
+                f[i].parse()
+                    .unwrap_or_else(|_| panic!("{}: bad number in {line:?}", path.display()))
+            };
+            let ts = f[0].parse::<i64>().unwrap_or_else(|_| iso_seconds(f[0]));
+            Candle {
+                ts,
+                open: num(1),
+                high: num(2),
+                low: num(3),
+                close: num(4),
+                volume: num(5),
+            }
+        })
+        .collect()
+}
+
+/// Seconds since the epoch of `YYYY-MM-DD HH:MM:SS…` (UTC), by the civil-from-days formula.
+fn iso_seconds(t: &str) -> i64 {
+    let n = |a: usize, b: usize| -> i64 { t[a..b].parse().expect("an ISO time") };
+    let (y, m, d) = (n(0, 4), n(5, 7), n(8, 10));
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    days * 86_400 + n(11, 13) * 3600 + n(14, 16) * 60 + n(17, 19)
 }
 
 /// Issue 9: the per-caller search with and without the four indicator rules (the indicator
@@ -460,7 +538,8 @@ fn main() {
     }
     let (rows, index) = bytes_per_candle(&w);
     println!(
-        "bytes held per candle: {rows:.1} (candle rows, `Candle` as the engine takes them) + {index:.2} (the fast evaluator's index) = {:.1}",
+        "bytes held per candle: {rows:.1} (compact candles, `Series`; `Candle` rows would be 48) + {index:.2} (the fast evaluator's index) = {:.1}",
         rows + index
     );
+    real_data_bytes();
 }

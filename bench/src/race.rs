@@ -64,7 +64,7 @@ fn run(w: &Workload, exec: &ExecConfig, grid: &Grid) -> Vec<Trade> {
     let policies = grid.policies();
     let mut trades = Vec::with_capacity(CALLS * policies.len());
     for path in &w.paths[..CALLS] {
-        let prep = CallPrep::new(path, exec, &[]).expect("an entry");
+        let prep = CallPrep::new(path.whole(), exec, &[]).expect("an entry");
         prep.evaluate_each(exec, &policies, |_, t| trades.push(t));
     }
     trades
@@ -102,7 +102,8 @@ pub fn dump(dir: &Path) {
         best = best.min(t.elapsed().as_secs_f64());
     }
 
-    let paths = &w.paths;
+    let paths: Vec<Vec<_>> = w.paths.iter().map(|p| p.to_vec()).collect();
+    let paths = &paths;
     write_f64(
         &dir.join("ohlc.f64"),
         [0, 1, 2, 3].into_iter().flat_map(|field| {

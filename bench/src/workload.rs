@@ -3,6 +3,7 @@
 
 use quantbot_core::data::{Call, Candle};
 use quantbot_core::grid::{Grid, GridSpec};
+use quantbot_core::store::Series;
 
 /// SplitMix64: a tiny deterministic generator.
 #[derive(Debug)]
@@ -57,7 +58,8 @@ fn path(rng: &mut Rng, n: usize, start: i64) -> Vec<Candle> {
 #[derive(Debug)]
 pub struct Workload {
     pub calls: Vec<Call>,
-    pub paths: Vec<Vec<Candle>>,
+    /// Each call's candles, held compact as the engine reads them.
+    pub paths: Vec<Series>,
 }
 
 impl Workload {
@@ -77,13 +79,13 @@ impl Workload {
                 alert_ts_ms: start * 1000,
                 price_at_alert: None,
             });
-            paths.push(path(&mut rng, candles, start));
+            paths.push(Series::new(&path(&mut rng, candles, start)));
         }
         Workload { calls, paths }
     }
 
     pub fn candles(&self) -> usize {
-        self.paths.iter().map(Vec::len).sum()
+        self.paths.iter().map(Series::len).sum()
     }
 }
 

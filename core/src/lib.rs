@@ -14,6 +14,7 @@
 //! - §4 wallet: [`wallet`]; §5 metrics, constraints, objective, ranking: [`metrics`]
 //! - §6 grids and optimization modes: [`grid`], [`optimize`]
 //! - §7 baseline per-alert metrics: [`baseline`]
+//! - compact, lossless candle storage the engine reads (issue 6): [`store`]
 
 pub mod baseline;
 pub mod data;
@@ -25,6 +26,7 @@ pub mod optimize;
 pub mod policy;
 pub mod select;
 pub mod sim;
+pub mod store;
 pub mod trade;
 pub mod wallet;
 pub mod window;

@@ -9,19 +9,21 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
 use rayon::prelude::*;
 use thiserror::Error;
 
-use crate::data::{Call, Candle};
+use crate::data::Call;
 use crate::grid::Grid;
 use crate::metrics::{best, Constraints, Metrics, Objective, Scored};
 use crate::policy::{ExecConfig, Policy};
 use crate::sim::CallPrep;
+use crate::store::Window;
 use crate::trade::Trade;
 use crate::wallet::{run_wallet, Offer, WalletConfig, WalletRun};
 
-/// One eligible call and its window (starting at the entry candle).
+/// One eligible call and its window (starting at the entry candle), read from its token's
+/// compact [`crate::store::Series`].
 #[derive(Debug, Clone, Copy)]
 pub struct CallWindow<'a> {
     pub call: &'a Call,
-    pub candles: &'a [Candle],
+    pub candles: Window<'a>,
 }
 
 /// Which results a run produces (SPEC §6).
@@ -433,8 +435,10 @@ fn grouped_wallet(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::Candle;
     use crate::grid::GridSpec;
     use crate::policy::{CostModel, EntryPrice, Intrabar};
+    use crate::store::Series;
 
     #[test]
     fn cancel_stops_the_search_and_an_unset_flag_changes_nothing() {
@@ -465,10 +469,14 @@ mod tests {
                     .collect()
             })
             .collect();
+        let series: Vec<Series> = paths.iter().map(|p| Series::new(p)).collect();
         let windows: Vec<CallWindow<'_>> = calls
             .iter()
-            .zip(&paths)
-            .map(|(call, candles)| CallWindow { call, candles })
+            .zip(&series)
+            .map(|(call, s)| CallWindow {
+                call,
+                candles: s.window(0..s.len()),
+            })
             .collect();
         let grid = Grid::new(GridSpec::default(), 48.0).unwrap();
         let exec = ExecConfig::new(

@@ -6,6 +6,7 @@
 
 use crate::data::Candle;
 use crate::indicator::Rule;
+use crate::store::{Bars, Window};
 use crate::policy::{CostModel, EntryPrice, ExecConfig, Intrabar, Policy, PolicyParams};
 use crate::trade::{ExitReason, NoEntry, Trade};
 
@@ -45,11 +46,11 @@ pub fn entry(window: &[Candle], cfg: &ExecConfig) -> Result<Entry, NoEntry> {
 /// candle always qualifies). Candles are at least one interval apart, so on a window without
 /// gaps the position follows from the times alone; that guess is checked against the candles and
 /// a binary search answers otherwise, so the result never depends on the data being gap-free.
-fn last_traded(candles: &[Candle], tmax: i64, interval_ms: i64) -> usize {
+fn last_traded<B: Bars + ?Sized>(candles: &B, tmax: i64, interval_ms: i64) -> usize {
     let n = candles.len();
-    let before = |i: usize| candles[i].ts * 1000 < tmax;
+    let before = |i: usize| candles.ts(i) * 1000 < tmax;
     if interval_ms > 0 {
-        let guess = ((tmax - candles[0].ts * 1000 - 1) / interval_ms).min(n as i64 - 1);
+        let guess = ((tmax - candles.ts(0) * 1000 - 1) / interval_ms).min(n as i64 - 1);
         if guess >= 0 {
             let g = guess as usize;
             if before(g) && (g + 1 == n || !before(g + 1)) {
@@ -57,12 +58,22 @@ fn last_traded(candles: &[Candle], tmax: i64, interval_ms: i64) -> usize {
             }
         }
     }
-    candles.partition_point(|c| c.ts * 1000 < tmax) - 1
+    // The first position not before `tmax` (position 0 always is before it).
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if before(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo - 1
 }
 
 /// Constants of one (call, policy) pair.
-struct Ctx<'a> {
-    candles: &'a [Candle],
+struct Ctx<'a, B: Bars + ?Sized> {
+    candles: &'a B,
     interval_ms: i64,
     entry: Entry,
     /// Position of the last traded candle (the last that opens before `tmax`).
@@ -132,22 +143,22 @@ struct State {
     reason: ExitReason,
 }
 
-impl<'a> Ctx<'a> {
-    fn new(candles: &'a [Candle], entry: Entry, cfg: &ExecConfig, policy: &'a Policy) -> Ctx<'a> {
-        let tmax = candles[0].ts * 1000 + policy.max_hold_ms();
+impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
+    fn new(candles: &'a B, entry: Entry, cfg: &ExecConfig, policy: &'a Policy) -> Ctx<'a, B> {
+        let tmax = candles.ts(0) * 1000 + policy.max_hold_ms();
         let last = last_traded(candles, tmax, cfg.interval_s() * 1000);
         Ctx::with_last(candles, entry, &Costs::new(entry, cfg), policy, last, tmax)
     }
 
     /// [`Ctx::new`] with the run's constants and the last traded position already known.
     fn with_last(
-        candles: &'a [Candle],
+        candles: &'a B,
         entry: Entry,
         k: &Costs,
         policy: &'a Policy,
         last: usize,
         tmax: i64,
-    ) -> Ctx<'a> {
+    ) -> Ctx<'a, B> {
         let p = policy.params();
         let p0 = entry.p0;
         let (levels, ladder_complete) = match policy.targets() {
@@ -257,7 +268,7 @@ impl<'a> Ctx<'a> {
     /// Processes candle `i` (SPEC §3.2, then §3.7, then the time limit). Returns true when the
     /// trade is over after this candle.
     fn step(&self, st: &mut State, i: usize, fires: bool) -> bool {
-        let c = &self.candles[i];
+        let c = self.candles.bar(i);
         let open_ms = c.ts * 1000;
         let close_ms = open_ms + self.interval_ms;
         let stop = self.stop(st);
@@ -375,7 +386,7 @@ impl<'a> Ctx<'a> {
             return None;
         }
         let mut st = self.state();
-        let c = &self.candles[self.last];
+        let c = self.candles.bar(self.last);
         let close_ms = (c.ts * 1000) + self.interval_ms;
         let why = if close_ms == self.tmax {
             ExitReason::TimeExit
@@ -394,7 +405,7 @@ impl<'a> Ctx<'a> {
         let mut st = self.state();
         let mut low_min = self.entry.p0;
         for i in self.entry.first_checked..=self.last {
-            low_min = low_min.min(self.candles[i].low);
+            low_min = low_min.min(self.candles.low(i));
             let f = fires.get(i).copied().unwrap_or(false);
             if self.step(&mut st, i, f) {
                 return self.finish(&st, i, low_min);
@@ -437,7 +448,8 @@ const NEVER: usize = usize::MAX;
 /// points: each first-passage question is a binary search or a short walk over segments.
 #[derive(Debug, Clone)]
 pub struct CallPrep<'a> {
-    candles: &'a [Candle],
+    /// The compact window: only event candles are read from it while evaluating.
+    candles: Window<'a>,
     entry: Entry,
     /// Positions (≥ first checked) whose high exceeds every earlier high and P0, with those
     /// highs: the only candles where the peak moves and where a take-profit level can first be
@@ -467,10 +479,13 @@ pub struct CallPrep<'a> {
 
 impl<'a> CallPrep<'a> {
     /// Precomputes a call's window for the given run options and indicator rules.
-    pub fn new(window: &'a [Candle], cfg: &ExecConfig, rules: &[Rule]) -> Result<Self, NoEntry> {
+    pub fn new(candles: Window<'a>, cfg: &ExecConfig, rules: &[Rule]) -> Result<Self, NoEntry> {
+        // Decoded once here for the index and the indicators, then dropped.
+        let decoded = candles.to_vec();
+        let window = decoded.as_slice();
         let entry = entry(window, cfg)?;
         let mut prep = CallPrep {
-            candles: window,
+            candles,
             entry,
             rec_pos: Vec::new(),
             rec_high: Vec::new(),
@@ -521,7 +536,7 @@ impl<'a> CallPrep<'a> {
         self.entry
     }
 
-    pub fn candles(&self) -> &'a [Candle] {
+    pub fn candles(&self) -> Window<'a> {
         self.candles
     }
 
@@ -615,7 +630,7 @@ impl<'a> CallPrep<'a> {
                 i += BLOCK;
                 continue;
             }
-            if self.candles[i].low <= s {
+            if self.candles.low(i) <= s {
                 return Some(i);
             }
             i += 1;
@@ -683,9 +698,9 @@ impl<'a> CallPrep<'a> {
 
     /// The last traded position under `policy`'s time stop.
     fn last_for(&self, cfg: &ExecConfig, policy: &Policy, memo: &mut Memo) -> usize {
-        let tmax = self.candles[0].ts * 1000 + policy.max_hold_ms();
+        let tmax = self.candles.ts(0) * 1000 + policy.max_hold_ms();
         memo.last.get_or(tmax, || {
-            last_traded(self.candles, tmax, cfg.interval_s() * 1000)
+            last_traded(&self.candles, tmax, cfg.interval_s() * 1000)
         })
     }
 
@@ -696,9 +711,9 @@ impl<'a> CallPrep<'a> {
         costs: &Costs,
         memo: &mut Memo,
     ) -> Outcome {
-        let tmax = self.candles[0].ts * 1000 + policy.max_hold_ms();
+        let tmax = self.candles.ts(0) * 1000 + policy.max_hold_ms();
         let last = self.last_for(cfg, policy, memo);
-        let ctx = Ctx::with_last(self.candles, self.entry, costs, policy, last, tmax);
+        let ctx = Ctx::with_last(&self.candles, self.entry, costs, policy, last, tmax);
         // Paths that do not go through a single first event report none (never reused).
         let other = |trade| Outcome {
             trade,
@@ -785,7 +800,7 @@ impl<'a> CallPrep<'a> {
             let peak = self.seg_peak(self.segment_of(ev));
             At {
                 peak,
-                peak_multiple: peak.max(self.candles[ev].high) / p0,
+                peak_multiple: peak.max(self.candles.high(ev)) / p0,
                 mae: self.low_min_at(ev) / p0 - 1.0,
             }
         });
@@ -805,7 +820,7 @@ impl<'a> CallPrep<'a> {
     /// two records the peak, and so every stop, is constant and no pending level can be
     /// touched, so the only possible event there is the first candle whose low reaches the
     /// stop.
-    fn walk(&self, ctx: &Ctx<'_>, fires: &[u32]) -> Trade {
+    fn walk(&self, ctx: &Ctx<'_, Window<'a>>, fires: &[u32]) -> Trade {
         let first = self.entry.first_checked;
         let mut st = ctx.state();
         let mut r = self.rec_pos.partition_point(|&x| (x as usize) < first);
@@ -841,10 +856,10 @@ impl<'a> CallPrep<'a> {
         }
     }
 
-    fn reference(&self, ctx: &Ctx<'_>, policy: &Policy) -> Trade {
+    fn reference(&self, ctx: &Ctx<'_, Window<'a>>, policy: &Policy) -> Trade {
         let mut fires = vec![false; self.candles.len()];
         if let Some(rule) = &policy.params().indicator {
-            for j in rule.fire_positions(self.candles) {
+            for j in rule.fire_positions(&self.candles.to_vec()) {
                 fires[j as usize] = true;
             }
         }
@@ -938,6 +953,7 @@ mod tests {
     use super::*;
     use crate::grid::{Grid, GridSpec};
     use crate::policy::Ladder;
+    use crate::store::Series;
 
     /// SplitMix64, so the cases are the same on every run.
     struct Rng(u64);
@@ -1074,7 +1090,8 @@ mod tests {
             let cfg = exec(&mut rng);
             let grid = grid(&mut rng);
             let policies = grid.policies();
-            let prep = CallPrep::new(&window, &cfg, &grid.rules()).unwrap();
+            let series = Series::new(&window);
+            let prep = CallPrep::new(series.window(0..n), &cfg, &grid.rules()).unwrap();
             let mut each = Vec::new();
             prep.evaluate_each(&cfg, &policies, |k, t| each.push((k, t)));
             assert_eq!(each.len(), policies.len());

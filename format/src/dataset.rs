@@ -9,6 +9,7 @@ use quantbot_core::data::{Call, Candle};
 use quantbot_core::optimize::CallWindow;
 use quantbot_core::policy::hours_to_ms;
 use quantbot_core::select::group_matches;
+use quantbot_core::store::Series;
 use quantbot_core::window::{classify, duplicate_flags, Exclusion, WindowSpec};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -36,17 +37,26 @@ pub struct Dataset {
     pub min_coverage: f64,
     /// Every selected call, sorted by `(alert_ts_ms, call_id)`.
     pub calls: Vec<Call>,
-    /// Candles per token, sorted by `ts`.
-    pub tokens: BTreeMap<Token, Vec<Candle>>,
+    /// Candles per token, sorted by `ts`, held compact (about half the bytes of `Candle`s).
+    pub tokens: BTreeMap<Token, Series>,
     /// Per call: its window inside its token's candles, or why it is excluded.
     pub status: Vec<std::result::Result<Range<usize>, Exclusion>>,
 }
 
 impl Dataset {
-    pub fn token_candles(&self, call: &Call) -> &[Candle] {
-        self.tokens
-            .get(&(call.chain.clone(), call.mint.clone()))
-            .map_or(&[][..], Vec::as_slice)
+    /// The candles of a call's token, compact; `None` when the token has none.
+    pub fn token_series(&self, call: &Call) -> Option<&Series> {
+        self.tokens.get(&(call.chain.clone(), call.mint.clone()))
+    }
+
+    /// The candles of a call's token, decoded (empty when the token has none).
+    pub fn token_candles(&self, call: &Call) -> Vec<Candle> {
+        self.token_series(call).map_or_else(Vec::new, Series::to_vec)
+    }
+
+    /// The window `r` of a call's token (a range that classification found inside it).
+    fn window_of(&self, call: &'_ Call, r: Range<usize>) -> Option<quantbot_core::store::Window<'_>> {
+        self.token_series(call).map(|s| s.window(r))
     }
 
     /// The eligible calls with their windows, in call order.
@@ -58,7 +68,7 @@ impl Dataset {
                 let r = st.as_ref().ok()?.clone();
                 Some(CallWindow {
                     call,
-                    candles: &self.token_candles(call)[r],
+                    candles: self.window_of(call, r)?,
                 })
             })
             .collect()
@@ -120,7 +130,7 @@ impl Dataset {
                 let r = st.as_ref().ok()?.clone();
                 Some(CallWindow {
                     call,
-                    candles: &self.token_candles(call)[r],
+                    candles: self.window_of(call, r)?,
                 })
             })
             .collect())
@@ -138,7 +148,12 @@ impl Dataset {
 
     /// Candles held in memory.
     pub fn candle_count(&self) -> usize {
-        self.tokens.values().map(Vec::len).sum()
+        self.tokens.values().map(Series::len).sum()
+    }
+
+    /// Bytes the candles take in memory, as held.
+    pub fn candle_bytes(&self) -> usize {
+        self.tokens.values().map(Series::bytes).sum()
     }
 }
 
@@ -225,7 +240,13 @@ pub fn classify_all(
         horizon_hours: opts.horizon_hours,
         min_coverage: opts.min_coverage,
         calls,
-        tokens,
+        tokens: tokens
+            .into_iter()
+            .map(|(token, candles)| {
+                let series = Series::new(&candles);
+                (token, series)
+            })
+            .collect(),
         status,
     }
 }

@@ -121,7 +121,7 @@ pub fn config(
 pub fn row_of(ds: &Dataset, call: &Call, cfg: &BaselineConfig) -> BaselineRow {
     let candles = ds.token_candles(call);
     let spec = ds.window_spec();
-    let window = call_window(candles, call.alert_ts_ms, &spec).map(|r| &candles[r]);
+    let window = call_window(&candles, call.alert_ts_ms, &spec).map(|r| &candles[r]);
     baseline_call(window, cfg)
 }
 

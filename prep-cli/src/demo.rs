@@ -1324,9 +1324,18 @@ mod tests {
         use quantbot_core::wallet::WalletConfig;
 
         let d = data();
-        let windows: Vec<CallWindow<'_>> = eligible_windows(d)
-            .into_iter()
-            .map(|(call, candles)| CallWindow { call, candles })
+        let eligible = eligible_windows(d);
+        let series: Vec<quantbot_core::store::Series> = eligible
+            .iter()
+            .map(|(_, candles)| quantbot_core::store::Series::new(candles))
+            .collect();
+        let windows: Vec<CallWindow<'_>> = eligible
+            .iter()
+            .zip(&series)
+            .map(|((call, _), s)| CallWindow {
+                call,
+                candles: s.whole(),
+            })
             .collect();
         let grid = Grid::new(GridSpec::default(), 48.0).unwrap();
         let exec = ExecConfig::defaults(DEMO_INTERVAL_S).unwrap();

@@ -85,7 +85,8 @@ fn write_dataset(dir: &Path, ds: &Dataset, a: &ExportArgs, sel: &Selection) -> a
         match st {
             Ok(r) => {
                 eligible.push(call);
-                let w = &ds.token_candles(call)[r.clone()];
+                let all = ds.token_candles(call);
+                let w = &all[r.clone()];
                 let token = union
                     .entry((call.chain.clone(), call.mint.clone()))
                     .or_default();

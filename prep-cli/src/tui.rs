@@ -470,8 +470,9 @@ mod tests {
                 .collect()
         };
         let mut tokens = BTreeMap::new();
-        tokens.insert(("solana".to_string(), "m1".to_string()), path(3.0));
-        tokens.insert(("solana".to_string(), "m2".to_string()), path(1.5));
+        let series = |p: Vec<Candle>| quantbot_core::store::Series::new(&p);
+        tokens.insert(("solana".to_string(), "m1".to_string()), series(path(3.0)));
+        tokens.insert(("solana".to_string(), "m2".to_string()), series(path(1.5)));
         Dataset {
             source_label: "test".into(),
             manifest_sha256: None,

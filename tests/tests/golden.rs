@@ -5,6 +5,7 @@ use quantbot_core::grid::{Grid, GridSpec};
 use quantbot_core::optimize::{search, CallWindow, Mode, Prepared, SearchOptions};
 use quantbot_core::policy::{CostModel, EntryPrice, ExecConfig, Intrabar, Policy, PolicyParams};
 use quantbot_core::sim::{simulate_reference, CallPrep};
+use quantbot_core::store::Series;
 use quantbot_core::trade::Trade;
 use quantbot_core::wallet::{run_wallet, Offer, WalletConfig};
 use quantbot_tests::{bar, call, parse_golden};
@@ -36,7 +37,8 @@ fn golden_trades_on_both_algorithms() {
         let policy = Policy::new(case.policy.clone()).unwrap();
         let reference = simulate_reference(&case.bars, &case.opts, &policy).unwrap();
         let rules: Vec<_> = case.policy.indicator.into_iter().collect();
-        let fast = CallPrep::new(&case.bars, &case.opts, &rules)
+        let series = Series::new(&case.bars);
+        let fast = CallPrep::new(series.whole(), &case.opts, &rules)
             .unwrap()
             .evaluate(&case.opts, &policy);
         assert_eq!(
@@ -213,9 +215,10 @@ fn v1_grid_picks_the_peak_take_profit() {
         bar(120, 2.4, 2.4, 1.25, 1.25),
     ];
     let calls = [call("c1", "A", "m1", 0)];
+    let series = Series::new(&candles);
     let windows = vec![CallWindow {
         call: &calls[0],
-        candles: &candles,
+        candles: series.whole(),
     }];
     let spec = GridSpec {
         tp: vec![Some(2.0), Some(2.5), Some(3.0)],

@@ -6,6 +6,7 @@ use quantbot_core::grid::{Grid, GridSpec};
 use quantbot_core::indicator::{ema, midline, rsi, volume_z, Rule};
 use quantbot_core::optimize::{search, CallWindow, Prepared, SearchOptions};
 use quantbot_core::policy::ExecConfig;
+use quantbot_core::store::Series;
 use quantbot_core::wallet::WalletConfig;
 use quantbot_tests::{call, random_path, Rng};
 
@@ -189,10 +190,14 @@ fn adding_a_rule_keeps_the_indices_and_results_of_the_null_points() {
     let paths: Vec<_> = (0..12)
         .map(|_| random_path(&mut rng, 100, 1_700_000_000))
         .collect();
+    let series: Vec<Series> = paths.iter().map(|p| Series::new(p)).collect();
     let windows: Vec<CallWindow<'_>> = calls
         .iter()
-        .zip(&paths)
-        .map(|(call, candles)| CallWindow { call, candles })
+        .zip(&series)
+        .map(|(call, s)| CallWindow {
+            call,
+            candles: s.whole(),
+        })
         .collect();
     let mut spec = GridSpec {
         trail: vec![None, Some(0.25)],

@@ -15,6 +15,7 @@ use quantbot_core::policy::{
     hours_to_ms, CostModel, EntryPrice, ExecConfig, Intrabar, Ladder, Policy, PolicyParams,
 };
 use quantbot_core::sim::{simulate_reference, CallPrep};
+use quantbot_core::store::Series;
 use quantbot_core::trade::Trade;
 use quantbot_core::wallet::{run_wallet, Offer, WalletConfig};
 use quantbot_core::window::{call_window, WindowSpec};
@@ -343,8 +344,8 @@ fn engine_agrees_with_the_independent_oracle() {
         let doc: Value = serde_json::from_slice(&input).unwrap();
         let want: Value = serde_json::from_slice(&out).unwrap();
         let case = parse_case(&doc);
-        let preps: Vec<_> = case
-            .windows
+        let series: Vec<Series> = case.windows.iter().map(|w| Series::new(w)).collect();
+        let preps: Vec<_> = series
             .iter()
             .map(|w| {
                 let rules: Vec<_> = case
@@ -352,7 +353,7 @@ fn engine_agrees_with_the_independent_oracle() {
                     .iter()
                     .filter_map(|p| p.params().indicator)
                     .collect();
-                CallPrep::new(w, &case.exec, &rules).ok()
+                CallPrep::new(w.whole(), &case.exec, &rules).ok()
             })
             .collect();
         for (pi, policy) in case.policies.iter().enumerate() {

@@ -9,6 +9,7 @@ use quantbot_core::metrics::{rank_order, Constraints, Metrics, Objective, Scored
 use quantbot_core::optimize::{search, CallWindow, Mode, Prepared, SearchOptions, SearchResult};
 use quantbot_core::policy::ExecConfig;
 use quantbot_core::sim::{entry, simulate_reference, CallPrep};
+use quantbot_core::store::Series;
 use quantbot_core::wallet::{run_wallet, Offer, WalletConfig};
 use quantbot_tests::{call, random_exec, random_grid_spec, random_path, Rng};
 
@@ -31,7 +32,8 @@ proptest! {
         let path = random_path(&mut rng, n, 1_700_000_000);
         let exec = random_exec(&mut rng);
         let grid = Grid::new(random_grid_spec(&mut rng, true), 48.0).unwrap();
-        let prep = CallPrep::new(&path, &exec, &grid.rules()).unwrap();
+        let series = Series::new(&path);
+        let prep = CallPrep::new(series.whole(), &exec, &grid.rules()).unwrap();
         for i in 0..grid.size() {
             let policy = grid.policy(i);
             let reference = simulate_reference(&path, &exec, &policy).unwrap();
@@ -68,6 +70,8 @@ proptest! {
 struct Market {
     calls: Vec<Call>,
     paths: Vec<Vec<Candle>>,
+    /// `paths`, compact, as the search reads them.
+    series: Vec<Series>,
 }
 
 fn market(rng: &mut Rng) -> Market {
@@ -88,14 +92,22 @@ fn market(rng: &mut Rng) -> Market {
         };
         paths.push(random_path(rng, len, start));
     }
-    Market { calls, paths }
+    let series = paths.iter().map(|p| Series::new(p)).collect();
+    Market {
+        calls,
+        paths,
+        series,
+    }
 }
 
 fn windows(m: &Market) -> Vec<CallWindow<'_>> {
     m.calls
         .iter()
-        .zip(&m.paths)
-        .map(|(call, candles)| CallWindow { call, candles })
+        .zip(&m.series)
+        .map(|(call, s)| CallWindow {
+            call,
+            candles: s.whole(),
+        })
         .collect()
 }
 
