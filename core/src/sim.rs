@@ -268,7 +268,7 @@ impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
     /// Processes candle `i` (SPEC §3.2, then §3.7, then the time limit). Returns true when the
     /// trade is over after this candle.
     fn step(&self, st: &mut State, i: usize, fires: bool) -> bool {
-        let c = self.candles.bar(i);
+        let c = self.candles.prices(i);
         let open_ms = c.ts * 1000;
         let close_ms = open_ms + self.interval_ms;
         let stop = self.stop(st);
@@ -386,7 +386,7 @@ impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
             return None;
         }
         let mut st = self.state();
-        let c = self.candles.bar(self.last);
+        let c = self.candles.prices(self.last);
         let close_ms = (c.ts * 1000) + self.interval_ms;
         let why = if close_ms == self.tmax {
             ExitReason::TimeExit

@@ -18,6 +18,16 @@
 
 use crate::data::Candle;
 
+/// A candle without its volume: what an exit is decided on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prices {
+    pub ts: i64,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+}
+
 /// Candles the engine can read by position: a decoded slice or a window of a [`Series`].
 pub trait Bars {
     fn len(&self) -> usize;
@@ -26,6 +36,8 @@ pub trait Bars {
     }
     /// The whole candle at position `i`.
     fn bar(&self, i: usize) -> Candle;
+    /// The candle at position `i` without its volume (cheaper to read from a [`Series`]).
+    fn prices(&self, i: usize) -> Prices;
     fn ts(&self, i: usize) -> i64;
     fn low(&self, i: usize) -> f64;
     fn high(&self, i: usize) -> f64;
@@ -38,6 +50,17 @@ impl Bars for [Candle] {
     #[inline]
     fn bar(&self, i: usize) -> Candle {
         self[i]
+    }
+    #[inline]
+    fn prices(&self, i: usize) -> Prices {
+        let c = &self[i];
+        Prices {
+            ts: c.ts,
+            open: c.open,
+            high: c.high,
+            low: c.low,
+            close: c.close,
+        }
     }
     #[inline]
     fn ts(&self, i: usize) -> i64 {
@@ -292,7 +315,65 @@ impl Series {
 
     /// Every candle, decoded.
     pub fn to_vec(&self) -> Vec<Candle> {
-        (0..self.len).map(|i| self.bar(i)).collect()
+        let mut out = Vec::with_capacity(self.len);
+        self.decode(0..self.len, &mut out);
+        out
+    }
+
+    /// Appends the candles `range` to `out`, decoded in order: the exceptions are taken one
+    /// after another instead of through the rank directory.
+    pub fn decode(&self, range: std::ops::Range<usize>, out: &mut Vec<Candle>) {
+        if range.is_empty() {
+            return;
+        }
+        out.reserve(range.len());
+        let mut k_open = self.open_exc.rank(range.start);
+        let mut k_high = self.high_exc.rank(range.start);
+        let mut k_low = self.low_exc.rank(range.start);
+        let mut k_vol = self.vol_exc.rank(range.start);
+        let mut prev_close = match range.start {
+            0 => self.open0,
+            s => self.close.get(s - 1),
+        };
+        for i in range {
+            let close = self.close.get(i);
+            let open = if i == 0 {
+                self.open0
+            } else if self.open_exc.get(i) {
+                k_open += 1;
+                self.open.get(k_open - 1)
+            } else {
+                prev_close
+            };
+            let (top, bottom) = body(open, close);
+            let high = if self.high_exc.get(i) {
+                k_high += 1;
+                top.wrapping_add(self.high.get(k_high - 1))
+            } else {
+                top
+            };
+            let low = if self.low_exc.get(i) {
+                k_low += 1;
+                bottom.wrapping_sub(self.low.get(k_low - 1))
+            } else {
+                bottom
+            };
+            let volume = if self.vol_exc.get(i) {
+                k_vol += 1;
+                self.volume.get(k_vol - 1)
+            } else {
+                0
+            };
+            out.push(Candle {
+                ts: self.ts_at(i),
+                open: f64::from_bits(open),
+                high: f64::from_bits(high),
+                low: f64::from_bits(low),
+                close: f64::from_bits(close),
+                volume: f64::from_bits(volume),
+            });
+            prev_close = close;
+        }
     }
 
     /// Bytes held: the struct and every buffer it owns.
@@ -356,6 +437,19 @@ impl Series {
     }
 
     #[inline]
+    fn prices(&self, i: usize) -> Prices {
+        let (open, close) = (self.open_bits(i), self.close.get(i));
+        let (top, bottom) = body(open, close);
+        Prices {
+            ts: self.ts_at(i),
+            open: f64::from_bits(open),
+            high: f64::from_bits(self.high_bits(i, top)),
+            low: f64::from_bits(self.low_bits(i, bottom)),
+            close: f64::from_bits(close),
+        }
+    }
+
+    #[inline]
     fn bar(&self, i: usize) -> Candle {
         let (open, close) = (self.open_bits(i), self.close.get(i));
         let (top, bottom) = body(open, close);
@@ -394,7 +488,9 @@ impl<'a> Window<'a> {
 
     /// The window's candles, decoded.
     pub fn to_vec(&self) -> Vec<Candle> {
-        (0..self.len).map(|i| Bars::bar(self, i)).collect()
+        let mut out = Vec::with_capacity(self.len);
+        self.series.decode(self.start..self.start + self.len, &mut out);
+        out
     }
 
     /// The series this window reads.
@@ -411,6 +507,11 @@ impl Bars for Window<'_> {
     fn bar(&self, i: usize) -> Candle {
         debug_assert!(i < self.len);
         self.series.bar(self.start + i)
+    }
+    #[inline]
+    fn prices(&self, i: usize) -> Prices {
+        debug_assert!(i < self.len);
+        self.series.prices(self.start + i)
     }
     #[inline]
     fn ts(&self, i: usize) -> i64 {
@@ -467,14 +568,24 @@ mod tests {
             let got = w.bar(i);
             assert!(same(&got, c), "candle {i}: {got:?} != {c:?}");
             assert_eq!(w.ts(i), c.ts);
+            let (p, q) = (w.prices(i), candles[..].prices(i));
+            assert_eq!(
+                (p.ts, [p.open, p.high, p.low, p.close].map(f64::to_bits)),
+                (q.ts, [q.open, q.high, q.low, q.close].map(f64::to_bits))
+            );
             assert_eq!(w.low(i).to_bits(), c.low.to_bits());
             assert_eq!(w.high(i).to_bits(), c.high.to_bits());
         }
-        // A window reads the same candles from any start.
-        if candles.len() > 3 {
-            let w = s.window(2..candles.len() - 1);
-            for i in 0..w.len() {
-                assert!(same(&w.bar(i), &candles[i + 2]));
+        // A window reads the same candles from any start, by position and decoded in order.
+        for start in [0, 1, 2, candles.len() / 2] {
+            if start < candles.len() {
+                let w = s.window(start..candles.len() - 1);
+                let all = w.to_vec();
+                assert_eq!(all.len(), w.len());
+                for i in 0..w.len() {
+                    assert!(same(&w.bar(i), &candles[i + start]));
+                    assert!(same(&all[i], &candles[i + start]));
+                }
             }
         }
         s
