@@ -6,7 +6,7 @@
 
 use crate::data::Candle;
 use crate::indicator::Rule;
-use crate::store::{Bars, Window};
+use crate::store::{Bars, Prices, Window};
 use crate::policy::{CostModel, EntryPrice, ExecConfig, Intrabar, Policy, PolicyParams};
 use crate::trade::{ExitReason, NoEntry, Trade};
 
@@ -26,8 +26,11 @@ pub struct Entry {
 
 /// P0 and the entry time (SPEC §3.1, §12); `NoEntry` for an empty window or an entry price that
 /// is not finite and positive (the engine never divides by it).
-pub fn entry(window: &[Candle], cfg: &ExecConfig) -> Result<Entry, NoEntry> {
-    let e = window.first().ok_or(NoEntry::NoEntry)?;
+pub fn entry<B: Bars + ?Sized>(window: &B, cfg: &ExecConfig) -> Result<Entry, NoEntry> {
+    if window.is_empty() {
+        return Err(NoEntry::NoEntry);
+    }
+    let e = window.prices(0);
     let (p0, first_checked, entry_ts_ms) = match cfg.entry_price() {
         EntryPrice::Open => (e.open, 0, e.ts * 1000),
         EntryPrice::Close => (e.close, 1, (e.ts + cfg.interval_s()) * 1000),
@@ -268,7 +271,11 @@ impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
     /// Processes candle `i` (SPEC §3.2, then §3.7, then the time limit). Returns true when the
     /// trade is over after this candle.
     fn step(&self, st: &mut State, i: usize, fires: bool) -> bool {
-        let c = self.candles.prices(i);
+        self.step_with(st, i, self.candles.prices(i), fires)
+    }
+
+    /// [`Ctx::step`] with candle `i`'s prices already read.
+    fn step_with(&self, st: &mut State, i: usize, c: Prices, fires: bool) -> bool {
         let open_ms = c.ts * 1000;
         let close_ms = open_ms + self.interval_ms;
         let stop = self.stop(st);
@@ -450,6 +457,8 @@ const NEVER: usize = usize::MAX;
 pub struct CallPrep<'a> {
     /// The compact window: only event candles are read from it while evaluating.
     candles: Window<'a>,
+    /// The entry candle's open time (ms), where every deadline starts.
+    t0_ms: i64,
     entry: Entry,
     /// Positions (≥ first checked) whose high exceeds every earlier high and P0, with those
     /// highs: the only candles where the peak moves and where a take-profit level can first be
@@ -480,12 +489,20 @@ pub struct CallPrep<'a> {
 impl<'a> CallPrep<'a> {
     /// Precomputes a call's window for the given run options and indicator rules.
     pub fn new(candles: Window<'a>, cfg: &ExecConfig, rules: &[Rule]) -> Result<Self, NoEntry> {
-        // Decoded once here for the index and the indicators, then dropped.
-        let decoded = candles.to_vec();
-        let window = decoded.as_slice();
-        let entry = entry(window, cfg)?;
+        let entry = entry(&candles, cfg)?;
+        // The rules read whole candles: decoded once here, then dropped.
+        let fires = if rules.is_empty() {
+            Vec::new()
+        } else {
+            let decoded = candles.to_vec();
+            rules
+                .iter()
+                .map(|r| (*r, r.fire_positions(&decoded)))
+                .collect()
+        };
         let mut prep = CallPrep {
             candles,
+            t0_ms: candles.ts(0) * 1000,
             entry,
             rec_pos: Vec::new(),
             rec_high: Vec::new(),
@@ -495,17 +512,20 @@ impl<'a> CallPrep<'a> {
             seg_pts: vec![0],
             pt_pos: Vec::new(),
             pt_low: Vec::new(),
-            block_min: window
-                .chunks(BLOCK)
-                .map(|b| b.iter().map(|c| c.low).fold(f64::INFINITY, f64::min))
-                .collect(),
-            fires: rules
-                .iter()
-                .map(|r| (*r, r.fire_positions(window)))
-                .collect(),
+            block_min: Vec::with_capacity(candles.len().div_ceil(BLOCK)),
+            fires,
         };
         let (mut peak, mut lo, mut seg_lo) = (entry.p0, entry.p0, f64::INFINITY);
-        for (i, c) in window.iter().enumerate().skip(entry.first_checked) {
+        let mut block_lo = f64::INFINITY;
+        candles.for_each_prices(|i, c| {
+            block_lo = block_lo.min(c.low);
+            if i % BLOCK == BLOCK - 1 || i + 1 == candles.len() {
+                prep.block_min.push(block_lo);
+                block_lo = f64::INFINITY;
+            }
+            if i < entry.first_checked {
+                return;
+            }
             // Candle i belongs to the current segment: the peak before it is `peak`.
             if c.low <= seg_lo {
                 seg_lo = c.low;
@@ -526,7 +546,7 @@ impl<'a> CallPrep<'a> {
                 prep.seg_pts.push(prep.pt_pos.len() as u32);
                 seg_lo = f64::INFINITY;
             }
-        }
+        });
         prep.seg_min.push(seg_lo);
         prep.seg_pts.push(prep.pt_pos.len() as u32);
         Ok(prep)
@@ -698,7 +718,7 @@ impl<'a> CallPrep<'a> {
 
     /// The last traded position under `policy`'s time stop.
     fn last_for(&self, cfg: &ExecConfig, policy: &Policy, memo: &mut Memo) -> usize {
-        let tmax = self.candles.ts(0) * 1000 + policy.max_hold_ms();
+        let tmax = self.t0_ms + policy.max_hold_ms();
         memo.last.get_or(tmax, || {
             last_traded(&self.candles, tmax, cfg.interval_s() * 1000)
         })
@@ -711,7 +731,7 @@ impl<'a> CallPrep<'a> {
         costs: &Costs,
         memo: &mut Memo,
     ) -> Outcome {
-        let tmax = self.candles.ts(0) * 1000 + policy.max_hold_ms();
+        let tmax = self.t0_ms + policy.max_hold_ms();
         let last = self.last_for(cfg, policy, memo);
         let ctx = Ctx::with_last(&self.candles, self.entry, costs, policy, last, tmax);
         // Paths that do not go through a single first event report none (never reused).
@@ -798,15 +818,17 @@ impl<'a> CallPrep<'a> {
         let at = memo.at.get_or(ev, || {
             let p0 = self.entry.p0;
             let peak = self.seg_peak(self.segment_of(ev));
+            let prices = self.candles.prices(ev);
             At {
+                prices,
                 peak,
-                peak_multiple: peak.max(self.candles.high(ev)) / p0,
+                peak_multiple: peak.max(prices.high) / p0,
                 mae: self.low_min_at(ev) / p0 - 1.0,
             }
         });
         let mut st = ctx.state();
         st.peak = at.peak;
-        if ctx.step(&mut st, ev, j_fire == ev) {
+        if ctx.step_with(&mut st, ev, at.prices, j_fire == ev) {
             return Outcome {
                 trade: ctx.finish_with(&st, ev, at.peak_multiple, at.mae),
                 event,
@@ -943,6 +965,8 @@ struct Memo {
 /// The peak before an exit candle, and `peak_multiple` and `mae` of a trade exiting there.
 #[derive(Debug, Clone, Copy)]
 struct At {
+    /// The exit candle's prices.
+    prices: Prices,
     peak: f64,
     peak_multiple: f64,
     mae: f64,

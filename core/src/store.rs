@@ -320,13 +320,19 @@ impl Series {
         out
     }
 
-    /// Appends the candles `range` to `out`, decoded in order: the exceptions are taken one
-    /// after another instead of through the rank directory.
+    /// Appends the candles `range` to `out`, decoded in order (see [`Series::for_each`]).
     pub fn decode(&self, range: std::ops::Range<usize>, out: &mut Vec<Candle>) {
+        out.reserve(range.len());
+        self.for_each(range, true, |c| out.push(c));
+    }
+
+    /// Calls `f` with each candle of `range` in order: the exceptions are taken one after
+    /// another instead of through the rank directory. Without `volume` every volume reads 0.
+    #[inline]
+    pub fn for_each(&self, range: std::ops::Range<usize>, volume: bool, mut f: impl FnMut(Candle)) {
         if range.is_empty() {
             return;
         }
-        out.reserve(range.len());
         let mut k_open = self.open_exc.rank(range.start);
         let mut k_high = self.high_exc.rank(range.start);
         let mut k_low = self.low_exc.rank(range.start);
@@ -358,13 +364,13 @@ impl Series {
             } else {
                 bottom
             };
-            let volume = if self.vol_exc.get(i) {
+            let volume = if volume && self.vol_exc.get(i) {
                 k_vol += 1;
                 self.volume.get(k_vol - 1)
             } else {
                 0
             };
-            out.push(Candle {
+            f(Candle {
                 ts: self.ts_at(i),
                 open: f64::from_bits(open),
                 high: f64::from_bits(high),
@@ -496,6 +502,18 @@ impl<'a> Window<'a> {
     /// The series this window reads.
     pub fn series(&self) -> &'a Series {
         self.series
+    }
+
+    /// Calls `f(position, candle)` for every candle in order, volumes read as 0 (a cheaper
+    /// pass for what needs prices only).
+    #[inline]
+    pub fn for_each_prices(&self, mut f: impl FnMut(usize, Candle)) {
+        let mut i = 0;
+        self.series
+            .for_each(self.start..self.start + self.len, false, |c| {
+                f(i, c);
+                i += 1;
+            });
     }
 }
 

@@ -199,13 +199,14 @@ pub fn sort_calls(calls: &mut [Call]) {
 }
 
 /// Classifies selected calls: the engine's rules for calls with candles, plus the reasons
-/// already known (`known`, for excluded rows of a dataset folder).
+/// already known (`known`, for excluded rows of a dataset folder). Each token's candles are
+/// decoded once, for its calls, and dropped before the next token's.
 pub fn classify_all(
     source_label: String,
     manifest_sha256: Option<String>,
     opts: LoadOptions,
     calls: Vec<Call>,
-    tokens: BTreeMap<Token, Vec<Candle>>,
+    tokens: BTreeMap<Token, Series>,
     known: Vec<(usize, Exclusion)>,
 ) -> Dataset {
     let spec = WindowSpec {
@@ -214,25 +215,32 @@ pub fn classify_all(
         entry_delay_candles: 0,
     };
     let dups = duplicate_flags(&calls);
-    let known: BTreeMap<usize, Exclusion> = known.into_iter().collect();
-    let status = calls
-        .iter()
-        .enumerate()
-        .map(|(k, call)| {
-            if let Some(&why) = known.get(&k) {
-                return Err(why);
-            }
-            let candles = tokens
-                .get(&(call.chain.clone(), call.mint.clone()))
-                .map_or(&[][..], Vec::as_slice);
-            let w = classify(call, candles, &spec, opts.min_coverage)?;
-            if dups[k] {
-                Err(Exclusion::DuplicateCall)
-            } else {
-                Ok(w)
-            }
-        })
-        .collect();
+    let mut status: Vec<std::result::Result<Range<usize>, Exclusion>> =
+        vec![Err(Exclusion::NoCandles); calls.len()];
+    let mut by_token: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+    for (k, call) in calls.iter().enumerate() {
+        by_token
+            .entry((call.chain.as_str(), call.mint.as_str()))
+            .or_default()
+            .push(k);
+    }
+    for ((chain, mint), ks) in by_token {
+        let candles = tokens
+            .get(&(chain.to_string(), mint.to_string()))
+            .map_or_else(Vec::new, Series::to_vec);
+        for k in ks {
+            status[k] = classify(&calls[k], &candles, &spec, opts.min_coverage).and_then(|w| {
+                if dups[k] {
+                    Err(Exclusion::DuplicateCall)
+                } else {
+                    Ok(w)
+                }
+            });
+        }
+    }
+    for (k, why) in known {
+        status[k] = Err(why);
+    }
     Dataset {
         source_label,
         manifest_sha256,
@@ -240,13 +248,7 @@ pub fn classify_all(
         horizon_hours: opts.horizon_hours,
         min_coverage: opts.min_coverage,
         calls,
-        tokens: tokens
-            .into_iter()
-            .map(|(token, candles)| {
-                let series = Series::new(&candles);
-                (token, series)
-            })
-            .collect(),
+        tokens,
         status,
     }
 }

@@ -8,6 +8,7 @@ use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::reader::ChunkReader;
 use quantbot_core::data::{Call, Candle};
+use quantbot_core::store::Series;
 
 use crate::dataset::Token;
 use crate::{data, Result};
@@ -142,19 +143,40 @@ pub fn read_calls<R: ChunkReader + 'static>(
 /// Reads `candles.parquet` into candles per token, keeping only the `wanted` tokens (all when
 /// `None`). Null prices read as NaN so that validation rejects them. Rows of a token need not
 /// be contiguous; each token's candles come out sorted by `ts`.
+///
+/// Each token's candles are held compact ([`Series`]) as soon as its rows end, so at most one
+/// token's candles are ever held decoded. Rows come grouped by token in a published dataset;
+/// a token whose rows come in several runs is decoded, extended and sorted again (a stable
+/// sort by `ts`, as if all its rows had been read first).
 pub fn read_candles<R: ChunkReader + 'static>(
     name: &str,
     file: R,
     wanted: Option<&BTreeSet<Token>>,
-) -> Result<BTreeMap<Token, Vec<Candle>>> {
-    let mut tokens: BTreeMap<Token, Vec<Candle>> = BTreeMap::new();
+) -> Result<BTreeMap<Token, Series>> {
+    let mut tokens: BTreeMap<Token, Series> = BTreeMap::new();
     // The token of the previous row and whether it is wanted: rows come grouped by token, so
     // the map is looked up once per run of rows, without allocating per row.
     let mut current: Option<(Token, bool)> = None;
     let mut run: Vec<Candle> = Vec::new();
     let mut flush = |current: &Option<(Token, bool)>, run: &mut Vec<Candle>| {
         if let Some((key, true)) = current {
-            tokens.entry(key.clone()).or_default().append(run);
+            let mut rows = match tokens.remove(key) {
+                Some(earlier) => {
+                    let mut rows = earlier.to_vec();
+                    rows.append(run);
+                    rows
+                }
+                None => std::mem::take(run),
+            };
+            if !rows.is_sorted_by_key(|c| c.ts) {
+                rows.sort_by_key(|c| c.ts);
+            }
+            tokens.insert(key.clone(), Series::new(&rows));
+            if run.capacity() == 0 {
+                // The run's buffer went into `rows`: keep it for the next token.
+                rows.clear();
+                *run = rows;
+            }
         }
         run.clear();
     };
@@ -194,11 +216,6 @@ pub fn read_candles<R: ChunkReader + 'static>(
         Ok(())
     })?;
     flush(&current, &mut run);
-    for v in tokens.values_mut() {
-        if !v.is_sorted_by_key(|c| c.ts) {
-            v.sort_by_key(|c| c.ts);
-        }
-    }
     Ok(tokens)
 }
 
@@ -235,6 +252,83 @@ mod tests {
         w.write(&batch).unwrap();
         w.close().unwrap();
         out
+    }
+
+    /// A candles file whose rows are `(mint, ts)` in the given order.
+    fn candles_file(rows: &[(&str, i64)]) -> Vec<u8> {
+        let price = |ts: i64| 1.0 + ts as f64 / 7.0;
+        let f = |g: &dyn Fn(i64) -> f64| -> ArrayRef {
+            Arc::new(Float64Array::from(
+                rows.iter().map(|r| g(r.1)).collect::<Vec<_>>(),
+            ))
+        };
+        let batch = RecordBatch::try_from_iter([
+            (
+                "chain",
+                Arc::new(StringArray::from(vec!["solana"; rows.len()])) as ArrayRef,
+            ),
+            (
+                "mint",
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+                )) as ArrayRef,
+            ),
+            (
+                "ts",
+                Arc::new(Int64Array::from(
+                    rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                )) as ArrayRef,
+            ),
+            ("open", f(&price)),
+            ("high", f(&|t| price(t) * 1.5)),
+            ("low", f(&|t| price(t) * 0.5)),
+            ("close", f(&|t| price(t + 60))),
+            ("volume", f(&|t| (t % 5) as f64)),
+        ])
+        .unwrap();
+        let mut out = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut out, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        out
+    }
+
+    #[test]
+    fn candles_are_grouped_per_token_sorted_and_compact_in_any_row_order() {
+        // Token `b` comes in three runs, out of order; `c` is not wanted.
+        let rows = [
+            ("a", 0),
+            ("a", 60),
+            ("b", 180),
+            ("b", 120),
+            ("c", 0),
+            ("a", 120),
+            ("b", 0),
+            ("b", 60),
+            ("a", 180),
+        ];
+        let wanted: BTreeSet<Token> = ["a", "b"]
+            .iter()
+            .map(|m| ("solana".to_string(), m.to_string()))
+            .collect();
+        let got = read_candles(
+            "candles.parquet",
+            bytes::Bytes::from(candles_file(&rows)),
+            Some(&wanted),
+        )
+        .unwrap();
+        assert_eq!(got.len(), 2);
+        for series in got.values() {
+            let candles = series.to_vec();
+            let ts: Vec<i64> = candles.iter().map(|c| c.ts).collect();
+            assert_eq!(ts, [0, 60, 120, 180]);
+            for c in &candles {
+                let p = 1.0 + c.ts as f64 / 7.0;
+                assert_eq!((c.open, c.high, c.low), (p, p * 1.5, p * 0.5));
+                assert_eq!(c.close, 1.0 + (c.ts + 60) as f64 / 7.0);
+                assert_eq!(c.volume, (c.ts % 5) as f64);
+            }
+        }
     }
 
     #[test]

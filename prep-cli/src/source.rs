@@ -11,6 +11,7 @@ use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use duckdb::{params, AccessMode, Config, Connection};
 
 use quantbot_core::data::{Call, Candle};
+use quantbot_core::store::Series;
 use quantbot_format::dataset::{
     check_groups, classify_all, load_published, parse_manifest, selected, sort_calls,
     PublishedFiles,
@@ -157,6 +158,13 @@ fn load_duckdb(
         }
     }
     let canonical = path.display().to_string();
+    let tokens = tokens
+        .into_iter()
+        .map(|(token, candles)| {
+            let series = Series::new(&candles);
+            (token, series)
+        })
+        .collect();
     Ok(classify_all(
         format!("duckdb:{canonical}"),
         None,
