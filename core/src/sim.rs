@@ -6,8 +6,8 @@
 
 use crate::data::Candle;
 use crate::indicator::Rule;
-use crate::store::{Bars, Prices, Window};
 use crate::policy::{CostModel, EntryPrice, ExecConfig, Intrabar, Policy, PolicyParams};
+use crate::store::{Bars, Prices, Window};
 use crate::trade::{ExitReason, NoEntry, Trade};
 
 /// Under `--cost-model v1`: `size × (gross − 1) − size × 2 × (fee_bps + slippage_bps) / 10000`.
@@ -673,7 +673,8 @@ impl<'a> CallPrep<'a> {
             single: true,
             ..Memo::default()
         };
-        self.evaluate_memo(cfg, policy, &costs, &mut memo).trade
+        let last = self.last_for(cfg, policy, &mut memo);
+        self.evaluate_memo(policy, &costs, &mut memo, last).trade
     }
 
     /// [`CallPrep::evaluate`] for each policy in turn, calling `out(k, trade)` for
@@ -696,18 +697,17 @@ impl<'a> CallPrep<'a> {
         for (k, policy) in policies.iter().enumerate() {
             let rule = policy.params().indicator;
             let slot = bases.iter().position(|(r, _, _)| *r == rule);
+            let last = self.last_for(cfg, policy, &mut memo);
             // Policies that differ only in the time stop give the same trade when the first
             // event comes before both deadlines: the deadline is then never looked at.
             if let Some((_, b, o)) = slot.map(|i| &bases[i]) {
-                if o.event < o.last
-                    && o.event < self.last_for(cfg, policy, &mut memo)
-                    && same_but_hold(b.params(), policy.params())
+                if o.event < o.last && o.event < last && same_but_hold(b.params(), policy.params())
                 {
                     out(k, o.trade);
                     continue;
                 }
             }
-            let o = self.evaluate_memo(cfg, policy, &costs, &mut memo);
+            let o = self.evaluate_memo(policy, &costs, &mut memo, last);
             out(k, o.trade);
             match slot {
                 Some(i) => bases[i] = (rule, policy, o),
@@ -724,15 +724,15 @@ impl<'a> CallPrep<'a> {
         })
     }
 
+    /// One policy's trade and first event; `last` is its last traded position.
     fn evaluate_memo(
         &self,
-        cfg: &ExecConfig,
         policy: &Policy,
         costs: &Costs,
         memo: &mut Memo,
+        last: usize,
     ) -> Outcome {
         let tmax = self.t0_ms + policy.max_hold_ms();
-        let last = self.last_for(cfg, policy, memo);
         let ctx = Ctx::with_last(&self.candles, self.entry, costs, policy, last, tmax);
         // Paths that do not go through a single first event report none (never reused).
         let other = |trade| Outcome {
@@ -899,10 +899,12 @@ struct Outcome {
 }
 
 /// Whether two policies differ at most in `max_hold_hours`.
+#[inline]
 fn same_but_hold(a: &PolicyParams, b: &PolicyParams) -> bool {
-    a.tp == b.tp
+    // The grid's faster dimensions first: a difference is usually found at once.
+    a.trail == b.trail
         && a.sl == b.sl
-        && a.trail == b.trail
+        && a.tp == b.tp
         && a.trail_activation == b.trail_activation
         && a.be_trigger == b.be_trigger
         && a.ladder == b.ladder
@@ -910,35 +912,42 @@ fn same_but_hold(a: &PolicyParams, b: &PolicyParams) -> bool {
 }
 
 /// A few remembered answers of one kind, keyed exactly; the oldest is replaced when full.
+/// Keys and answers are kept apart, so a lookup reads the keys' single cache line.
 #[derive(Debug)]
 struct Recall<K, V> {
-    slots: [Option<(K, V)>; 8],
+    keys: [K; 8],
+    vals: [V; 8],
+    len: usize,
     next: usize,
 }
 
-impl<K: PartialEq + Copy, V: Copy> Default for Recall<K, V> {
+impl<K: PartialEq + Copy + Default, V: Copy + Default> Default for Recall<K, V> {
     fn default() -> Self {
         Recall {
-            slots: [None; 8],
+            keys: [K::default(); 8],
+            vals: [V::default(); 8],
+            len: 0,
             next: 0,
         }
     }
 }
 
-impl<K: PartialEq + Copy, V: Copy> Recall<K, V> {
+impl<K: PartialEq + Copy + Default, V: Copy + Default> Recall<K, V> {
+    #[inline]
     fn get_or(&mut self, key: K, compute: impl FnOnce() -> V) -> V {
         // Newest first: neighbouring grid points usually repeat the latest answer.
-        let n = self.slots.len();
-        for i in 1..=n {
-            match self.slots[(self.next + n - i) % n] {
-                Some((k, v)) if k == key => return v,
-                Some(_) => {}
-                None => break,
+        let n = self.keys.len();
+        for i in 1..=self.len {
+            let at = (self.next + n - i) % n;
+            if self.keys[at] == key {
+                return self.vals[at];
             }
         }
         let v = compute();
-        self.slots[self.next] = Some((key, v));
-        self.next = (self.next + 1) % self.slots.len();
+        self.keys[self.next] = key;
+        self.vals[self.next] = v;
+        self.next = (self.next + 1) % n;
+        self.len = (self.len + 1).min(n);
         v
     }
 }
@@ -949,7 +958,7 @@ struct Memo {
     /// One policy only: walks may stop at the earliest event found so far.
     single: bool,
     /// Deadline (ms) → last traded position.
-    last: Recall<i64, usize>,
+    last: Deadlines,
     /// Level price bits → first record reaching it.
     tp: Recall<u64, usize>,
     /// Stop-loss price bits → first candle touching it.
@@ -962,8 +971,31 @@ struct Memo {
     at: Recall<usize, At>,
 }
 
+/// Deadline (ms) → last traded position: the time stop changes from one grid point to the
+/// next, so this is asked for every policy; a few deadlines are answered from a small table
+/// indexed by a hash of the deadline (one multiplication), without a search.
+#[derive(Debug, Default)]
+struct Deadlines {
+    slots: [Option<(i64, usize)>; 16],
+}
+
+impl Deadlines {
+    #[inline]
+    fn get_or(&mut self, tmax: i64, compute: impl FnOnce() -> usize) -> usize {
+        let h = ((tmax as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize;
+        match self.slots[h] {
+            Some((k, v)) if k == tmax => v,
+            _ => {
+                let v = compute();
+                self.slots[h] = Some((tmax, v));
+                v
+            }
+        }
+    }
+}
+
 /// The peak before an exit candle, and `peak_multiple` and `mae` of a trade exiting there.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct At {
     /// The exit candle's prices.
     prices: Prices,

@@ -19,7 +19,7 @@
 use crate::data::Candle;
 
 /// A candle without its volume: what an exit is decided on.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Prices {
     pub ts: i64,
     pub open: f64,
@@ -100,17 +100,20 @@ impl Packed {
             };
         }
         let bits = values.len() * width as usize;
-        let mut data = vec![0u8; bits.div_ceil(8) + 9];
-        for (i, v) in values.iter().enumerate() {
-            let d = v - base;
-            let bit = i * width as usize;
-            let (byte, sh) = (bit / 8, bit % 8);
-            // The value spans at most 9 bytes: 64 + 7 bits.
-            let wide = u128::from(d) << sh;
-            for (k, b) in data[byte..byte + 9].iter_mut().enumerate() {
-                *b |= (wide >> (8 * k)) as u8;
+        let mut data = Vec::with_capacity(bits.div_ceil(8) + 9);
+        // A little-endian bit stream: bits enter at the top of `acc`, whole words leave below.
+        let (mut acc, mut held) = (0u128, 0u32);
+        for v in values {
+            acc |= u128::from(v - base) << held;
+            held += width;
+            if held >= 64 {
+                data.extend_from_slice(&(acc as u64).to_le_bytes());
+                acc >>= 64;
+                held -= 64;
             }
         }
+        data.extend_from_slice(&acc.to_le_bytes()[..held.div_ceil(8) as usize]);
+        data.resize(bits.div_ceil(8) + 9, 0);
         Packed { base, width, data }
     }
 
@@ -121,13 +124,10 @@ impl Packed {
         }
         let bit = i * self.width as usize;
         let (byte, sh) = (bit / 8, (bit % 8) as u32);
-        let word = &self.data[byte..byte + 9];
-        let lo = u64::from_le_bytes([
-            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
-        ]);
-        let mut v = lo >> sh;
+        let word: [u8; 8] = self.data[byte..byte + 8].try_into().expect("8 bytes");
+        let mut v = u64::from_le_bytes(word) >> sh;
         if sh + self.width > 64 {
-            v |= u64::from(word[8]) << (64 - sh);
+            v |= u64::from(self.data[byte + 8]) << (64 - sh);
         }
         if self.width < 64 {
             v &= (1u64 << self.width) - 1;
@@ -253,13 +253,20 @@ impl Series {
         let (open, close) = (bits(|c| c.open), bits(|c| c.close));
         let (high, low, vol) = (bits(|c| c.high), bits(|c| c.low), bits(|c| c.volume));
         let ts = match candles {
-            [a, b, ..] if candles.windows(2).all(|w| w[1].ts.wrapping_sub(w[0].ts) == b.ts.wrapping_sub(a.ts)) => {
+            [a, b, ..]
+                if candles
+                    .windows(2)
+                    .all(|w| w[1].ts.wrapping_sub(w[0].ts) == b.ts.wrapping_sub(a.ts)) =>
+            {
                 Times::Even {
                     first: a.ts,
                     step: b.ts.wrapping_sub(a.ts),
                 }
             }
-            [a] => Times::Even { first: a.ts, step: 0 },
+            [a] => Times::Even {
+                first: a.ts,
+                step: 0,
+            },
             [] => Times::Even { first: 0, step: 0 },
             _ => Times::Packed(Packed::new(
                 &candles.iter().map(|c| c.ts as u64).collect::<Vec<_>>(),
@@ -300,7 +307,10 @@ impl Series {
 
     /// The candles `range` as a window the engine reads.
     pub fn window(&self, range: std::ops::Range<usize>) -> Window<'_> {
-        assert!(range.start <= range.end && range.end <= self.len, "window out of range");
+        assert!(
+            range.start <= range.end && range.end <= self.len,
+            "window out of range"
+        );
         Window {
             series: self,
             start: range.start,
@@ -495,7 +505,8 @@ impl<'a> Window<'a> {
     /// The window's candles, decoded.
     pub fn to_vec(&self) -> Vec<Candle> {
         let mut out = Vec::with_capacity(self.len);
-        self.series.decode(self.start..self.start + self.len, &mut out);
+        self.series
+            .decode(self.start..self.start + self.len, &mut out);
         out
     }
 
@@ -616,11 +627,23 @@ mod tests {
             .map(|i| {
                 let open = price;
                 let flat = rng.unit() < 0.2;
-                let close = if flat { open } else { open * (0.95 + rng.unit() * 0.1) };
+                let close = if flat {
+                    open
+                } else {
+                    open * (0.95 + rng.unit() * 0.1)
+                };
                 let top = if open > close { open } else { close };
                 let bottom = if open < close { open } else { close };
-                let high = if flat || rng.unit() < 0.4 { top } else { top * (1.0 + rng.unit() * 0.05) };
-                let low = if flat || rng.unit() < 0.4 { bottom } else { bottom * (1.0 - rng.unit() * 0.05) };
+                let high = if flat || rng.unit() < 0.4 {
+                    top
+                } else {
+                    top * (1.0 + rng.unit() * 0.05)
+                };
+                let low = if flat || rng.unit() < 0.4 {
+                    bottom
+                } else {
+                    bottom * (1.0 - rng.unit() * 0.05)
+                };
                 price = close;
                 Candle {
                     ts: 1_700_000_000 + 60 * i as i64,
@@ -660,7 +683,13 @@ mod tests {
             let n = (rng.next() % 200) as usize;
             let mut candles = market(&mut rng, n);
             for c in &mut candles {
-                for f in [&mut c.open, &mut c.high, &mut c.low, &mut c.close, &mut c.volume] {
+                for f in [
+                    &mut c.open,
+                    &mut c.high,
+                    &mut c.low,
+                    &mut c.close,
+                    &mut c.volume,
+                ] {
                     match rng.next() % 8 {
                         0 => *f = specials[(rng.next() % 8) as usize],
                         1 => *f = f64::from_bits(rng.next()),
@@ -690,7 +719,11 @@ mod tests {
     #[test]
     fn packed_widths_cover_every_bit_count() {
         for width in 0..=64u32 {
-            let max = if width == 64 { u64::MAX } else { (1u64 << width).wrapping_sub(1) };
+            let max = if width == 64 {
+                u64::MAX
+            } else {
+                (1u64 << width).wrapping_sub(1)
+            };
             let values: Vec<u64> = (0..70u64).map(|i| max / 70 * i).chain([max, 0]).collect();
             let p = Packed::new(&values);
             assert!(p.width <= width);

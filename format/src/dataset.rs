@@ -51,11 +51,16 @@ impl Dataset {
 
     /// The candles of a call's token, decoded (empty when the token has none).
     pub fn token_candles(&self, call: &Call) -> Vec<Candle> {
-        self.token_series(call).map_or_else(Vec::new, Series::to_vec)
+        self.token_series(call)
+            .map_or_else(Vec::new, Series::to_vec)
     }
 
     /// The window `r` of a call's token (a range that classification found inside it).
-    fn window_of(&self, call: &'_ Call, r: Range<usize>) -> Option<quantbot_core::store::Window<'_>> {
+    fn window_of(
+        &self,
+        call: &'_ Call,
+        r: Range<usize>,
+    ) -> Option<quantbot_core::store::Window<'_>> {
         self.token_series(call).map(|s| s.window(r))
     }
 
