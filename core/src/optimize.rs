@@ -332,7 +332,8 @@ pub fn search_cancellable(
                 .map(move |a| (ci, a..(a + block).min(size)))
         })
         .collect();
-    let scored: Vec<Scored> = tasks
+    let task_caller: Vec<usize> = tasks.iter().map(|(ci, _)| *ci).collect();
+    let blocks: Vec<Vec<Scored>> = tasks
         .into_par_iter()
         .map(|(ci, range)| {
             if cancel.load(AtomicOrdering::Relaxed) {
@@ -341,19 +342,25 @@ pub fn search_cancellable(
                 prepared.score_block(in_sample[ci], range, opts, &tick)
             }
         })
-        .collect::<Vec<Vec<Scored>>>()
-        .into_iter()
-        .flatten()
         .collect();
     let evaluations = in_sample.iter().map(|c| c.len() as u64).sum::<u64>() * size as u64;
     if cancel.load(AtomicOrdering::Relaxed) {
         return None;
     }
+    // Blocks come in task order (caller by caller, policies ascending): each is moved into
+    // its caller's list and dropped, so the scores are held about once, not three times.
+    let mut scored: Vec<Vec<Scored>> = callers.iter().map(|_| Vec::new()).collect();
+    for (ci, block) in task_caller.into_iter().zip(blocks) {
+        if scored[ci].is_empty() {
+            scored[ci].reserve_exact(size);
+        }
+        scored[ci].extend(block);
+    }
 
     let mut per_caller = Vec::with_capacity(callers.len());
-    for (ci, chunk) in scored.chunks(size.max(1)).enumerate() {
+    for (ci, chunk) in scored.into_iter().enumerate() {
         let (caller, calls) = callers[ci];
-        let top = best(opts.objective, chunk).expect("a grid has at least one point");
+        let top = best(opts.objective, &chunk).expect("a grid has at least one point");
         let collapsed = !top.feasible || top.metrics.final_capital < opts.wallet.initial_capital();
         let edge = grid.is_edge(top.index);
         let holdout_result = holdout.then(|| {
@@ -372,7 +379,7 @@ pub fn search_cancellable(
             caller: caller.to_string(),
             calls: calls.len(),
             best: top.index,
-            scored: chunk.to_vec(),
+            scored: chunk,
             collapsed,
             edge,
             holdout: holdout_result,

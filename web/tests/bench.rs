@@ -5,9 +5,9 @@
 //!
 //! Small by default (500 calls × 625 policies, well under a second of search) so CI's
 //! `cargo test --release --target wasm32-unknown-unknown` stays cheap. The size is read at
-//! compile time from `QUANTBOT_BROWSER_BENCH`: `full` is the largest standard-grid workload
-//! that fits the memory goal (6,500 calls × 2,880 candles × 10,000 policies), a number `N` is
-//! the first N calls × 10,000 policies. See BENCHMARKS.md for the command and the figures.
+//! compile time from `QUANTBOT_BROWSER_BENCH`: `full` is the whole standard workload (10,000
+//! calls × 2,880 candles × 10,000 policies), a number `N` is the first N calls × 10,000
+//! policies. See BENCHMARKS.md for the command and the figures.
 
 use std::sync::Arc;
 
@@ -18,12 +18,10 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// The largest standard-grid workload whose search stays within 1.5 GB of wasm memory (with a
-/// margin): the candle rows are 48 bytes × 2,880 per call (6,500 calls: 0.90 GB) and the search
-/// adds about 0.53 GB, most of it the 50 × 10,000 scored grid points held twice while the
-/// results are merged. 7,000 calls reached 1.506 GB; the whole standard workload (10,000 calls,
-/// 1.38 GB of candle rows) cannot fit.
-const FULL_CALLS: usize = 6_500;
+/// The standard workload: its candles are held compact (`Series`, about 26 bytes per candle,
+/// 0.75 GB for 28.8 M candles) and the search adds the index and the 50 × 10,000 scored grid
+/// points (held once while the results are merged).
+const FULL_CALLS: usize = 10_000;
 const CANDLES: usize = 2_880;
 const THREADS: usize = 2;
 
