@@ -77,22 +77,14 @@ fn last_traded<B: Bars + ?Sized>(candles: &B, tmax: i64, interval_ms: i64) -> us
 /// Constants of one (call, policy) pair.
 struct Ctx<'a, B: Bars + ?Sized> {
     candles: &'a B,
-    interval_ms: i64,
+    /// The call's constants under the run's options.
+    k: &'a Costs,
     entry: Entry,
     /// Position of the last traded candle (the last that opens before `tmax`).
     last: usize,
     tmax: i64,
-    /// Tokens bought per USD of size: `1 × (1 − f) / (P0 × (1 + s))`.
-    tokens: f64,
-    sell_factor: f64,
-    fee_factor: f64,
-    cost_model: CostModel,
-    fee_bps: f64,
-    slippage_bps: f64,
-    intrabar: Intrabar,
     sl_px: Option<f64>,
     be_arm_px: Option<f64>,
-    be_px: f64,
     trail_factor: Option<f64>,
     trail_act_px: f64,
     levels: &'a [(f64, f64)],
@@ -103,6 +95,7 @@ struct Ctx<'a, B: Bars + ?Sized> {
 #[derive(Debug, Clone, Copy)]
 struct Costs {
     interval_ms: i64,
+    /// Tokens bought per USD of size: `1 × (1 − f) / (P0 × (1 + s))`.
     tokens: f64,
     sell_factor: f64,
     fee_factor: f64,
@@ -147,17 +140,17 @@ struct State {
 }
 
 impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
-    fn new(candles: &'a B, entry: Entry, cfg: &ExecConfig, policy: &'a Policy) -> Ctx<'a, B> {
+    fn new(candles: &'a B, entry: Entry, k: &'a Costs, policy: &'a Policy) -> Ctx<'a, B> {
         let tmax = candles.ts(0) * 1000 + policy.max_hold_ms();
-        let last = last_traded(candles, tmax, cfg.interval_s() * 1000);
-        Ctx::with_last(candles, entry, &Costs::new(entry, cfg), policy, last, tmax)
+        let last = last_traded(candles, tmax, k.interval_ms);
+        Ctx::with_last(candles, entry, k, policy, last, tmax)
     }
 
     /// [`Ctx::new`] with the run's constants and the last traded position already known.
     fn with_last(
         candles: &'a B,
         entry: Entry,
-        k: &Costs,
+        k: &'a Costs,
         policy: &'a Policy,
         last: usize,
         tmax: i64,
@@ -170,20 +163,12 @@ impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
         };
         Ctx {
             candles,
-            interval_ms: k.interval_ms,
+            k,
             entry,
             last,
             tmax,
-            tokens: k.tokens,
-            sell_factor: k.sell_factor,
-            fee_factor: k.fee_factor,
-            cost_model: k.cost_model,
-            fee_bps: k.fee_bps,
-            slippage_bps: k.slippage_bps,
-            intrabar: k.intrabar,
             sl_px: p.sl.map(|sl| p0 * sl),
             be_arm_px: p.be_trigger.map(|b| p0 * b),
-            be_px: k.be_px,
             trail_factor: p.trail.map(|t| 1.0 - t),
             trail_act_px: p0 * p.trail_activation.unwrap_or(1.0),
             levels,
@@ -223,7 +208,7 @@ impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
         }
         if let Some(arm) = self.be_arm_px {
             if st.peak >= arm {
-                consider(self.be_px, ExitReason::BreakEven);
+                consider(self.k.be_px, ExitReason::BreakEven);
             }
         }
         if let Some(tf) = self.trail_factor {
@@ -236,7 +221,7 @@ impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
 
     fn fill(&self, st: &mut State, frac: f64, px: f64, ts_ms: i64) {
         st.gross_sum += frac * px;
-        st.net_sum += self.tokens * frac * px * self.sell_factor * self.fee_factor;
+        st.net_sum += self.k.tokens * frac * px * self.k.sell_factor * self.k.fee_factor;
         st.fills += 1;
         st.exit_ts_ms = ts_ms;
     }
@@ -277,7 +262,7 @@ impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
     /// [`Ctx::step`] with candle `i`'s prices already read.
     fn step_with(&self, st: &mut State, i: usize, c: Prices, fires: bool) -> bool {
         let open_ms = c.ts * 1000;
-        let close_ms = open_ms + self.interval_ms;
+        let close_ms = open_ms + self.k.interval_ms;
         let stop = self.stop(st);
         let done = 'events: {
             // 1. Gap at the open through the stop: pending levels at or below the open fill
@@ -306,7 +291,7 @@ impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
             match (stop_hit, level_hit) {
                 (Some((s, why)), true) => {
                     st.ambiguous = true;
-                    if self.intrabar == Intrabar::TpFirst {
+                    if self.k.intrabar == Intrabar::TpFirst {
                         self.fill_levels(st, c.high, None, close_ms);
                         if self.closed(st) {
                             st.reason = ExitReason::TakeProfit;
@@ -365,10 +350,10 @@ impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
     fn finish_with(&self, st: &State, exit_pos: usize, peak_multiple: f64, mae: f64) -> Trade {
         let p0 = self.entry.p0;
         let gross_multiple = st.gross_sum / p0;
-        let net_multiple = match self.cost_model {
+        let net_multiple = match self.k.cost_model {
             CostModel::Fills => st.net_sum / 1.0,
             CostModel::V1 => {
-                1.0 + v1_pnl(1.0, gross_multiple, self.fee_bps, self.slippage_bps) / 1.0
+                1.0 + v1_pnl(1.0, gross_multiple, self.k.fee_bps, self.k.slippage_bps) / 1.0
             }
         };
         Trade {
@@ -394,7 +379,7 @@ impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
         }
         let mut st = self.state();
         let c = self.candles.prices(self.last);
-        let close_ms = (c.ts * 1000) + self.interval_ms;
+        let close_ms = (c.ts * 1000) + self.k.interval_ms;
         let why = if close_ms == self.tmax {
             ExitReason::TimeExit
         } else {
@@ -430,7 +415,8 @@ pub fn simulate_reference(
     policy: &Policy,
 ) -> Result<Trade, NoEntry> {
     let entry = entry(window, cfg)?;
-    let ctx = Ctx::new(window, entry, cfg, policy);
+    let costs = Costs::new(entry, cfg);
+    let ctx = Ctx::new(window, entry, &costs, policy);
     let mut fires = vec![false; window.len()];
     if let Some(rule) = &policy.params().indicator {
         for j in rule.fire_positions(window) {
@@ -717,6 +703,7 @@ impl<'a> CallPrep<'a> {
     }
 
     /// The last traded position under `policy`'s time stop.
+    #[inline]
     fn last_for(&self, cfg: &ExecConfig, policy: &Policy, memo: &mut Memo) -> usize {
         let tmax = self.t0_ms + policy.max_hold_ms();
         memo.last.get_or(tmax, || {
@@ -805,11 +792,11 @@ impl<'a> CallPrep<'a> {
             ev = ev.min(j);
         }
         if let Some(arm) = ctx.be_arm_px {
-            let key = (arm.to_bits(), ctx.be_px.to_bits());
+            let key = (arm.to_bits(), ctx.k.be_px.to_bits());
             let b = bound(ev);
             let j = memo.be.get_or(key, || {
                 let s = self.first_segment_with_peak(arm);
-                self.first_at_or_below_by_segment(s, b, |_| ctx.be_px)
+                self.first_at_or_below_by_segment(s, b, |_| ctx.k.be_px)
             });
             ev = ev.min(j);
         }
