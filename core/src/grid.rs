@@ -216,7 +216,11 @@ impl Grid {
 
     /// The policy at `index`. Every point was validated by [`Grid::new`].
     pub fn policy(&self, index: usize) -> Policy {
-        Policy::new(self.params(index)).expect("grid values are validated in Grid::new")
+        let mut first_hold = self.coords(index);
+        first_hold[6] = 0;
+        Policy::new(self.params(index))
+            .expect("grid values are validated in Grid::new")
+            .in_family(self.index_of(first_hold))
     }
 
     /// All policies in index order.

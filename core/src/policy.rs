@@ -132,11 +132,24 @@ impl Default for PolicyParams {
 }
 
 /// A validated policy. The take-profit, single or laddered, is held as one ladder.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Policy {
     params: PolicyParams,
     targets: Option<Ladder>,
     max_hold_ms: i64,
+    /// For a grid's policy, the index of its grid point with the first time stop: policies of
+    /// one family differ in the time stop alone (families compare within one grid). `None`
+    /// outside a grid.
+    family: Option<usize>,
+}
+
+/// Policies are equal when their parameters are (the family is bookkeeping).
+impl PartialEq for Policy {
+    fn eq(&self, other: &Policy) -> bool {
+        self.params == other.params
+            && self.targets == other.targets
+            && self.max_hold_ms == other.max_hold_ms
+    }
 }
 
 /// Converts hours to whole milliseconds (rounded to the nearest millisecond).
@@ -185,11 +198,37 @@ impl Policy {
             max_hold_ms: hours_to_ms(h),
             params,
             targets,
+            family: None,
         })
     }
 
     pub fn params(&self) -> &PolicyParams {
         &self.params
+    }
+
+    /// Marks the policy as a member of a family (see the field); [`crate::grid::Grid`] sets it.
+    pub(crate) fn in_family(mut self, family: usize) -> Policy {
+        self.family = Some(family);
+        self
+    }
+
+    /// Whether two policies differ in the time stop alone (their families answer when both
+    /// have one; otherwise the parameters are compared).
+    #[inline]
+    pub fn same_but_hold(&self, other: &Policy) -> bool {
+        match (self.family, other.family) {
+            (Some(a), Some(b)) => a == b,
+            _ => {
+                let (a, b) = (&self.params, &other.params);
+                a.trail == b.trail
+                    && a.sl == b.sl
+                    && a.tp == b.tp
+                    && a.trail_activation == b.trail_activation
+                    && a.be_trigger == b.be_trigger
+                    && a.ladder == b.ladder
+                    && a.indicator == b.indicator
+            }
+        }
     }
 
     /// Take-profit levels: a `tp` is a one-level complete ladder.

@@ -6,7 +6,7 @@
 
 use crate::data::Candle;
 use crate::indicator::Rule;
-use crate::policy::{CostModel, EntryPrice, ExecConfig, Intrabar, Policy, PolicyParams};
+use crate::policy::{CostModel, EntryPrice, ExecConfig, Intrabar, Policy};
 use crate::store::{Bars, Prices, Window};
 use crate::trade::{ExitReason, NoEntry, Trade};
 
@@ -666,7 +666,8 @@ impl<'a> CallPrep<'a> {
     /// [`CallPrep::evaluate`] for each policy in turn, calling `out(k, trade)` for
     /// `policies[k]`. Neighbouring grid points share most parameter values, so first-passage
     /// answers are remembered from one policy to the next (keyed by the exact level prices);
-    /// the trades are the same as from `evaluate`.
+    /// the trades are the same as from `evaluate`. The policies come from one grid, or from
+    /// none (a grid's policies know which of them differ in the time stop alone).
     pub fn evaluate_each(
         &self,
         cfg: &ExecConfig,
@@ -687,7 +688,7 @@ impl<'a> CallPrep<'a> {
             // Policies that differ only in the time stop give the same trade when the first
             // event comes before both deadlines: the deadline is then never looked at.
             if let Some((_, b, o)) = slot.map(|i| &bases[i]) {
-                if o.event < o.last && o.event < last && same_but_hold(b.params(), policy.params())
+                if o.event < o.last && o.event < last && b.same_but_hold(policy)
                 {
                     out(k, o.trade);
                     continue;
@@ -886,17 +887,6 @@ struct Outcome {
 }
 
 /// Whether two policies differ at most in `max_hold_hours`.
-#[inline]
-fn same_but_hold(a: &PolicyParams, b: &PolicyParams) -> bool {
-    // The grid's faster dimensions first: a difference is usually found at once.
-    a.trail == b.trail
-        && a.sl == b.sl
-        && a.tp == b.tp
-        && a.trail_activation == b.trail_activation
-        && a.be_trigger == b.be_trigger
-        && a.ladder == b.ladder
-        && a.indicator == b.indicator
-}
 
 /// A few remembered answers of one kind, keyed exactly; the oldest is replaced when full.
 /// Keys and answers are kept apart, so a lookup reads the keys' single cache line.
