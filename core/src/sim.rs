@@ -486,21 +486,24 @@ impl<'a> CallPrep<'a> {
                 .map(|r| (*r, r.fire_positions(&decoded)))
                 .collect()
         };
+        // Room for the index's lists before they grow (most calls need fewer points).
+        const GUESS: usize = 256;
         let mut prep = CallPrep {
             candles,
             t0_ms: candles.ts(0) * 1000,
             entry,
-            rec_pos: Vec::new(),
-            rec_high: Vec::new(),
-            min_pos: Vec::new(),
-            min_low: Vec::new(),
-            seg_min: Vec::new(),
-            seg_pts: vec![0],
-            pt_pos: Vec::new(),
-            pt_low: Vec::new(),
+            rec_pos: Vec::with_capacity(GUESS),
+            rec_high: Vec::with_capacity(GUESS),
+            min_pos: Vec::with_capacity(GUESS),
+            min_low: Vec::with_capacity(GUESS),
+            seg_min: Vec::with_capacity(GUESS),
+            seg_pts: Vec::with_capacity(GUESS),
+            pt_pos: Vec::with_capacity(GUESS),
+            pt_low: Vec::with_capacity(GUESS),
             block_min: Vec::with_capacity(candles.len().div_ceil(BLOCK)),
             fires,
         };
+        prep.seg_pts.push(0);
         let (mut peak, mut lo, mut seg_lo) = (entry.p0, entry.p0, f64::INFINITY);
         let mut block_lo = f64::INFINITY;
         candles.for_each_prices(|i, c| {
@@ -535,6 +538,15 @@ impl<'a> CallPrep<'a> {
         });
         prep.seg_min.push(seg_lo);
         prep.seg_pts.push(prep.pt_pos.len() as u32);
+        // Held for the whole search: no spare capacity (shrinking in place is cheap).
+        prep.rec_pos.shrink_to_fit();
+        prep.rec_high.shrink_to_fit();
+        prep.min_pos.shrink_to_fit();
+        prep.min_low.shrink_to_fit();
+        prep.seg_min.shrink_to_fit();
+        prep.seg_pts.shrink_to_fit();
+        prep.pt_pos.shrink_to_fit();
+        prep.pt_low.shrink_to_fit();
         Ok(prep)
     }
 
