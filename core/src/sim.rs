@@ -260,6 +260,7 @@ impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
     }
 
     /// [`Ctx::step`] with candle `i`'s prices already read.
+    #[inline]
     fn step_with(&self, st: &mut State, i: usize, c: Prices, fires: bool) -> bool {
         let open_ms = c.ts * 1000;
         let close_ms = open_ms + self.k.interval_ms;
