@@ -137,6 +137,8 @@ pub struct Policy {
     params: PolicyParams,
     targets: Option<Ladder>,
     max_hold_ms: i64,
+    /// `[(tp, 1)]` for a single take-profit: its level held inline, read without a pointer.
+    whole_tp: [(f64, f64); 1],
     /// For a grid's policy, the index of its grid point with the first time stop: policies of
     /// one family differ in the time stop alone (families compare within one grid). `None`
     /// outside a grid.
@@ -196,6 +198,7 @@ impl Policy {
         };
         Ok(Policy {
             max_hold_ms: hours_to_ms(h),
+            whole_tp: [(params.tp.unwrap_or(0.0), 1.0)],
             params,
             targets,
             family: None,
@@ -204,6 +207,17 @@ impl Policy {
 
     pub fn params(&self) -> &PolicyParams {
         &self.params
+    }
+
+    /// The take-profit levels and whether filling them all closes the position: the levels
+    /// of [`Policy::targets`] (the single `tp` read from inline storage).
+    #[inline]
+    pub fn levels(&self) -> (&[(f64, f64)], bool) {
+        match (&self.params.tp, &self.targets) {
+            (Some(_), _) => (&self.whole_tp, true),
+            (None, Some(l)) => (l.levels(), l.is_complete()),
+            (None, None) => (&[], false),
+        }
     }
 
     /// Marks the policy as a member of a family (see the field); [`crate::grid::Grid`] sets it.

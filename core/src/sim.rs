@@ -157,10 +157,7 @@ impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
     ) -> Ctx<'a, B> {
         let p = policy.params();
         let p0 = entry.p0;
-        let (levels, ladder_complete) = match policy.targets() {
-            Some(l) => (l.levels(), l.is_complete()),
-            None => (&[][..], false),
-        };
+        let (levels, ladder_complete) = policy.levels();
         Ctx {
             candles,
             k,
