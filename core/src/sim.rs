@@ -698,8 +698,7 @@ impl<'a> CallPrep<'a> {
             // Policies that differ only in the time stop give the same trade when the first
             // event comes before both deadlines: the deadline is then never looked at.
             if let Some((_, b, o)) = slot.map(|i| &bases[i]) {
-                if o.event < o.last && o.event < last && b.same_but_hold(policy)
-                {
+                if o.event < o.last && o.event < last && b.same_but_hold(policy) {
                     out(k, o.trade);
                     continue;
                 }
