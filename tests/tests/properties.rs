@@ -49,7 +49,7 @@ proptest! {
         let path = random_path(&mut rng, n, 1_700_000_000);
         let exec = random_exec(&mut rng);
         let grid = Grid::new(random_grid_spec(&mut rng, true), 48.0).unwrap();
-        let e = entry(&path, &exec).unwrap();
+        let e = entry(path.as_slice(), &exec).unwrap();
         for i in 0..grid.size() {
             let policy = grid.policy(i);
             let t = simulate_reference(&path, &exec, &policy).unwrap();
