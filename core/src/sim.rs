@@ -895,8 +895,6 @@ struct Outcome {
     last: usize,
 }
 
-/// Whether two policies differ at most in `max_hold_hours`.
-
 /// A few remembered answers of one kind, keyed exactly; the oldest is replaced when full.
 /// Keys and answers are kept apart, so a lookup reads the keys' single cache line.
 #[derive(Debug)]
