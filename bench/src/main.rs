@@ -316,7 +316,11 @@ fn bytes_per_candle(w: &Workload) -> (f64, f64) {
 /// Bytes per candle of the compact store on the real candles of `../shared/data`, when that
 /// folder is there (it is never copied into the project): one series per file.
 fn real_data_bytes() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    // `cargo run` gives the package's directory at run time (the compiled-in one may be another
+    // clone's: clones share a target directory).
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    let root = manifest.join("../../shared/data");
     let sets = [
         (
             "quantbot-brook-sample/candles",

@@ -2,7 +2,7 @@
 //! test command and what `.ci/run` calls; `cargo xtask lab` builds and serves the browser lab.
 
 use std::env;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 mod web;
@@ -17,8 +17,14 @@ const FORBIDDEN_IN_CORE: [&str; 6] = [
     "leptos",
 ];
 
+/// The workspace root. `cargo run` (which `cargo xtask` is) tells the running binary where its
+/// manifest is; the value compiled in is only a fallback. Clones share one target directory
+/// (see below), so the binary may have been built from another clone, now perhaps deleted.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest = env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
