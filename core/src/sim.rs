@@ -474,16 +474,17 @@ impl<'a> CallPrep<'a> {
     /// Precomputes a call's window for the given run options and indicator rules.
     pub fn new(candles: Window<'a>, cfg: &ExecConfig, rules: &[Rule]) -> Result<Self, NoEntry> {
         let entry = entry(&candles, cfg)?;
-        // The rules read whole candles: decoded once here, then dropped.
-        let fires = if rules.is_empty() {
+        // The rules read whole candles: decoded once here (the index pass below reads the same
+        // copy), then dropped. Without rules the index pass decodes prices as it goes.
+        let decoded = if rules.is_empty() {
             Vec::new()
         } else {
-            let decoded = candles.to_vec();
-            rules
-                .iter()
-                .map(|r| (*r, r.fire_positions(&decoded)))
-                .collect()
+            candles.to_vec()
         };
+        let fires = rules
+            .iter()
+            .map(|r| (*r, r.fire_positions(&decoded)))
+            .collect();
         // Room for the index's lists before they grow (most calls need fewer points).
         const GUESS: usize = 256;
         let mut prep = CallPrep {
@@ -504,7 +505,7 @@ impl<'a> CallPrep<'a> {
         prep.seg_pts.push(0);
         let (mut peak, mut lo, mut seg_lo) = (entry.p0, entry.p0, f64::INFINITY);
         let mut block_lo = f64::INFINITY;
-        candles.for_each_prices(|i, c| {
+        let mut visit = |i: usize, c: Candle| {
             block_lo = block_lo.min(c.low);
             if i % BLOCK == BLOCK - 1 || i + 1 == candles.len() {
                 prep.block_min.push(block_lo);
@@ -533,7 +534,14 @@ impl<'a> CallPrep<'a> {
                 prep.seg_pts.push(prep.pt_pos.len() as u32);
                 seg_lo = f64::INFINITY;
             }
-        });
+        };
+        if decoded.is_empty() {
+            candles.for_each_prices(visit);
+        } else {
+            for (i, c) in decoded.iter().enumerate() {
+                visit(i, *c);
+            }
+        }
         prep.seg_min.push(seg_lo);
         prep.seg_pts.push(prep.pt_pos.len() as u32);
         // Held for the whole search: no spare capacity (shrinking in place is cheap).

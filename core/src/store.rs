@@ -185,6 +185,16 @@ impl Bits {
         }
     }
 
+    /// The 64 bits of word `w` (positions `64 w ..`).
+    #[inline]
+    fn word(&self, w: usize) -> u64 {
+        match self.all {
+            Some(true) => u64::MAX,
+            Some(false) => 0,
+            None => self.words[w],
+        }
+    }
+
     /// Set bits before position `i`.
     #[inline]
     fn rank(&self, i: usize) -> usize {
@@ -351,30 +361,42 @@ impl Series {
             0 => self.open0,
             s => self.close.get(s - 1),
         };
-        for i in range {
+        // The bitmaps are read a word (64 candles) at a time.
+        let (mut w_open, mut w_high, mut w_low, mut w_vol) = (0, 0, 0, 0);
+        for i in range.clone() {
+            let bit = i % 64;
+            if bit == 0 || i == range.start {
+                let w = i / 64;
+                (w_open, w_high, w_low, w_vol) = (
+                    self.open_exc.word(w),
+                    self.high_exc.word(w),
+                    self.low_exc.word(w),
+                    self.vol_exc.word(w),
+                );
+            }
             let close = self.close.get(i);
             let open = if i == 0 {
                 self.open0
-            } else if self.open_exc.get(i) {
+            } else if w_open >> bit & 1 == 1 {
                 k_open += 1;
                 self.open.get(k_open - 1)
             } else {
                 prev_close
             };
             let (top, bottom) = body(open, close);
-            let high = if self.high_exc.get(i) {
+            let high = if w_high >> bit & 1 == 1 {
                 k_high += 1;
                 top.wrapping_add(self.high.get(k_high - 1))
             } else {
                 top
             };
-            let low = if self.low_exc.get(i) {
+            let low = if w_low >> bit & 1 == 1 {
                 k_low += 1;
                 bottom.wrapping_sub(self.low.get(k_low - 1))
             } else {
                 bottom
             };
-            let volume = if volume && self.vol_exc.get(i) {
+            let volume = if volume && w_vol >> bit & 1 == 1 {
                 k_vol += 1;
                 self.volume.get(k_vol - 1)
             } else {
