@@ -203,6 +203,7 @@ pub fn calls_to_json(ds: &Dataset) -> Value {
         "horizon_hours": f(ds.horizon_hours),
         "min_coverage": f(ds.min_coverage),
         "candles": ds.candle_count(),
+        "candle_bytes": ds.candle_bytes(),
         "calls": ds.calls.iter().zip(&ds.status).map(|(c, st)| json!([
             c.call_id, c.caller, c.chain, c.mint, c.alert_ts_ms, of(c.price_at_alert),
             match st { Ok(_) => Value::Null, Err(e) => json!(e.as_str()) },

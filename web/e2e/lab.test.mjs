@@ -100,6 +100,12 @@ await check('demo dataset opens from the URL, cross-origin isolated, on the work
   const loadSecs = (Date.now() - t0) / 1000;
   const loadGap = await page.evaluate(() => window.__maxGap);
   console.log(`     load: ${loadSecs.toFixed(1)} s (${(await page.textContent('#load-status')).trim()}); longest main-thread gap ${loadGap.toFixed(0)} ms`);
+  // The candles are held compact: the summary says how much memory they take.
+  const held = (await page.textContent('#summary-candles')).trim();
+  const m = /^(\d+) \((\d+) MB in memory\)$/.exec(held);
+  assert.ok(m && Number(m[2]) > 0 && Number(m[2]) < 48 * Number(m[1]) / 1e6,
+    `candles held in fewer bytes than Candle rows (48 each): ${held}`);
+  console.log(`     candles: ${held}`);
 
   // The default 30-point grid on all ~3,000 calls with 48 h of 1-minute candles.
   await page.fill('input[data-flag="--holdout-fraction"]', '0');

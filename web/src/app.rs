@@ -738,6 +738,7 @@ fn summary(d: &Data) -> impl IntoView {
         .iter()
         .map(|e| format!("{} {}", e.as_str(), excluded[*e as usize]))
         .collect();
+    let held = format!("{:.0} MB", d.candle_bytes as f64 / 1e6);
     let sha = d.manifest.as_ref().map_or("no manifest".to_string(), |m| {
         format!("manifest {}", &m.sha256[..12])
     });
@@ -748,7 +749,7 @@ fn summary(d: &Data) -> impl IntoView {
             <dt>"callers"</dt><dd id="summary-callers">{callers}</dd>
             <dt>"alerts"</dt><dd>{first}" → "{last}</dd>
             <dt>"interval"</dt><dd>{interval_name(ds.interval_s)}", horizon "{ds.horizon_hours}" h"</dd>
-            <dt>"candles"</dt><dd>{d.candles}</dd>
+            <dt>"candles"</dt><dd id="summary-candles">{d.candles}" ("{held}" in memory)"</dd>
             <dt>"excluded"</dt><dd id="summary-excluded">{reasons.join(" · ")}</dd>
             <dt>"identity"</dt><dd>{sha}</dd>
         </dl>

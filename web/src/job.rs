@@ -68,6 +68,8 @@ pub struct Loaded {
     pub ds: Dataset,
     /// Candles decoded (in one-worker mode the page holds the calls only).
     pub candles: usize,
+    /// Bytes those candles take in memory, held compact (wherever they are held).
+    pub candle_bytes: usize,
 }
 
 /// The raw files of a dataset, by role.
@@ -114,11 +116,13 @@ pub fn decode(label: String, files: RawFiles, fallback: LoadOptions) -> Result<L
     let ds = load_published(label.clone(), manifest.as_ref(), fallback, published, &sel)
         .map_err(|e| e.to_string())?;
     let candles = ds.candle_count();
+    let candle_bytes = ds.candle_bytes();
     Ok(Loaded {
         label,
         manifest,
         ds,
         candles,
+        candle_bytes,
     })
 }
 

@@ -133,6 +133,7 @@ pub fn loaded_from(text: &str) -> Result<Loaded, String> {
         manifest,
         ds,
         candles,
+        candle_bytes: v["candle_bytes"].as_u64().unwrap_or(0) as usize,
     })
 }
 
