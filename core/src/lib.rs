@@ -27,6 +27,8 @@ pub mod policy;
 pub mod select;
 pub mod sim;
 pub mod store;
+#[cfg(test)]
+mod test_rng;
 pub mod trade;
 pub mod wallet;
 pub mod window;

@@ -1003,26 +1003,14 @@ mod tests {
     use crate::policy::Ladder;
     use crate::store::Series;
 
-    /// SplitMix64, so the cases are the same on every run.
-    struct Rng(u64);
+    use crate::test_rng::Rng;
 
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-        fn unit(&mut self) -> f64 {
-            (self.next() >> 11) as f64 / (1u64 << 53) as f64
-        }
-        fn chance(&mut self, p: f64) -> bool {
-            self.unit() < p
-        }
-        fn pick<T: Clone>(&mut self, xs: &[T]) -> T {
-            xs[(self.next() % xs.len() as u64) as usize].clone()
-        }
+    /// Test-only helpers on the shared generator.
+    trait Values {
+        fn some(&mut self, xs: &[f64], k: usize, off: bool) -> Vec<Option<f64>>;
+    }
+
+    impl Values for Rng {
         /// A few distinct values of `xs`, sometimes with "off".
         fn some(&mut self, xs: &[f64], k: usize, off: bool) -> Vec<Option<f64>> {
             let mut v: Vec<Option<f64>> = (0..k).map(|_| Some(self.pick(xs))).collect();

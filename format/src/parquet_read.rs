@@ -228,6 +228,15 @@ mod tests {
 
     use super::*;
 
+    /// One batch written as a Parquet file.
+    fn parquet_bytes(batch: &RecordBatch) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut out, batch.schema(), None).unwrap();
+        w.write(batch).unwrap();
+        w.close().unwrap();
+        out
+    }
+
     fn calls_file(n: usize) -> Vec<u8> {
         let s = |f: &dyn Fn(usize) -> String| -> ArrayRef {
             Arc::new(StringArray::from((0..n).map(f).collect::<Vec<_>>()))
@@ -247,11 +256,7 @@ mod tests {
             ),
         ])
         .unwrap();
-        let mut out = Vec::new();
-        let mut w = ArrowWriter::try_new(&mut out, batch.schema(), None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
-        out
+        parquet_bytes(&batch)
     }
 
     /// A candles file whose rows are `(mint, ts)` in the given order.
@@ -286,11 +291,7 @@ mod tests {
             ("volume", f(&|t| (t % 5) as f64)),
         ])
         .unwrap();
-        let mut out = Vec::new();
-        let mut w = ArrowWriter::try_new(&mut out, batch.schema(), None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
-        out
+        parquet_bytes(&batch)
     }
 
     #[test]
