@@ -465,7 +465,8 @@ pub struct CallPrep<'a> {
     pt_pos: Vec<u32>,
     pt_low: Vec<f64>,
     /// Minimum low of each block of `BLOCK` candles (the general walk's first-passage index).
-    block_min: Vec<f64>,
+    /// Built on first use: only the general walk (ladders with partial exits) reads it.
+    block_min: std::sync::OnceLock<Vec<f64>>,
     /// Firing positions per indicator rule of the grid.
     fires: Vec<(Rule, Vec<u32>)>,
 }
@@ -499,18 +500,12 @@ impl<'a> CallPrep<'a> {
             seg_pts: Vec::with_capacity(GUESS),
             pt_pos: Vec::with_capacity(GUESS),
             pt_low: Vec::with_capacity(GUESS),
-            block_min: Vec::with_capacity(candles.len().div_ceil(BLOCK)),
+            block_min: std::sync::OnceLock::new(),
             fires,
         };
         prep.seg_pts.push(0);
         let (mut peak, mut lo, mut seg_lo) = (entry.p0, entry.p0, f64::INFINITY);
-        let mut block_lo = f64::INFINITY;
         let mut visit = |i: usize, c: Candle| {
-            block_lo = block_lo.min(c.low);
-            if i % BLOCK == BLOCK - 1 || i + 1 == candles.len() {
-                prep.block_min.push(block_lo);
-                block_lo = f64::INFINITY;
-            }
             if i < entry.first_checked {
                 return;
             }
@@ -574,7 +569,7 @@ impl<'a> CallPrep<'a> {
                 + self.min_low.len()
                 + self.seg_min.len()
                 + self.pt_low.len()
-                + self.block_min.len())
+                + self.block_min.get().map_or(0, Vec::len))
                 * 8
             + self.fires.len() * size_of::<(Rule, Vec<u32>)>()
             + fires
@@ -646,11 +641,28 @@ impl<'a> CallPrep<'a> {
         }
     }
 
+    /// The minimum low of each block of `BLOCK` candles, built on first use.
+    fn block_min(&self) -> &[f64] {
+        self.block_min.get_or_init(|| {
+            let mut out = Vec::with_capacity(self.candles.len().div_ceil(BLOCK));
+            let mut lo = f64::INFINITY;
+            self.candles.for_each_prices(|i, c| {
+                lo = lo.min(c.low);
+                if i % BLOCK == BLOCK - 1 || i + 1 == self.candles.len() {
+                    out.push(lo);
+                    lo = f64::INFINITY;
+                }
+            });
+            out
+        })
+    }
+
     /// First position in `a..=b` whose low is at or below `s`.
     fn first_low_at_or_below(&self, a: usize, b: usize, s: f64) -> Option<usize> {
+        let block_min = self.block_min();
         let mut i = a;
         while i <= b {
-            if i.is_multiple_of(BLOCK) && i + BLOCK - 1 <= b && self.block_min[i / BLOCK] > s {
+            if i.is_multiple_of(BLOCK) && i + BLOCK - 1 <= b && block_min[i / BLOCK] > s {
                 i += BLOCK;
                 continue;
             }
