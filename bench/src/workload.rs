@@ -5,24 +5,8 @@ use quantbot_core::data::{Call, Candle};
 use quantbot_core::grid::{Grid, GridSpec};
 use quantbot_core::store::Series;
 
-/// SplitMix64: a tiny deterministic generator.
-#[derive(Debug)]
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+/// The benchmark's generator (SplitMix64, shared with the tests).
+pub use quantbot_core::splitmix::SplitMix64 as Rng;
 
 /// A memecoin-like 1-minute path: noisy drift with occasional pumps and rugs.
 fn path(rng: &mut Rng, n: usize, start: i64) -> Vec<Candle> {
@@ -66,7 +50,7 @@ impl Workload {
     /// `n_calls` calls from `n_callers` callers, `candles` 1-minute candles per call. The first
     /// `k` calls of a workload are the same for every `n_calls ≥ k`.
     pub fn new(n_calls: usize, n_callers: usize, candles: usize) -> Workload {
-        let mut rng = Rng(20_251_125);
+        let mut rng = Rng::new(20_251_125);
         let mut calls = Vec::with_capacity(n_calls);
         let mut paths = Vec::with_capacity(n_calls);
         for k in 0..n_calls {

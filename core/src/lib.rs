@@ -26,9 +26,8 @@ pub mod optimize;
 pub mod policy;
 pub mod select;
 pub mod sim;
+pub mod splitmix;
 pub mod store;
-#[cfg(test)]
-mod test_rng;
 pub mod trade;
 pub mod wallet;
 pub mod window;

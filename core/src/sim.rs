@@ -1015,7 +1015,7 @@ mod tests {
     use crate::policy::Ladder;
     use crate::store::Series;
 
-    use crate::test_rng::Rng;
+    use crate::splitmix::SplitMix64 as Rng;
 
     /// Test-only helpers on the shared generator.
     trait Values {
@@ -1046,7 +1046,7 @@ mod tests {
             } else {
                 close
             };
-            let step = match rng.next() % 20 {
+            let step = match rng.next_u64() % 20 {
                 0 => 1.5 + rng.unit() * 2.0,
                 1 => 0.2 + rng.unit() * 0.4,
                 2 | 3 => 1.0,
@@ -1067,7 +1067,7 @@ mod tests {
                 high: tick(hi * up).max(hi),
                 low: tick(lo * down).min(lo),
                 close: c,
-                volume: (rng.next() % 1000) as f64,
+                volume: (rng.next_u64() % 1000) as f64,
             });
             close = c;
             ts += 60 * if rng.chance(0.1) { 2 } else { 1 };
@@ -1081,7 +1081,7 @@ mod tests {
             tp: if ladder {
                 vec![None]
             } else {
-                let k = 1 + (rng.next() % 3) as usize;
+                let k = 1 + (rng.next_u64() % 3) as usize;
                 rng.some(&[1.25, 1.5, 2.0, 2.5, 3.0, 5.0], k, true)
             },
             sl: rng.some(&[0.5, 0.75, 0.8, 0.875, 0.9, 0.95], 2, true),
@@ -1131,9 +1131,9 @@ mod tests {
     /// stops) and `evaluate` give the reference simulator's trade, every field bit for bit.
     #[test]
     fn fast_paths_equal_reference() {
-        let mut rng = Rng(7);
+        let mut rng = Rng::new(7);
         for case in 0..1500 {
-            let n = 1 + (rng.next() % 200) as usize;
+            let n = 1 + (rng.next_u64() % 200) as usize;
             let window = path(&mut rng, n);
             let cfg = exec(&mut rng);
             let grid = grid(&mut rng);

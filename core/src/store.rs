@@ -587,7 +587,7 @@ impl Bars for Window<'_> {
 mod tests {
     use super::*;
 
-    use crate::test_rng::Rng;
+    use crate::splitmix::SplitMix64 as Rng;
 
     fn same(a: &Candle, b: &Candle) -> bool {
         a.ts == b.ts
@@ -667,7 +667,7 @@ mod tests {
 
     #[test]
     fn market_data_round_trips_in_under_half_the_bytes() {
-        let mut rng = Rng(7);
+        let mut rng = Rng::new(7);
         let candles = market(&mut rng, 2880);
         let s = round_trips(&candles);
         let per = s.bytes() as f64 / candles.len() as f64;
@@ -676,7 +676,7 @@ mod tests {
 
     #[test]
     fn any_bit_patterns_round_trip() {
-        let mut rng = Rng(11);
+        let mut rng = Rng::new(11);
         let specials = [
             0.0,
             -0.0,
@@ -688,7 +688,7 @@ mod tests {
             f64::MAX,
         ];
         for case in 0..300 {
-            let n = (rng.next() % 200) as usize;
+            let n = (rng.next_u64() % 200) as usize;
             let mut candles = market(&mut rng, n);
             for c in &mut candles {
                 for f in [
@@ -698,14 +698,14 @@ mod tests {
                     &mut c.close,
                     &mut c.volume,
                 ] {
-                    match rng.next() % 8 {
-                        0 => *f = specials[(rng.next() % 8) as usize],
-                        1 => *f = f64::from_bits(rng.next()),
+                    match rng.next_u64() % 8 {
+                        0 => *f = specials[(rng.next_u64() % 8) as usize],
+                        1 => *f = f64::from_bits(rng.next_u64()),
                         _ => {}
                     }
                 }
                 if case % 3 == 0 {
-                    c.ts = rng.next() as i64;
+                    c.ts = rng.next_u64() as i64;
                 }
             }
             round_trips(&candles);
@@ -715,7 +715,7 @@ mod tests {
 
     #[test]
     fn uneven_times_round_trip() {
-        let mut rng = Rng(3);
+        let mut rng = Rng::new(3);
         let mut candles = market(&mut rng, 500);
         candles.remove(100);
         candles.remove(300);

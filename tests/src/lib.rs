@@ -147,40 +147,9 @@ pub fn parse_golden(text: &str) -> Vec<GoldenCase> {
     cases
 }
 
-/// A small deterministic generator (SplitMix64) for random paths and grids in property tests.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    pub fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
-    pub fn pick<T: Clone>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len() as u64) as usize].clone()
-    }
-}
+/// The deterministic generator of the random paths and grids in property tests (shared with
+/// the engine's unit tests and the benchmark).
+pub use quantbot_core::splitmix::SplitMix64 as Rng;
 
 /// Prices on a grid of 1/64 so that candles often touch stop and take-profit levels exactly.
 fn tick(x: f64) -> f64 {
