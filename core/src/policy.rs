@@ -143,6 +143,19 @@ pub struct Policy {
     /// one family differ in the time stop alone (families compare within one grid). `None`
     /// outside a grid.
     family: Option<usize>,
+    /// The stops' parameters as plain numbers for the simulator, 0 where absent: an absent
+    /// `Option<f64>` leaves its payload undefined, and arithmetic on whatever bits it holds
+    /// (a subnormal is slow) must not happen even where the result is discarded.
+    stops: Stops,
+}
+
+/// See [`Policy::stops`]; `trail_activation` is 1 where absent, as SPEC §3.3 reads it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Stops {
+    pub(crate) sl: f64,
+    pub(crate) be_trigger: f64,
+    pub(crate) trail: f64,
+    pub(crate) trail_activation: f64,
 }
 
 /// Policies are equal when their parameters are (the family is bookkeeping).
@@ -196,12 +209,19 @@ impl Policy {
             (None, Some(l)) => Some(l.clone()),
             (None, None) => None,
         };
+        let stops = Stops {
+            sl: params.sl.unwrap_or(0.0),
+            be_trigger: params.be_trigger.unwrap_or(0.0),
+            trail: params.trail.unwrap_or(0.0),
+            trail_activation: params.trail_activation.unwrap_or(1.0),
+        };
         Ok(Policy {
             max_hold_ms: hours_to_ms(h),
             whole_tp: [(params.tp.unwrap_or(0.0), 1.0)],
             params,
             targets,
             family: None,
+            stops,
         })
     }
 
@@ -218,6 +238,12 @@ impl Policy {
             (None, Some(l)) => (l.levels(), l.is_complete()),
             (None, None) => (&[], false),
         }
+    }
+
+    /// The stops' parameters as plain numbers, 0 where absent (trail activation: 1).
+    #[inline]
+    pub(crate) fn stops(&self) -> Stops {
+        self.stops
     }
 
     /// Marks the policy as a member of a family (see the field); [`crate::grid::Grid`] sets it.
@@ -257,12 +283,11 @@ impl Policy {
     /// The stop in force at entry as a multiple of P0 (SPEC §4, §12): the highest of `sl` and
     /// `1 − trail` when the trailing stop is active from the entry. `None` without one.
     pub fn entry_stop(&self) -> Option<f64> {
-        let p = &self.params;
-        let trail = match p.trail {
-            Some(t) if p.trail_activation.unwrap_or(1.0) <= 1.0 => Some(1.0 - t),
-            _ => None,
-        };
-        match (p.sl, trail) {
+        // From the plain numbers (see `Policy::stops`), like the simulator.
+        let p = self.stops;
+        let trail = (p.trail > 0.0 && p.trail_activation <= 1.0).then_some(1.0 - p.trail);
+        let sl = (p.sl > 0.0).then_some(p.sl);
+        match (sl, trail) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         }

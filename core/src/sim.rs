@@ -155,7 +155,9 @@ impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
         last: usize,
         tmax: i64,
     ) -> Ctx<'a, B> {
-        let p = policy.params();
+        // Plain numbers, 0 where absent (see `Policy::stops`): every product is of defined
+        // numbers, never of an absent option's undefined payload.
+        let p = policy.stops();
         let p0 = entry.p0;
         let (levels, ladder_complete) = policy.levels();
         Ctx {
@@ -164,10 +166,10 @@ impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
             entry,
             last,
             tmax,
-            sl_px: p.sl.map(|sl| p0 * sl),
-            be_arm_px: p.be_trigger.map(|b| p0 * b),
-            trail_factor: p.trail.map(|t| 1.0 - t),
-            trail_act_px: p0 * p.trail_activation.unwrap_or(1.0),
+            sl_px: (p.sl > 0.0).then_some(p0 * p.sl),
+            be_arm_px: (p.be_trigger > 0.0).then_some(p0 * p.be_trigger),
+            trail_factor: (p.trail > 0.0).then_some(1.0 - p.trail),
+            trail_act_px: p0 * p.trail_activation,
             levels,
             ladder_complete,
         }
@@ -257,7 +259,7 @@ impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
     }
 
     /// [`Ctx::step`] with candle `i`'s prices already read.
-    #[inline]
+    #[inline(always)]
     fn step_with(&self, st: &mut State, i: usize, c: Prices, fires: bool) -> bool {
         let open_ms = c.ts * 1000;
         let close_ms = open_ms + self.k.interval_ms;
@@ -471,6 +473,47 @@ pub struct CallPrep<'a> {
     fires: Vec<(Rule, Vec<u32>)>,
 }
 
+/// The running state of the one in-order pass that builds a call's index.
+struct IndexPass {
+    first: usize,
+    /// Highest high so far, starting at P0: the peak before the current candle.
+    peak: f64,
+    /// Lowest low so far, starting at P0.
+    lo: f64,
+    /// Lowest low of the current segment.
+    seg_lo: f64,
+}
+
+impl IndexPass {
+    /// Adds candle `i` (its high and low) to the index.
+    #[inline(always)]
+    fn visit(&mut self, prep: &mut CallPrep<'_>, i: usize, high: f64, low: f64) {
+        if i < self.first {
+            return;
+        }
+        // Candle i belongs to the current segment: the peak before it is `peak`.
+        if low <= self.seg_lo {
+            self.seg_lo = low;
+            prep.pt_pos.push(i as u32);
+            prep.pt_low.push(low);
+        }
+        if low <= self.lo {
+            self.lo = low;
+            prep.min_pos.push(i as u32);
+            prep.min_low.push(low);
+        }
+        if high > self.peak {
+            // A new record ends the segment; the next candle sees the new peak.
+            self.peak = high;
+            prep.rec_pos.push(i as u32);
+            prep.rec_high.push(high);
+            prep.seg_min.push(self.seg_lo);
+            prep.seg_pts.push(prep.pt_pos.len() as u32);
+            self.seg_lo = f64::INFINITY;
+        }
+    }
+}
+
 impl<'a> CallPrep<'a> {
     /// Precomputes a call's window for the given run options and indicator rules.
     pub fn new(candles: Window<'a>, cfg: &ExecConfig, rules: &[Rule]) -> Result<Self, NoEntry> {
@@ -504,39 +547,20 @@ impl<'a> CallPrep<'a> {
             fires,
         };
         prep.seg_pts.push(0);
-        let (mut peak, mut lo, mut seg_lo) = (entry.p0, entry.p0, f64::INFINITY);
-        let mut visit = |i: usize, c: Candle| {
-            if i < entry.first_checked {
-                return;
-            }
-            // Candle i belongs to the current segment: the peak before it is `peak`.
-            if c.low <= seg_lo {
-                seg_lo = c.low;
-                prep.pt_pos.push(i as u32);
-                prep.pt_low.push(c.low);
-            }
-            if c.low <= lo {
-                lo = c.low;
-                prep.min_pos.push(i as u32);
-                prep.min_low.push(c.low);
-            }
-            if c.high > peak {
-                // A new record ends the segment; the next candle sees the new peak.
-                peak = c.high;
-                prep.rec_pos.push(i as u32);
-                prep.rec_high.push(c.high);
-                prep.seg_min.push(seg_lo);
-                prep.seg_pts.push(prep.pt_pos.len() as u32);
-                seg_lo = f64::INFINITY;
-            }
+        let mut pass = IndexPass {
+            first: entry.first_checked,
+            peak: entry.p0,
+            lo: entry.p0,
+            seg_lo: f64::INFINITY,
         };
         if decoded.is_empty() {
-            candles.for_each_prices(visit);
+            candles.for_each_prices(|i, c| pass.visit(&mut prep, i, c.high, c.low));
         } else {
             for (i, c) in decoded.iter().enumerate() {
-                visit(i, *c);
+                pass.visit(&mut prep, i, c.high, c.low);
             }
         }
+        let seg_lo = pass.seg_lo;
         prep.seg_min.push(seg_lo);
         prep.seg_pts.push(prep.pt_pos.len() as u32);
         // Held for the whole search: no spare capacity (shrinking in place is cheap).
@@ -733,7 +757,7 @@ impl<'a> CallPrep<'a> {
     }
 
     /// The last traded position under `policy`'s time stop.
-    #[inline]
+    #[inline(always)]
     fn last_for(&self, cfg: &ExecConfig, policy: &Policy, memo: &mut Memo) -> usize {
         let tmax = self.t0_ms + policy.max_hold_ms();
         memo.last.get_or(tmax, || {
@@ -742,6 +766,7 @@ impl<'a> CallPrep<'a> {
     }
 
     /// One policy's trade and first event; `last` is its last traded position.
+    #[inline(always)]
     fn evaluate_memo(
         &self,
         policy: &Policy,
@@ -937,7 +962,7 @@ impl<K: PartialEq + Copy + Default, V: Copy + Default> Default for Recall<K, V> 
 }
 
 impl<K: PartialEq + Copy + Default, V: Copy + Default> Recall<K, V> {
-    #[inline]
+    #[inline(always)]
     fn get_or(&mut self, key: K, compute: impl FnOnce() -> V) -> V {
         // Newest first: neighbouring grid points usually repeat the latest answer.
         let n = self.keys.len();
@@ -984,7 +1009,7 @@ struct Deadlines {
 }
 
 impl Deadlines {
-    #[inline]
+    #[inline(always)]
     fn get_or(&mut self, tmax: i64, compute: impl FnOnce() -> usize) -> usize {
         let h = ((tmax as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize;
         match self.slots[h] {
