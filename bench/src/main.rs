@@ -340,10 +340,10 @@ fn real_data_bytes() {
             })
             .collect();
         files.sort();
-        let (mut candles, mut bytes) = (0usize, 0usize);
+        let (mut candles, mut bytes, mut prices_only) = (0usize, 0usize, 0usize);
         for f in &files {
             let rows = read_candle_csv(f);
-            let s = Series::new(&rows);
+            let mut s = Series::new(&rows);
             assert_eq!(
                 s.to_vec(),
                 rows,
@@ -352,12 +352,16 @@ fn real_data_bytes() {
             );
             candles += rows.len();
             bytes += s.bytes();
+            s.drop_volume();
+            prices_only += s.bytes();
         }
         if candles > 0 {
+            let per = |b: usize| b as f64 / candles as f64;
             println!(
-                "compact candles on real data, {what}: {candles} candles in {} files, {:.1} bytes per candle (exact round trip checked)",
+                "compact candles on real data, {what}: {candles} candles in {} files, {:.1} bytes per candle (exact round trip checked), {:.1} prices only",
                 files.len(),
-                bytes as f64 / candles as f64
+                per(bytes),
+                per(prices_only)
             );
         }
     }
@@ -472,8 +476,13 @@ fn main() {
     let n_calls = calls_arg.unwrap_or(n_calls);
     let candles = 2880;
     let t = Instant::now();
-    let w = Workload::new(n_calls, 50, candles);
+    let mut w = Workload::new(n_calls, 50, candles);
     let grid = standard_grid(scale);
+    let with_volume = w.paths.iter().map(Series::bytes).sum::<usize>() as f64 / w.candles() as f64;
+    // As the CLI does: the volumes are held only for a grid with a rule that reads them.
+    if !indicators && !grid.reads_volume() {
+        w.drop_volume();
+    }
     println!(
         "workload: {n_calls} calls from 50 callers, {candles} 1-minute candles each ({} candles), grid {} policies, per-caller mode, default wallet; {cores} cores (generated in {:.1} s)",
         w.candles(),
@@ -585,8 +594,9 @@ fn main() {
     }
     let (rows, index) = bytes_per_candle(&w);
     println!(
-        "bytes held per candle: {rows:.1} (compact candles, `Series`; `Candle` rows would be 48) + {index:.2} (the fast evaluator's index) = {:.1}",
-        rows + index
+        "bytes held per candle: {rows:.1} (compact candles, `Series`, prices only: the grid reads no volume) + {index:.2} (the fast evaluator's index) = {:.1}; with volumes (for a rule on volume) {with_volume:.1} + {index:.2} = {:.1}; `Candle` rows would be 48",
+        rows + index,
+        with_volume + index
     );
     real_data_bytes();
 }

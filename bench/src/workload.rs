@@ -68,6 +68,12 @@ impl Workload {
         Workload { calls, paths }
     }
 
+    /// Lets every path's volumes go, as the engine holds candles for a grid that reads prices
+    /// only (the standard grid: no indicator rule).
+    pub fn drop_volume(&mut self) {
+        self.paths.iter_mut().for_each(Series::drop_volume);
+    }
+
     pub fn candles(&self) -> usize {
         self.paths.iter().map(Series::len).sum()
     }

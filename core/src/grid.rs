@@ -229,6 +229,12 @@ impl Grid {
     }
 
     /// The distinct indicator rules of the grid, in dimension order.
+    /// Whether any policy reads volumes (an indicator rule on volume): without one, candles
+    /// can be held without their volumes ([`crate::store::Series::drop_volume`]).
+    pub fn reads_volume(&self) -> bool {
+        self.spec.indicator.iter().flatten().any(Rule::reads_volume)
+    }
+
     pub fn rules(&self) -> Vec<Rule> {
         let mut out: Vec<Rule> = Vec::new();
         for r in self.spec.indicator.iter().flatten() {

@@ -33,6 +33,13 @@ pub enum RuleError {
     Invalid { text: String, what: String },
 }
 
+impl Rule {
+    /// Whether the rule reads volumes (the others read prices only).
+    pub fn reads_volume(&self) -> bool {
+        matches!(self, Rule::VolSpike { .. })
+    }
+}
+
 impl FromStr for Rule {
     type Err = RuleError;
 

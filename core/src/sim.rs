@@ -516,7 +516,15 @@ impl IndexPass {
 
 impl<'a> CallPrep<'a> {
     /// Precomputes a call's window for the given run options and indicator rules.
+    ///
+    /// # Panics
+    /// When a rule reads volumes and the series let them go: whoever drops volumes checks the
+    /// grid first ([`crate::grid::Grid::reads_volume`]).
     pub fn new(candles: Window<'a>, cfg: &ExecConfig, rules: &[Rule]) -> Result<Self, NoEntry> {
+        assert!(
+            candles.series().holds_volume() || !rules.iter().any(Rule::reads_volume),
+            "a rule on volume needs candles that hold their volumes"
+        );
         let entry = entry(&candles, cfg)?;
         // The rules read whole candles: decoded once here (the index pass below reads the same
         // copy), then dropped. Without rules the index pass decodes prices as it goes.
@@ -1127,7 +1135,7 @@ mod tests {
                 vec![
                     None,
                     Some(
-                        rng.pick(&["ema_cross:2:5", "rsi_below:3:50"])
+                        rng.pick(&["ema_cross:2:5", "rsi_below:3:50", "vol_spike:5:1.5"])
                             .parse()
                             .unwrap(),
                     ),
@@ -1163,7 +1171,11 @@ mod tests {
             let cfg = exec(&mut rng);
             let grid = grid(&mut rng);
             let policies = grid.policies();
-            let series = Series::new(&window);
+            let mut series = Series::new(&window);
+            // As the CLI holds them: without volumes unless a rule reads them.
+            if !grid.reads_volume() {
+                series.drop_volume();
+            }
             let prep = CallPrep::new(series.window(0..n), &cfg, &grid.rules()).unwrap();
             let mut each = Vec::new();
             prep.evaluate_each(&cfg, &policies, |k, t| each.push((k, t)));
@@ -1174,5 +1186,17 @@ mod tests {
                 assert_eq!(prep.evaluate(&cfg, &policies[k]), reference, "case {case}");
             }
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "a rule on volume needs candles that hold their volumes")]
+    fn a_rule_on_volume_is_refused_on_candles_without_volumes() {
+        let mut rng = Rng::new(3);
+        let window = path(&mut rng, 50);
+        let mut series = Series::new(&window);
+        series.drop_volume();
+        let cfg = exec(&mut rng);
+        let rule: Rule = "vol_spike:5:1.5".parse().unwrap();
+        let _ = CallPrep::new(series.whole(), &cfg, &[rule]);
     }
 }

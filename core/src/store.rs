@@ -8,6 +8,10 @@
 //! - `high` / `low`: nothing when it is the body's top / bottom, else its distance from it;
 //! - `close`: always; `volume`: nothing when it is `+0.0` (flat, untraded candles).
 //!
+//! Exits are decided on prices alone; only an indicator rule on volume reads it. A series can
+//! let its volumes go ([`Series::drop_volume`]) when nothing will read them: every volume then
+//! reads NaN, and the engine refuses to run such a rule on it.
+//!
 //! Stored values are bit patterns packed frame-of-reference: the smallest value of the column
 //! is kept once and every value as its distance from it in the fewest bits that hold the
 //! column's largest distance. For positive f64 the bit pattern grows with the value, so a token's
@@ -240,6 +244,8 @@ pub struct Series {
     /// Set where the volume is not `+0.0`.
     vol_exc: Bits,
     volume: Packed,
+    /// False once the volumes were let go: every volume then reads NaN.
+    volume_held: bool,
 }
 
 /// The body's top and bottom as bit patterns: for positive prices the larger pattern is the
@@ -304,7 +310,21 @@ impl Series {
             high_exc: Bits::new(&high_exc),
             low_exc: Bits::new(&low_exc),
             vol_exc: Bits::new(&vol_exc),
+            volume_held: true,
         }
+    }
+
+    /// Lets the volumes go, for a series that only prices will be read from (every exit is
+    /// decided on prices; only an indicator rule on volume reads it). Volumes read NaN after.
+    pub fn drop_volume(&mut self) {
+        self.vol_exc = Bits::new(&[]);
+        self.volume = Packed::default();
+        self.volume_held = false;
+    }
+
+    /// Whether the volumes are held (see [`Series::drop_volume`]).
+    pub fn holds_volume(&self) -> bool {
+        self.volume_held
     }
 
     pub fn len(&self) -> usize {
@@ -396,7 +416,11 @@ impl Series {
             } else {
                 bottom
             };
-            let volume = if volume && w_vol >> bit & 1 == 1 {
+            let volume = if !volume {
+                0
+            } else if !self.volume_held {
+                f64::NAN.to_bits()
+            } else if w_vol >> bit & 1 == 1 {
                 k_vol += 1;
                 self.volume.get(k_vol - 1)
             } else {
@@ -491,7 +515,9 @@ impl Series {
     fn bar(&self, i: usize) -> Candle {
         let (open, close) = (self.open_bits(i), self.close.get(i));
         let (top, bottom) = body(open, close);
-        let volume = if self.vol_exc.get(i) {
+        let volume = if !self.volume_held {
+            f64::NAN.to_bits()
+        } else if self.vol_exc.get(i) {
             self.volume.get(self.vol_exc.rank(i))
         } else {
             0
@@ -672,6 +698,33 @@ mod tests {
         let s = round_trips(&candles);
         let per = s.bytes() as f64 / candles.len() as f64;
         assert!(per < 24.0, "{per} bytes per candle");
+    }
+
+    #[test]
+    fn dropping_volumes_keeps_every_price_and_reads_volumes_as_nan() {
+        let mut rng = Rng::new(5);
+        let candles = market(&mut rng, 1000);
+        let mut s = round_trips(&candles);
+        let before = s.bytes();
+        assert!(s.holds_volume());
+        s.drop_volume();
+        assert!(!s.holds_volume());
+        assert!(s.bytes() < before, "{} bytes, {before} before", s.bytes());
+        let w = s.whole();
+        let decoded = w.to_vec();
+        for (i, c) in candles.iter().enumerate() {
+            let got = [w.bar(i), decoded[i]];
+            for g in got {
+                assert_eq!(
+                    (g.ts, [g.open, g.high, g.low, g.close].map(f64::to_bits)),
+                    (c.ts, [c.open, c.high, c.low, c.close].map(f64::to_bits)),
+                    "candle {i}"
+                );
+                assert!(g.volume.is_nan(), "candle {i}: volume {}", g.volume);
+            }
+            assert_eq!(w.low(i).to_bits(), c.low.to_bits());
+            assert_eq!(w.high(i).to_bits(), c.high.to_bits());
+        }
     }
 
     #[test]

@@ -386,6 +386,8 @@ pub fn run(a: &BaselineArgs) -> anyhow::Result<()> {
     )?;
     // A dataset folder keeps its own horizon; the baseline may look at a shorter one.
     ds.horizon_hours = horizon_hours;
+    // Per-alert metrics read prices only.
+    ds.drop_volume();
     if ds.calls.is_empty() {
         anyhow::bail!("no call in the selection");
     }

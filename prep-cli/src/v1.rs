@@ -52,7 +52,7 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
     if let Some(dir) = &a.out_dir {
         check_out_dir(dir, a.force)?;
     }
-    let ds = load(
+    let mut ds = load(
         &source,
         &sel,
         LoadOptions {
@@ -61,6 +61,10 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
             min_coverage: 0.8,
         },
     )?;
+    // Exits read prices only: the volumes are held only for a rule that reads them.
+    if !grid.reads_volume() {
+        ds.drop_volume();
+    }
     let windows = ds.eligible();
     if windows.is_empty() {
         anyhow::bail!(
