@@ -50,6 +50,17 @@ impl Workload {
     /// `n_calls` calls from `n_callers` callers, `candles` 1-minute candles per call. The first
     /// `k` calls of a workload are the same for every `n_calls ≥ k`.
     pub fn new(n_calls: usize, n_callers: usize, candles: usize) -> Workload {
+        Workload::build(n_calls, n_callers, candles, true)
+    }
+
+    /// [`Workload::new`] held as the engine holds candles for a grid that reads prices only
+    /// (the standard grid: no indicator rule): each path lets its volumes go as soon as it is
+    /// built, so they are never all held at once.
+    pub fn prices_only(n_calls: usize, n_callers: usize, candles: usize) -> Workload {
+        Workload::build(n_calls, n_callers, candles, false)
+    }
+
+    fn build(n_calls: usize, n_callers: usize, candles: usize, volumes: bool) -> Workload {
         let mut rng = Rng::new(20_251_125);
         let mut calls = Vec::with_capacity(n_calls);
         let mut paths = Vec::with_capacity(n_calls);
@@ -63,7 +74,11 @@ impl Workload {
                 alert_ts_ms: start * 1000,
                 price_at_alert: None,
             });
-            paths.push(Series::new(&path(&mut rng, candles, start)));
+            let mut series = Series::new(&path(&mut rng, candles, start));
+            if !volumes {
+                series.drop_volume();
+            }
+            paths.push(series);
         }
         Workload { calls, paths }
     }

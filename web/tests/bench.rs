@@ -78,14 +78,7 @@ async fn standard_search_on_the_worker_pool() {
 
     let t = now_ms();
     // Held as the engine holds candles for a grid that reads no volume (like the native bench).
-    let w = Arc::new(
-        on_pool(move || {
-            let mut w = Workload::new(n, 50, CANDLES);
-            w.drop_volume();
-            w
-        })
-        .await,
-    );
+    let w = Arc::new(on_pool(move || Workload::prices_only(n, 50, CANDLES)).await);
     let gen_s = (now_ms() - t) / 1e3;
     let mem_data = wasm_memory_bytes();
 
