@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 
-use crate::num::{mean, median};
+use crate::num::{mean, mean_of, median};
 use crate::trade::ExitReason;
 use crate::wallet::WalletRun;
 
@@ -58,15 +58,20 @@ impl Metrics {
             }
             _ => None,
         };
-        let holds: Vec<f64> = taken
-            .iter()
-            .map(|t| (t.exit_ts_ms - t.entry_ts_ms) as f64 / 3_600_000.0)
-            .collect();
-        let captures: Vec<f64> = taken
-            .iter()
-            .filter(|t| t.peak_multiple > 1.0)
-            .map(|t| (t.multiple - 1.0) / (t.peak_multiple - 1.0))
-            .collect();
+        let mean_hold_hours = mean_of(
+            taken
+                .iter()
+                .map(|t| (t.exit_ts_ms - t.entry_ts_ms) as f64 / 3_600_000.0),
+        );
+        let capture = mean_of(
+            taken
+                .iter()
+                .filter(|t| t.peak_multiple > 1.0)
+                .map(|t| (t.multiple - 1.0) / (t.peak_multiple - 1.0)),
+        );
+        // The median last: it reorders `returns`, which the sums above read in entry order.
+        let mut returns = returns;
+        let median_return = median(&mut returns);
 
         Metrics {
             final_capital: run.final_capital,
@@ -75,7 +80,7 @@ impl Metrics {
             skipped: run.skip_counts(),
             win_rate: share(taken.iter().filter(|t| t.multiple > 1.0).count()),
             mean_return,
-            median_return: median(&mut returns.clone()),
+            median_return,
             profit_factor,
             sharpe,
             max_drawdown: run.max_drawdown,
@@ -85,8 +90,8 @@ impl Metrics {
                     .filter(|t| t.exit_reason == ExitReason::StopLoss)
                     .count(),
             ),
-            mean_hold_hours: mean(&holds),
-            capture: mean(&captures),
+            mean_hold_hours,
+            capture,
             ambiguous_trades: taken.iter().filter(|t| t.ambiguous).count() as u32,
         }
     }
