@@ -58,14 +58,18 @@ mod tests {
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), Some(2.5));
         // Selection gives the bits a sort by total order would: -0 sorts before +0, NaN last.
-        assert_eq!(median(&mut [0.0, -0.0]).map(f64::to_bits), Some(0.0f64.to_bits()));
-        assert_eq!(median(&mut [0.0, -0.0, -0.0]).map(f64::to_bits), Some((-0.0f64).to_bits()));
+        assert_eq!(
+            median(&mut [0.0, -0.0]).map(f64::to_bits),
+            Some(0.0f64.to_bits())
+        );
+        assert_eq!(
+            median(&mut [0.0, -0.0, -0.0]).map(f64::to_bits),
+            Some((-0.0f64).to_bits())
+        );
         assert_eq!(median(&mut [f64::NAN, 1.0, 5.0]), Some(5.0));
         let mut rng = crate::splitmix::SplitMix64::new(9);
         for n in 1..60 {
-            let mut v: Vec<f64> = (0..n)
-                .map(|_| (rng.below(7) as f64 - 3.0) * 0.5)
-                .collect();
+            let mut v: Vec<f64> = (0..n).map(|_| (rng.below(7) as f64 - 3.0) * 0.5).collect();
             let mut sorted = v.clone();
             sorted.sort_by(f64::total_cmp);
             let want = if n % 2 == 1 {
@@ -73,7 +77,11 @@ mod tests {
             } else {
                 (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
             };
-            assert_eq!(median(&mut v).map(f64::to_bits), Some(want.to_bits()), "n = {n}");
+            assert_eq!(
+                median(&mut v).map(f64::to_bits),
+                Some(want.to_bits()),
+                "n = {n}"
+            );
         }
         assert_eq!(mean(&[1.0, 2.0]), Some(1.5));
         assert_eq!(mean(&[]), None);
