@@ -476,13 +476,14 @@ fn main() {
     let n_calls = calls_arg.unwrap_or(n_calls);
     let candles = 2880;
     let t = Instant::now();
-    let mut w = Workload::new(n_calls, 50, candles);
     let grid = standard_grid(scale);
-    let with_volume = w.paths.iter().map(Series::bytes).sum::<usize>() as f64 / w.candles() as f64;
     // As the CLI does: the volumes are held only for a grid with a rule that reads them.
-    if !indicators && !grid.reads_volume() {
-        w.drop_volume();
-    }
+    let w = if indicators || grid.reads_volume() {
+        Workload::new(n_calls, 50, candles)
+    } else {
+        Workload::prices_only(n_calls, 50, candles)
+    };
+    let with_volume = w.bytes_with_volumes as f64 / w.candles() as f64;
     println!(
         "workload: {n_calls} calls from 50 callers, {candles} 1-minute candles each ({} candles), grid {} policies, per-caller mode, default wallet; {cores} cores (generated in {:.1} s)",
         w.candles(),

@@ -44,6 +44,8 @@ pub struct Workload {
     pub calls: Vec<Call>,
     /// Each call's candles, held compact as the engine reads them.
     pub paths: Vec<Series>,
+    /// Bytes the paths took with their volumes, as built (before any was let go).
+    pub bytes_with_volumes: usize,
 }
 
 impl Workload {
@@ -64,6 +66,7 @@ impl Workload {
         let mut rng = Rng::new(20_251_125);
         let mut calls = Vec::with_capacity(n_calls);
         let mut paths = Vec::with_capacity(n_calls);
+        let mut bytes_with_volumes = 0;
         for k in 0..n_calls {
             let start = 1_746_057_600 + 600 * k as i64;
             calls.push(Call {
@@ -75,18 +78,17 @@ impl Workload {
                 price_at_alert: None,
             });
             let mut series = Series::new(&path(&mut rng, candles, start));
+            bytes_with_volumes += series.bytes();
             if !volumes {
                 series.drop_volume();
             }
             paths.push(series);
         }
-        Workload { calls, paths }
-    }
-
-    /// Lets every path's volumes go, as the engine holds candles for a grid that reads prices
-    /// only (the standard grid: no indicator rule).
-    pub fn drop_volume(&mut self) {
-        self.paths.iter_mut().for_each(Series::drop_volume);
+        Workload {
+            calls,
+            paths,
+            bytes_with_volumes,
+        }
     }
 
     pub fn candles(&self) -> usize {
