@@ -217,6 +217,24 @@ impl Bits {
     }
 }
 
+/// Whether candles are held with their volumes (see [`Series::drop_volume`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Volumes {
+    Keep,
+    Drop,
+}
+
+impl Volumes {
+    /// Volumes kept only when something will read them.
+    pub fn needed(read: bool) -> Volumes {
+        if read {
+            Volumes::Keep
+        } else {
+            Volumes::Drop
+        }
+    }
+}
+
 /// The timestamps: evenly spaced, or packed offsets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Times {
@@ -312,6 +330,15 @@ impl Series {
             vol_exc: Bits::new(&vol_exc),
             volume_held: true,
         }
+    }
+
+    /// [`Series::new`], letting the volumes go at once with [`Volumes::Drop`].
+    pub fn with(candles: &[Candle], volumes: Volumes) -> Series {
+        let mut s = Series::new(candles);
+        if volumes == Volumes::Drop {
+            s.drop_volume();
+        }
+        s
     }
 
     /// Lets the volumes go, for a series that only prices will be read from (every exit is

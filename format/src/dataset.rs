@@ -9,7 +9,7 @@ use quantbot_core::data::{Call, Candle};
 use quantbot_core::optimize::CallWindow;
 use quantbot_core::policy::hours_to_ms;
 use quantbot_core::select::group_matches;
-use quantbot_core::store::Series;
+use quantbot_core::store::{Series, Volumes};
 use quantbot_core::window::{classify, duplicate_flags, Exclusion, WindowSpec};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -154,12 +154,6 @@ impl Dataset {
     /// Candles held in memory.
     pub fn candle_count(&self) -> usize {
         self.tokens.values().map(Series::len).sum()
-    }
-
-    /// Lets every token's volumes go, for a run whose grid reads prices only
-    /// ([`quantbot_core::grid::Grid::reads_volume`]): about a quarter of the candles' memory.
-    pub fn drop_volume(&mut self) {
-        self.tokens.values_mut().for_each(Series::drop_volume);
     }
 
     /// Bytes the candles take in memory, as held.
@@ -335,13 +329,16 @@ pub struct PublishedFiles<R> {
 }
 
 /// Reads a published dataset and selects calls. `manifest` gives interval, horizon and
-/// coverage threshold; without one (a user's own two files) `fallback` does.
+/// coverage threshold; without one (a user's own two files) `fallback` does. With
+/// [`Volumes::Drop`] each token's volumes go as soon as its candles are read (for a run that
+/// reads prices only).
 pub fn load_published<R: ChunkReader + 'static>(
     source_label: String,
     manifest: Option<&ManifestInfo>,
     fallback: LoadOptions,
     files: PublishedFiles<R>,
     sel: &Selection,
+    volumes: Volumes,
 ) -> Result<Dataset> {
     let opts = manifest.map_or(fallback, ManifestInfo::load_options);
     let eligible = read_calls(&files.calls.0, files.calls.1, false)?;
@@ -399,7 +396,7 @@ pub fn load_published<R: ChunkReader + 'static>(
         .filter(|(_, why)| why.is_none())
         .map(|(c, _)| (c.chain.clone(), c.mint.clone()))
         .collect();
-    let tokens = read_candles(&files.candles.0, files.candles.1, Some(&wanted))?;
+    let tokens = read_candles(&files.candles.0, files.candles.1, Some(&wanted), volumes)?;
     let known = rows
         .iter()
         .enumerate()

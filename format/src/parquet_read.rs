@@ -8,7 +8,7 @@ use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::reader::ChunkReader;
 use quantbot_core::data::{Call, Candle};
-use quantbot_core::store::Series;
+use quantbot_core::store::{Series, Volumes};
 
 use crate::dataset::Token;
 use crate::{data, Result};
@@ -152,6 +152,7 @@ pub fn read_candles<R: ChunkReader + 'static>(
     name: &str,
     file: R,
     wanted: Option<&BTreeSet<Token>>,
+    volumes: Volumes,
 ) -> Result<BTreeMap<Token, Series>> {
     let mut tokens: BTreeMap<Token, Series> = BTreeMap::new();
     // The token of the previous row and whether it is wanted: rows come grouped by token, so
@@ -171,7 +172,7 @@ pub fn read_candles<R: ChunkReader + 'static>(
             if !rows.is_sorted_by_key(|c| c.ts) {
                 rows.sort_by_key(|c| c.ts);
             }
-            tokens.insert(key.clone(), Series::new(&rows));
+            tokens.insert(key.clone(), Series::with(&rows, volumes));
             if run.capacity() == 0 {
                 // The run's buffer went into `rows`: keep it for the next token.
                 rows.clear();
@@ -316,6 +317,7 @@ mod tests {
             "candles.parquet",
             bytes::Bytes::from(candles_file(&rows)),
             Some(&wanted),
+            Volumes::Keep,
         )
         .unwrap();
         assert_eq!(got.len(), 2);
@@ -328,6 +330,27 @@ mod tests {
                 assert_eq!((c.open, c.high, c.low), (p, p * 1.5, p * 0.5));
                 assert_eq!(c.close, 1.0 + (c.ts + 60) as f64 / 7.0);
                 assert_eq!(c.volume, (c.ts % 5) as f64);
+            }
+        }
+        // Without volumes: the same prices, volumes read NaN, and no more memory (these
+        // volumes are all 0, which the store keeps for free).
+        let prices_only = read_candles(
+            "candles.parquet",
+            bytes::Bytes::from(candles_file(&rows)),
+            Some(&wanted),
+            Volumes::Drop,
+        )
+        .unwrap();
+        for (key, series) in &prices_only {
+            let full = &got[key];
+            assert!(!series.holds_volume() && full.holds_volume());
+            assert!(series.bytes() <= full.bytes());
+            for (a, b) in series.to_vec().iter().zip(full.to_vec()) {
+                assert_eq!(
+                    (a.ts, a.open, a.high, a.low, a.close),
+                    (b.ts, b.open, b.high, b.low, b.close)
+                );
+                assert!(a.volume.is_nan());
             }
         }
     }

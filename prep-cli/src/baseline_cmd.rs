@@ -10,6 +10,7 @@ use anyhow::Context;
 use quantbot_core::baseline::{baseline_call, BaselineConfig, BaselineRow, BaselineSummary};
 use quantbot_core::data::Call;
 use quantbot_core::policy::Intrabar;
+use quantbot_core::store::Volumes;
 use quantbot_core::window::call_window;
 use rayon::prelude::*;
 use serde_json::{json, Value};
@@ -383,11 +384,11 @@ pub fn run(a: &BaselineArgs) -> anyhow::Result<()> {
             horizon_hours,
             min_coverage: 0.8,
         },
+        // Per-alert metrics read prices only.
+        Volumes::Drop,
     )?;
     // A dataset folder keeps its own horizon; the baseline may look at a shorter one.
     ds.horizon_hours = horizon_hours;
-    // Per-alert metrics read prices only.
-    ds.drop_volume();
     if ds.calls.is_empty() {
         anyhow::bail!("no call in the selection");
     }

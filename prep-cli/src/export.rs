@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use quantbot_core::data::Candle;
+use quantbot_core::store::Volumes;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -53,6 +54,8 @@ pub fn run(a: &ExportArgs) -> anyhow::Result<()> {
             horizon_hours: a.horizon_hours,
             min_coverage: a.min_coverage,
         },
+        // The published dataset carries every column.
+        Volumes::Keep,
     )?;
     let (ok, _) = ds.coverage();
     if ok == 0 {

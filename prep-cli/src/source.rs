@@ -11,7 +11,7 @@ use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use duckdb::{params, AccessMode, Config, Connection};
 
 use quantbot_core::data::{Call, Candle};
-use quantbot_core::store::Series;
+use quantbot_core::store::{Series, Volumes};
 use quantbot_format::dataset::{
     check_groups, classify_all, load_published, parse_manifest, selected, sort_calls,
     PublishedFiles,
@@ -21,11 +21,17 @@ pub use quantbot_format::dataset::{Dataset, LoadOptions, ManifestInfo, Token};
 use crate::args::SourceLayout;
 use crate::plan::{cli_error, Selection, Source};
 
-/// Loads and classifies the selected calls.
-pub fn load(source: &Source, sel: &Selection, opts: LoadOptions) -> anyhow::Result<Dataset> {
+/// Loads and classifies the selected calls, holding the candles' volumes as `volumes` says
+/// (exits read prices only; only an indicator rule on volume reads them).
+pub fn load(
+    source: &Source,
+    sel: &Selection,
+    opts: LoadOptions,
+    volumes: Volumes,
+) -> anyhow::Result<Dataset> {
     match source {
-        Source::DuckDb { path, layout } => load_duckdb(path, *layout, sel, opts),
-        Source::Data { dir } => load_dataset(dir, sel),
+        Source::DuckDb { path, layout } => load_duckdb(path, *layout, sel, opts, volumes),
+        Source::Data { dir } => load_dataset(dir, sel, volumes),
     }
 }
 
@@ -49,6 +55,7 @@ fn load_duckdb(
     layout: SourceLayout,
     sel: &Selection,
     opts: LoadOptions,
+    volumes: Volumes,
 ) -> anyhow::Result<Dataset> {
     let conn = open_read_only(path)?;
     let where_ = |what: &str| format!("{}: {what}", path.display());
@@ -161,7 +168,7 @@ fn load_duckdb(
     let tokens = tokens
         .into_iter()
         .map(|(token, candles)| {
-            let series = Series::new(&candles);
+            let series = Series::with(&candles, volumes);
             (token, series)
         })
         .collect();
@@ -258,7 +265,7 @@ pub fn read_manifest(dir: &Path) -> anyhow::Result<ManifestInfo> {
     parse_manifest(&path.display().to_string(), &bytes).map_err(cli_error)
 }
 
-fn load_dataset(dir: &Path, sel: &Selection) -> anyhow::Result<Dataset> {
+fn load_dataset(dir: &Path, sel: &Selection, volumes: Volumes) -> anyhow::Result<Dataset> {
     let m = read_manifest(dir)?;
     let open = |name: &str| -> anyhow::Result<(String, File)> {
         let path = dir.join(name);
@@ -276,6 +283,7 @@ fn load_dataset(dir: &Path, sel: &Selection) -> anyhow::Result<Dataset> {
         m.load_options(),
         files,
         sel,
+        volumes,
     )
     .map_err(cli_error)
 }

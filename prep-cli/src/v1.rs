@@ -10,6 +10,7 @@ use quantbot_core::grid::Grid;
 use quantbot_core::metrics::Metrics;
 use quantbot_core::optimize::{search_with_progress, Prepared, SearchOptions, SearchResult};
 use quantbot_core::policy::PolicyParams;
+use quantbot_core::store::Volumes;
 use quantbot_core::trade::Trade;
 use quantbot_core::wallet::SkipReason;
 use quantbot_format::results::{caller_flags, metric_values, results_json, METRIC_NAMES};
@@ -52,7 +53,8 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
     if let Some(dir) = &a.out_dir {
         check_out_dir(dir, a.force)?;
     }
-    let mut ds = load(
+    // Exits read prices only: the volumes are held only for a rule that reads them.
+    let ds = load(
         &source,
         &sel,
         LoadOptions {
@@ -60,11 +62,8 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
             horizon_hours,
             min_coverage: 0.8,
         },
+        Volumes::needed(grid.reads_volume()),
     )?;
-    // Exits read prices only: the volumes are held only for a rule that reads them.
-    if !grid.reads_volume() {
-        ds.drop_volume();
-    }
     let windows = ds.eligible();
     if windows.is_empty() {
         anyhow::bail!(

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use quantbot_core::grid::Grid;
 use quantbot_core::optimize::{search_cancellable, Prepared, SearchOptions, SearchResult};
+use quantbot_core::store::Volumes;
 use quantbot_format::dataset::{
     load_published, parse_manifest, Dataset, LoadOptions, ManifestInfo, PublishedFiles,
 };
@@ -113,8 +114,16 @@ pub fn decode(label: String, files: RawFiles, fallback: LoadOptions) -> Result<L
         candles: (candles.0, Bytes::from(candles.1)),
     };
     let sel = quantbot_format::options::Selection::all();
-    let ds = load_published(label.clone(), manifest.as_ref(), fallback, published, &sel)
-        .map_err(|e| e.to_string())?;
+    // Volumes kept: any grid may follow the load, `vol_spike` included.
+    let ds = load_published(
+        label.clone(),
+        manifest.as_ref(),
+        fallback,
+        published,
+        &sel,
+        Volumes::Keep,
+    )
+    .map_err(|e| e.to_string())?;
     let candles = ds.candle_count();
     let candle_bytes = ds.candle_bytes();
     Ok(Loaded {
