@@ -228,13 +228,13 @@ impl Grid {
         (0..self.size).map(|i| self.policy(i)).collect()
     }
 
-    /// The distinct indicator rules of the grid, in dimension order.
     /// Whether any policy reads volumes (an indicator rule on volume): without one, candles
     /// can be held without their volumes ([`crate::store::Series::drop_volume`]).
     pub fn reads_volume(&self) -> bool {
         self.spec.indicator.iter().flatten().any(Rule::reads_volume)
     }
 
+    /// The distinct indicator rules of the grid, in dimension order.
     pub fn rules(&self) -> Vec<Rule> {
         let mut out: Vec<Rule> = Vec::new();
         for r in self.spec.indicator.iter().flatten() {

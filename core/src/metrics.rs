@@ -32,7 +32,7 @@ impl Metrics {
         let taken = &run.taken;
         let n = taken.len();
         let nf = n as f64;
-        let returns: Vec<f64> = taken.iter().map(|t| t.multiple - 1.0).collect();
+        let mut returns: Vec<f64> = taken.iter().map(|t| t.multiple - 1.0).collect();
         let share = |count: usize| (n > 0).then(|| count as f64 / nf);
 
         let (mut wins_usd, mut losses_usd, mut has_loss) = (0.0, 0.0, false);
@@ -70,7 +70,6 @@ impl Metrics {
                 .map(|t| (t.multiple - 1.0) / (t.peak_multiple - 1.0)),
         );
         // The median last: it reorders `returns`, which the sums above read in entry order.
-        let mut returns = returns;
         let median_return = median(&mut returns);
 
         Metrics {

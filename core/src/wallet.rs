@@ -243,9 +243,6 @@ pub fn run_wallet(
     let mut free_cash = cfg.initial_capital;
     let mut peak_equity = cfg.initial_capital;
     let mut open: Vec<Open> = Vec::new();
-    // The earliest exit among the open positions (`i64::MAX` when none): most offers close
-    // nothing, and this answers so without looking at the positions.
-    let mut next_exit = i64::MAX;
 
     for n in 0..offers.len() {
         let k = if in_order { n } else { order[n] };
@@ -254,16 +251,13 @@ pub fn run_wallet(
             run.skips.push((k, SkipReason::NoEntry));
             continue;
         };
-        if next_exit <= trade.entry_ts_ms {
-            close_until(
-                trade.entry_ts_ms,
-                &mut open,
-                &mut free_cash,
-                &mut run,
-                &mut peak_equity,
-            );
-            next_exit = open.iter().map(|p| p.exit_ts_ms).min().unwrap_or(i64::MAX);
-        }
+        close_until(
+            trade.entry_ts_ms,
+            &mut open,
+            &mut free_cash,
+            &mut run,
+            &mut peak_equity,
+        );
         if open.len() >= cfg.max_concurrent_positions as usize {
             run.skips.push((k, SkipReason::MaxPositions));
             continue;
@@ -293,7 +287,6 @@ pub fn run_wallet(
             }
         };
         free_cash -= size;
-        next_exit = next_exit.min(trade.exit_ts_ms);
         open.push(Open {
             taken: run.taken.len(),
             size,

@@ -313,13 +313,11 @@ mod tests {
             .iter()
             .map(|m| ("solana".to_string(), m.to_string()))
             .collect();
-        let got = read_candles(
-            "candles.parquet",
-            bytes::Bytes::from(candles_file(&rows)),
-            Some(&wanted),
-            Volumes::Keep,
-        )
-        .unwrap();
+        let read = |volumes| {
+            let file = bytes::Bytes::from(candles_file(&rows));
+            read_candles("candles.parquet", file, Some(&wanted), volumes).unwrap()
+        };
+        let got = read(Volumes::Keep);
         assert_eq!(got.len(), 2);
         for series in got.values() {
             let candles = series.to_vec();
@@ -332,19 +330,13 @@ mod tests {
                 assert_eq!(c.volume, (c.ts % 5) as f64);
             }
         }
-        // Without volumes: the same prices, volumes read NaN, and no more memory (these
-        // volumes are all 0, which the store keeps for free).
-        let prices_only = read_candles(
-            "candles.parquet",
-            bytes::Bytes::from(candles_file(&rows)),
-            Some(&wanted),
-            Volumes::Drop,
-        )
-        .unwrap();
+        // Without volumes: the same prices and volumes read NaN. These volumes are all 0,
+        // which the store keeps for free, so the memory is exactly the same.
+        let prices_only = read(Volumes::Drop);
         for (key, series) in &prices_only {
             let full = &got[key];
             assert!(!series.holds_volume() && full.holds_volume());
-            assert!(series.bytes() <= full.bytes());
+            assert_eq!(series.bytes(), full.bytes());
             for (a, b) in series.to_vec().iter().zip(full.to_vec()) {
                 assert_eq!(
                     (a.ts, a.open, a.high, a.low, a.close),
