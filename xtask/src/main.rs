@@ -172,19 +172,18 @@ fn check_core_is_pure() -> Result<(), String> {
 }
 
 fn test() -> Result<(), String> {
+    let started = std::time::SystemTime::now();
     setup()?;
     run("format", "cargo", &["fmt", "--all", "--", "--check"], &[])?;
     run(
         "lint",
         "cargo",
-        // The test profile, like the tests: cargo keys DuckDB's C++ build by profile, so lints
-        // and tests share one build instead of compiling it twice.
+        // The default (dev) profile, as `cargo test` builds dependencies: cargo keys DuckDB's
+        // C++ build by profile name, so `--profile test` here would compile it a second time.
         &[
             "clippy",
             "--workspace",
             "--all-targets",
-            "--profile",
-            "test",
             "--",
             "-D",
             "warnings",
@@ -227,22 +226,57 @@ fn test() -> Result<(), String> {
     run(
         "benchmark (quick)",
         "cargo",
-        &[
-            "run",
-            "--quiet",
-            "-p",
-            "quantbot-bench",
-            "--profile",
-            "test",
-            "--",
-            "--quick",
-        ],
+        &["run", "--quiet", "-p", "quantbot-bench", "--", "--quick"],
         &[],
     )?;
+    check_one_duckdb_build(started)?;
     eprintln!("==> all checks passed");
     // One plain closing line over every test binary (cargo's own last line is a doc-test
     // binary with no tests, which would read as "ran no test").
     println!("tests: {passed} passed, {failed} failed");
+    Ok(())
+}
+
+/// Fails when this run compiled DuckDB's C++ more than once (about 20 minutes each on 2 cores):
+/// every profile or feature set that differs from the tests' makes cargo build it again. Each
+/// build leaves one `libduckdb-sys-*/output` file written by its build script.
+fn check_one_duckdb_build(since: std::time::SystemTime) -> Result<(), String> {
+    let build = target_dir().join("debug").join("build");
+    let mut fresh = Vec::new();
+    let mut all = 0;
+    for entry in std::fs::read_dir(&build).map_err(|e| format!("{}: {e}", build.display()))? {
+        let dir = entry
+            .map_err(|e| format!("{}: {e}", build.display()))?
+            .path();
+        let name = dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let Ok(meta) = std::fs::metadata(dir.join("output")) else {
+            continue;
+        };
+        if !name.starts_with("libduckdb-sys-") {
+            continue;
+        }
+        all += 1;
+        if meta.modified().is_ok_and(|m| m >= since) {
+            fresh.push(name);
+        }
+    }
+    eprintln!(
+        "==> DuckDB builds: {} in this run, {all} in {}",
+        fresh.len(),
+        build.display()
+    );
+    if fresh.len() > 1 {
+        fresh.sort();
+        return Err(format!(
+            "DuckDB's C++ was compiled {} times in this run ({}): one profile must serve lints, tests and the binary",
+            fresh.len(),
+            fresh.join(", ")
+        ));
+    }
     Ok(())
 }
 
