@@ -178,12 +178,15 @@ fn test() -> Result<(), String> {
     run(
         "lint",
         "cargo",
-        // The default (dev) profile, as `cargo test` builds dependencies: cargo keys DuckDB's
-        // C++ build by profile name, so `--profile test` here would compile it a second time.
+        // The test profile, which `cargo test` uses for every unit: cargo keys DuckDB's C++
+        // build by profile name (and Cargo.toml keeps the rest of the build script's units the
+        // same in check and build mode), so lints and tests share one build.
         &[
             "clippy",
             "--workspace",
             "--all-targets",
+            "--profile",
+            "test",
             "--",
             "-D",
             "warnings",
