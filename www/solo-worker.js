@@ -1,36 +1,30 @@
-// The lab's one worker when the page is not cross-origin isolated (see web/src/solo.rs): its
-// own instance of the engine, fed by messages. It fetches URLs and reads files itself, so the
-// page never holds the data.
-let engine;
+// The lab's one worker when the page is not cross-origin isolated (web/src/solo.rs): its own
+// instance of the engine. Messages are the JSON text of quantbot_lab_model::messages; this glue
+// reads only `init` and writes only `ready` and `error`, and hands every other message to the
+// engine, which reads URLs and files itself.
+let engine = null;
+let queue = Promise.resolve();
 
-async function bytesOf(item) {
-  if (item.url) {
-    const r = await fetch(item.url);
-    if (r.status === 404 && item.optional) return null;
-    if (!r.ok) throw new Error(`${item.url}: HTTP ${r.status}`);
-    return new Uint8Array(await r.arrayBuffer());
+const error = (err) => JSON.stringify({ kind: 'error', message: String((err && err.message) || err) });
+
+async function handle({ msg, files }) {
+  try {
+    const m = JSON.parse(msg);
+    if (m.kind === 'init') {
+      const module = await import(m.module);
+      await module.default({ module_or_path: m.wasm });
+      engine = module;
+      return JSON.stringify({ kind: 'ready' });
+    }
+    if (!engine) return error('the engine is not loaded');
+    return await engine.solo_handle(msg, files || []);
+  } catch (err) {
+    return error(err);
   }
-  return new Uint8Array(await item.file.arrayBuffer());
 }
 
-self.onmessage = async (e) => {
-  const msg = e.data;
-  try {
-    if (msg.init) {
-      engine = await import(msg.init.module);
-      await engine.default({ module_or_path: msg.init.wasm });
-      self.postMessage({ ready: true });
-    } else if (msg.load) {
-      const names = [], bufs = [];
-      for (const item of msg.load.items) {
-        const b = await bytesOf(item);
-        if (b) { names.push(item.name); bufs.push(b); }
-      }
-      self.postMessage({ loaded: engine.solo_load(msg.load.label, names, bufs, msg.load.interval) });
-    } else if (msg.run) {
-      self.postMessage({ done: engine.solo_run(msg.run.query) });
-    }
-  } catch (err) {
-    self.postMessage({ error: String((err && err.message) || err) });
-  }
+// One message at a time, in the order sent: a load that arrives while the engine is still
+// loading waits for it.
+self.onmessage = (e) => {
+  queue = queue.then(() => handle(e.data)).then((reply) => self.postMessage(reply));
 };

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use quantbot_core::grid::{Grid, GridSpec};
-use quantbot_core::policy::{CostModel, EntryPrice, ExecConfig, Intrabar};
+use quantbot_core::policy::{ExecConfig, ExecParams};
 use quantbot_core::sim::CallPrep;
 use quantbot_core::trade::Trade;
 
@@ -82,15 +82,11 @@ pub fn dump(dir: &Path) {
     let w = Workload::new(CALLS, 50, candles);
     let (tp_stop, sl_stop) = fractions();
     let grid = grid(&tp_stop, &sl_stop);
-    let exec = ExecConfig::new(
-        60,
-        EntryPrice::Open,
-        Intrabar::SlFirst,
-        CostModel::Fills,
-        0.0,
-        0.0,
-        0.0,
-    )
+    let exec = ExecConfig::new(ExecParams {
+        fee_bps: 0.0,
+        slippage_bps: 0.0,
+        ..ExecParams::default()
+    })
     .expect("valid options");
 
     // Best of several rounds: the run is short, so one round would mostly measure noise.

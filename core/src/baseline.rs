@@ -4,10 +4,42 @@
 use crate::data::{validate_candles, Candle};
 use crate::num::{mean, median};
 use crate::policy::{
-    CostModel, EntryPrice, ExecConfig, ExecError, Intrabar, Policy, PolicyError, PolicyParams,
+    CostModel, EntryPrice, ExecConfig, ExecError, ExecParams, Intrabar, Policy, PolicyError,
+    PolicyParams,
 };
 use crate::sim::simulate_reference;
 use crate::trade::ExitReason;
+
+/// The raw settings of the baseline run, as a user gives them; [`BaselineConfig::new`]
+/// validates them. The defaults are SPEC §10's (`backtest baseline`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BaselineParams {
+    /// The candle interval in seconds.
+    pub interval_s: i64,
+    /// The window's length; the TP/SL trade holds for all of it.
+    pub horizon_hours: f64,
+    /// The TP/SL trade's take-profit, a multiple of P0.
+    pub tp: f64,
+    /// The TP/SL trade's stop, a multiple of P0.
+    pub sl: f64,
+    pub fee_bps: f64,
+    pub slippage_bps: f64,
+    pub intrabar: Intrabar,
+}
+
+impl Default for BaselineParams {
+    fn default() -> Self {
+        BaselineParams {
+            interval_s: 60,
+            horizon_hours: 48.0,
+            tp: 2.0,
+            sl: 0.5,
+            fee_bps: 30.0,
+            slippage_bps: 50.0,
+            intrabar: Intrabar::SlFirst,
+        }
+    }
+}
 
 /// Settings of the baseline run: the window horizon and the simple TP/SL trade.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,30 +49,22 @@ pub struct BaselineConfig {
 }
 
 impl BaselineConfig {
-    /// Validates the TP/SL trade settings (defaults: tp 2.0, sl 0.5, fee 30, slippage 50,
-    /// stop first). The trade holds for the whole horizon under the fills cost model.
-    pub fn new(
-        interval_s: i64,
-        horizon_hours: f64,
-        tp: f64,
-        sl: f64,
-        fee_bps: f64,
-        slippage_bps: f64,
-        intrabar: Intrabar,
-    ) -> Result<BaselineConfig, BaselineError> {
-        let exec = ExecConfig::new(
-            interval_s,
-            EntryPrice::Open,
-            intrabar,
-            CostModel::Fills,
-            fee_bps,
-            slippage_bps,
-            0.0,
-        )?;
+    /// Validates the TP/SL trade settings. The trade holds for the whole horizon under the
+    /// fills cost model, entering at the open without a break-even offset.
+    pub fn new(params: BaselineParams) -> Result<BaselineConfig, BaselineError> {
+        let exec = ExecConfig::new(ExecParams {
+            interval_s: params.interval_s,
+            entry_price: EntryPrice::Open,
+            intrabar: params.intrabar,
+            cost_model: CostModel::Fills,
+            fee_bps: params.fee_bps,
+            slippage_bps: params.slippage_bps,
+            be_offset: 0.0,
+        })?;
         let policy = Policy::new(PolicyParams {
-            tp: Some(tp),
-            sl: Some(sl),
-            max_hold_hours: horizon_hours,
+            tp: Some(params.tp),
+            sl: Some(params.sl),
+            max_hold_hours: params.horizon_hours,
             ..Default::default()
         })?;
         Ok(BaselineConfig { exec, policy })
@@ -54,6 +78,9 @@ impl BaselineConfig {
     }
 }
 
+/// A baseline setting no run may hold, as the execution or policy error it makes; the inner
+/// variant names the field: `Exec(Interval | Fee | Slippage)` for `interval_s`, `fee_bps`,
+/// `slippage_bps`; `Policy(Tp | Sl | MaxHold)` for `tp`, `sl`, `horizon_hours`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BaselineError {
     #[error(transparent)]
@@ -254,5 +281,67 @@ impl BaselineSummary {
             tp_sl_profit_factor: has_loss.then(|| pos / neg.abs()),
             tp_sl_expectancy: mean(&rets),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The defaults with `f` applied give `expected` (`Ok` compares the trade's settings).
+    fn check(f: impl FnOnce(&mut BaselineParams), expected: Result<(), BaselineError>) {
+        let mut p = BaselineParams::default();
+        f(&mut p);
+        let got = BaselineConfig::new(p).map(|c| {
+            let e = c.exec().params();
+            let q = c.policy().params();
+            (
+                e.interval_s,
+                e.fee_bps,
+                e.slippage_bps,
+                e.intrabar,
+                q.tp,
+                q.sl,
+            )
+        });
+        let want = (
+            p.interval_s,
+            p.fee_bps,
+            p.slippage_bps,
+            p.intrabar,
+            Some(p.tp),
+            Some(p.sl),
+        );
+        assert_eq!(got, expected.map(|()| want));
+    }
+
+    #[test]
+    fn settings_are_refused_by_field() {
+        check(|_| {}, Ok(()));
+        check(|p| p.intrabar = Intrabar::TpFirst, Ok(()));
+        check(
+            |p| p.tp = 1.0,
+            Err(BaselineError::Policy(PolicyError::Tp(1.0))),
+        );
+        check(
+            |p| p.sl = 1.0,
+            Err(BaselineError::Policy(PolicyError::Sl(1.0))),
+        );
+        check(
+            |p| p.horizon_hours = 0.0,
+            Err(BaselineError::Policy(PolicyError::MaxHold(0.0))),
+        );
+        check(
+            |p| p.interval_s = -60,
+            Err(BaselineError::Exec(ExecError::Interval(-60))),
+        );
+        check(
+            |p| p.fee_bps = -1.0,
+            Err(BaselineError::Exec(ExecError::Fee(-1.0))),
+        );
+        check(
+            |p| p.slippage_bps = 10_000.0,
+            Err(BaselineError::Exec(ExecError::Slippage(10_000.0))),
+        );
     }
 }

@@ -318,9 +318,16 @@ pub fn label(p: &PolicyParams) -> String {
 mod tests {
     use super::*;
 
+    /// The default grid with `f` applied to its spec, over a 48 h horizon.
+    fn grid(f: impl FnOnce(&mut GridSpec)) -> Result<Grid, GridError> {
+        let mut spec = GridSpec::default();
+        f(&mut spec);
+        Grid::new(spec, 48.0)
+    }
+
     #[test]
     fn default_grid_indices_and_labels() {
-        let g = Grid::new(GridSpec::default(), 48.0).unwrap();
+        let g = grid(|_| {}).unwrap();
         assert_eq!(g.size(), 30);
         assert_eq!(
             g.label(0),
@@ -338,11 +345,12 @@ mod tests {
 
     #[test]
     fn adding_a_null_indicator_dimension_keeps_indices() {
-        let mut spec = GridSpec::default();
-        spec.trail = vec![None, Some(0.2)];
-        let a = Grid::new(spec.clone(), 48.0).unwrap();
-        spec.indicator = vec![None, Some("ema_cross:9:21".parse().unwrap())];
-        let b = Grid::new(spec, 48.0).unwrap();
+        let a = grid(|s| s.trail = vec![None, Some(0.2)]).unwrap();
+        let b = grid(|s| {
+            s.trail = vec![None, Some(0.2)];
+            s.indicator = vec![None, Some("ema_cross:9:21".parse().unwrap())];
+        })
+        .unwrap();
         for i in 0..a.size() {
             // Index i of the old grid is index 2i (indicator off) of the new one.
             assert_eq!(a.params(i), b.params(2 * i));
@@ -355,34 +363,46 @@ mod tests {
 
     #[test]
     fn validation_names_the_dimension() {
-        let mut spec = GridSpec::default();
-        spec.sl = vec![Some(1.2)];
-        let err = Grid::new(spec, 48.0).unwrap_err().to_string();
-        assert!(err.contains("sl"), "{err}");
-        let mut spec = GridSpec::default();
-        spec.max_hold = vec![72.0];
-        assert!(Grid::new(spec, 48.0)
-            .unwrap_err()
-            .to_string()
-            .contains("horizon"));
-        let mut spec = GridSpec::default();
-        spec.ladder = vec![Some(Ladder::new(vec![(2.0, 0.5)]).unwrap())];
-        assert_eq!(Grid::new(spec, 48.0), Err(GridError::TpAndLadder));
+        let value = |dimension, source| Err(GridError::Value { dimension, source });
+        assert_eq!(
+            grid(|s| s.sl = vec![Some(0.9), Some(1.2)]),
+            value("sl", PolicyError::Sl(1.2))
+        );
+        assert_eq!(
+            grid(|s| s.max_hold = vec![72.0]),
+            value(
+                "max_hold",
+                PolicyError::MaxHoldOverHorizon {
+                    hold: 72.0,
+                    horizon: 48.0
+                }
+            )
+        );
+        assert_eq!(
+            grid(|s| s.trail = vec![Some(1.0)]),
+            value("trail", PolicyError::Trail(1.0))
+        );
+        assert_eq!(grid(|s| s.tp = vec![]), Err(GridError::Empty("tp")));
+        assert_eq!(
+            grid(|s| s.ladder = vec![Some(Ladder::new(vec![(2.0, 0.5)]).unwrap())]),
+            Err(GridError::TpAndLadder)
+        );
     }
 
     #[test]
     fn edge_needs_three_values_and_a_boundary() {
-        let g = Grid::new(GridSpec::default(), 48.0).unwrap();
+        let g = grid(|_| {}).unwrap();
         // tp=1.5 is the smallest tp: edge.
         assert!(g.is_edge(0));
         // tp=2 (interior), sl=0.9 (interior).
         assert!(!g.is_edge(7));
         // tp=2, sl=0.95 (largest sl): edge.
         assert!(g.is_edge(9));
-        let mut spec = GridSpec::default();
-        spec.tp = vec![Some(2.0), Some(3.0)];
-        spec.sl = vec![None, Some(0.9)];
-        let g = Grid::new(spec, 48.0).unwrap();
+        let g = grid(|s| {
+            s.tp = vec![Some(2.0), Some(3.0)];
+            s.sl = vec![None, Some(0.9)];
+        })
+        .unwrap();
         assert!((0..g.size()).all(|i| !g.is_edge(i)));
     }
 }

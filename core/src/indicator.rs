@@ -121,9 +121,10 @@ impl fmt::Display for Rule {
     }
 }
 
-/// A rule's series over one window: named lines (`None` where undefined) and firing positions.
+/// A rule's series over one window: named lines (`None` where undefined), the signal and the
+/// firing positions. (Not to be confused with [`crate::store::Series`], a token's candles.)
 #[derive(Debug, Clone, PartialEq)]
-pub struct Series {
+pub struct RuleSeries {
     pub lines: Vec<(String, Vec<Option<f64>>)>,
     /// The difference (or z-score) whose crossing fires the rule.
     pub signal: Vec<Option<f64>>,
@@ -244,13 +245,13 @@ fn crosses_down(d: &[Option<f64>]) -> Vec<u32> {
 
 impl Rule {
     /// The rule's series over a window that starts at the entry candle.
-    pub fn series(&self, window: &[Candle]) -> Series {
+    pub fn series(&self, window: &[Candle]) -> RuleSeries {
         match *self {
             Rule::EmaCross { fast, slow } => {
                 let f = ema(window, fast);
                 let s = ema(window, slow);
                 let d = difference(&f, &s);
-                Series {
+                RuleSeries {
                     fires: crosses_down(&d),
                     lines: vec![(format!("ema{fast}"), f), (format!("ema{slow}"), s)],
                     signal: d,
@@ -259,7 +260,7 @@ impl Rule {
             Rule::RsiBelow { n, level } => {
                 let r = rsi(window, n);
                 let d: Vec<Option<f64>> = r.iter().map(|v| v.map(|v| v - level)).collect();
-                Series {
+                RuleSeries {
                     fires: crosses_down(&d),
                     lines: vec![(format!("rsi{n}"), r)],
                     signal: d,
@@ -269,7 +270,7 @@ impl Rule {
                 let tl = midline(window, t);
                 let kl = midline(window, k);
                 let d = difference(&tl, &kl);
-                Series {
+                RuleSeries {
                     fires: crosses_down(&d),
                     lines: vec![(format!("tenkan{t}"), tl), (format!("kijun{k}"), kl)],
                     signal: d,
@@ -283,7 +284,7 @@ impl Rule {
                     .filter(|(_, v)| matches!(v, Some(v) if *v >= z))
                     .map(|(j, _)| j as u32)
                     .collect();
-                Series {
+                RuleSeries {
                     lines: vec![(format!("volume_z{w}"), zs.clone())],
                     signal: zs,
                     fires,

@@ -120,7 +120,7 @@ impl Objective {
         Objective::Capture,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Objective::FinalCapital => "final_capital",
             Objective::MeanReturn => "mean_return",

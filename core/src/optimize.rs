@@ -36,7 +36,9 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub fn as_str(self) -> &'static str {
+    pub const ALL: [Mode; 3] = [Mode::PerCaller, Mode::Grouped, Mode::Both];
+
+    pub const fn as_str(self) -> &'static str {
         match self {
             Mode::PerCaller => "per-caller",
             Mode::Grouped => "grouped",
@@ -444,7 +446,7 @@ mod tests {
     use super::*;
     use crate::data::Candle;
     use crate::grid::GridSpec;
-    use crate::policy::{CostModel, EntryPrice, Intrabar};
+    use crate::policy::ExecParams;
     use crate::store::Series;
 
     #[test]
@@ -486,16 +488,7 @@ mod tests {
             })
             .collect();
         let grid = Grid::new(GridSpec::default(), 48.0).unwrap();
-        let exec = ExecConfig::new(
-            60,
-            EntryPrice::Open,
-            Intrabar::SlFirst,
-            CostModel::Fills,
-            30.0,
-            10.0,
-            0.0,
-        )
-        .unwrap();
+        let exec = ExecConfig::new(ExecParams::default()).unwrap();
         let opts = SearchOptions::new(exec, WalletConfig::default());
         let prepared = Prepared::new(windows, &grid, &opts.exec);
         let plain = search(&prepared, &grid, &opts);

@@ -319,6 +319,7 @@ pub enum CostModel {
     V1,
 }
 
+/// An execution option no run may hold; the variant names the [`ExecParams`] field.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum ExecError {
     #[error("interval must be a positive number of seconds, got {0}")]
@@ -331,28 +332,53 @@ pub enum ExecError {
     BeOffset(PolicyError),
 }
 
-/// Options that hold for every trade of a run.
+/// The raw execution options of a run, as a user gives them; [`ExecConfig::new`] validates them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExecParams {
+    /// The candle interval in seconds.
+    pub interval_s: i64,
+    pub entry_price: EntryPrice,
+    pub intrabar: Intrabar,
+    pub cost_model: CostModel,
+    /// The taker fee per fill, in basis points.
+    pub fee_bps: f64,
+    /// The slippage per fill, in basis points.
+    pub slippage_bps: f64,
+    /// The break-even stop's offset above P0, as a fraction of P0.
+    pub be_offset: f64,
+}
+
+/// The v1 defaults: 1-minute candles (the CLI's `--interval 1m`), open entry, stop first, fills
+/// model, 30 + 10 bps, no offset.
+impl Default for ExecParams {
+    fn default() -> Self {
+        ExecParams {
+            interval_s: 60,
+            entry_price: EntryPrice::Open,
+            intrabar: Intrabar::SlFirst,
+            cost_model: CostModel::Fills,
+            fee_bps: 30.0,
+            slippage_bps: 10.0,
+            be_offset: 0.0,
+        }
+    }
+}
+
+/// Options that hold for every trade of a run: validated [`ExecParams`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecConfig {
-    interval_s: i64,
-    entry_price: EntryPrice,
-    intrabar: Intrabar,
-    cost_model: CostModel,
-    fee_bps: f64,
-    slippage_bps: f64,
-    be_offset: f64,
+    params: ExecParams,
 }
 
 impl ExecConfig {
-    pub fn new(
-        interval_s: i64,
-        entry_price: EntryPrice,
-        intrabar: Intrabar,
-        cost_model: CostModel,
-        fee_bps: f64,
-        slippage_bps: f64,
-        be_offset: f64,
-    ) -> Result<ExecConfig, ExecError> {
+    pub fn new(params: ExecParams) -> Result<ExecConfig, ExecError> {
+        let ExecParams {
+            interval_s,
+            fee_bps,
+            slippage_bps,
+            be_offset,
+            ..
+        } = params;
         if interval_s <= 0 {
             return Err(ExecError::Interval(interval_s));
         }
@@ -365,50 +391,40 @@ impl ExecConfig {
         if !be_offset.is_finite() || be_offset < 0.0 {
             return Err(ExecError::BeOffset(PolicyError::BeOffset(be_offset)));
         }
-        Ok(ExecConfig {
+        Ok(ExecConfig { params })
+    }
+
+    /// The v1 defaults (see [`ExecParams`]'s `Default`) at this interval.
+    pub fn defaults(interval_s: i64) -> Result<ExecConfig, ExecError> {
+        ExecConfig::new(ExecParams {
             interval_s,
-            entry_price,
-            intrabar,
-            cost_model,
-            fee_bps,
-            slippage_bps,
-            be_offset,
+            ..ExecParams::default()
         })
     }
 
-    /// The v1 defaults (open entry, stop first, fills model, 30 + 10 bps, no offset).
-    pub fn defaults(interval_s: i64) -> Result<ExecConfig, ExecError> {
-        ExecConfig::new(
-            interval_s,
-            EntryPrice::Open,
-            Intrabar::SlFirst,
-            CostModel::Fills,
-            30.0,
-            10.0,
-            0.0,
-        )
+    pub fn params(&self) -> &ExecParams {
+        &self.params
     }
-
     pub fn interval_s(&self) -> i64 {
-        self.interval_s
+        self.params.interval_s
     }
     pub fn entry_price(&self) -> EntryPrice {
-        self.entry_price
+        self.params.entry_price
     }
     pub fn intrabar(&self) -> Intrabar {
-        self.intrabar
+        self.params.intrabar
     }
     pub fn cost_model(&self) -> CostModel {
-        self.cost_model
+        self.params.cost_model
     }
     pub fn fee_bps(&self) -> f64 {
-        self.fee_bps
+        self.params.fee_bps
     }
     pub fn slippage_bps(&self) -> f64 {
-        self.slippage_bps
+        self.params.slippage_bps
     }
     pub fn be_offset(&self) -> f64 {
-        self.be_offset
+        self.params.be_offset
     }
 }
 
@@ -464,6 +480,44 @@ mod tests {
         assert_eq!(
             Ladder::new(vec![(2.0, 0.6), (3.0, 0.6)]),
             Err(PolicyError::LadderSum(1.2))
+        );
+    }
+
+    /// The defaults with `f` applied give `expected`.
+    fn check_exec(f: impl FnOnce(&mut ExecParams), expected: Result<(), ExecError>) {
+        let mut p = ExecParams::default();
+        f(&mut p);
+        assert_eq!(
+            ExecConfig::new(p).map(|c| *c.params()),
+            expected.map(|()| p)
+        );
+    }
+
+    #[test]
+    fn impossible_execution_options_are_refused_by_field() {
+        check_exec(|_| {}, Ok(()));
+        check_exec(|p| p.fee_bps = 0.0, Ok(()));
+        check_exec(|p| p.slippage_bps = 0.0, Ok(()));
+        check_exec(|p| p.interval_s = 0, Err(ExecError::Interval(0)));
+        check_exec(|p| p.fee_bps = -1.0, Err(ExecError::Fee(-1.0)));
+        check_exec(
+            |p| p.fee_bps = f64::INFINITY,
+            Err(ExecError::Fee(f64::INFINITY)),
+        );
+        check_exec(
+            |p| p.slippage_bps = 10_000.0,
+            Err(ExecError::Slippage(10_000.0)),
+        );
+        check_exec(
+            |p| p.be_offset = -0.5,
+            Err(ExecError::BeOffset(PolicyError::BeOffset(-0.5))),
+        );
+        assert_eq!(
+            ExecConfig::defaults(300).unwrap().params(),
+            &ExecParams {
+                interval_s: 300,
+                ..ExecParams::default()
+            }
         );
     }
 

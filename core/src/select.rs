@@ -3,11 +3,35 @@
 
 use thiserror::Error;
 
-#[derive(Debug, Clone, PartialEq, Error)]
+/// Which end of the date range a value gives; it reads `from` or `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    From,
+    To,
+}
+
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Bound::From => "from",
+            Bound::To => "to",
+        })
+    }
+}
+
+/// A text that is neither a date nor a UTC timestamp (the value as given).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{0:?} is not a date (YYYY-MM-DD) or a UTC timestamp (YYYY-MM-DDTHH:MM[:SS][Z])")]
+pub struct DateError(pub String);
+
+/// A date range that selects nothing or cannot be read; the bound at fault is data, so a shell
+/// can name its own flag for it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SelectError {
-    #[error("{flag}: {value:?} is not a date (YYYY-MM-DD) or a UTC timestamp (YYYY-MM-DDTHH:MM[:SS][Z])")]
-    BadDate { flag: &'static str, value: String },
-    #[error("--from {from} is not before --to {to}")]
+    #[error("{bound}: {error}")]
+    BadDate { bound: Bound, error: DateError },
+    /// The start is not before the end; the values as given, `-` for an absent bound.
+    #[error("from {from} is not before to {to}")]
     EmptyRange { from: String, to: String },
 }
 
@@ -49,7 +73,7 @@ pub fn format_ts_ms(ms: i64) -> String {
     )
 }
 
-/// A parsed `--from`/`--to` value: epoch milliseconds, and whether only a date was given.
+/// A parsed bound of a date range: epoch milliseconds, and whether only a date was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DateArg {
     pub ms: i64,
@@ -58,11 +82,8 @@ pub struct DateArg {
 
 /// Parses `YYYY-MM-DD`, or a UTC timestamp `YYYY-MM-DDTHH:MM[:SS[.fff]][Z]` (a space may stand
 /// for the `T`).
-pub fn parse_date(flag: &'static str, value: &str) -> Result<DateArg, SelectError> {
-    let bad = || SelectError::BadDate {
-        flag,
-        value: value.to_string(),
-    };
+pub fn parse_date(value: &str) -> Result<DateArg, DateError> {
+    let bad = || DateError(value.to_string());
     let v = value.trim();
     let v = v.strip_suffix('Z').unwrap_or(v);
     let (date, time) = match v.find(['T', ' ']) {
@@ -125,16 +146,19 @@ pub fn parse_date(flag: &'static str, value: &str) -> Result<DateArg, SelectErro
     })
 }
 
-/// The half-open range `[from, to)` of alert times selected by `--from`/`--to` (SPEC §2.2): a
-/// date-only `--to` includes its whole day; a full timestamp is an exclusive end.
+/// The half-open range `[from, to)` of alert times selected by a start and an end (SPEC §2.2,
+/// the CLI's `--from`/`--to`): a date-only end includes its whole day; a full timestamp is an
+/// exclusive end.
 pub fn date_range(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), SelectError> {
+    let parse =
+        |bound, value| parse_date(value).map_err(|error| SelectError::BadDate { bound, error });
     let start = match from {
-        Some(f) => parse_date("--from", f)?.ms,
+        Some(f) => parse(Bound::From, f)?.ms,
         None => i64::MIN,
     };
     let end = match to {
         Some(t) => {
-            let d = parse_date("--to", t)?;
+            let d = parse(Bound::To, t)?;
             if d.date_only {
                 d.ms + 86_400_000
             } else {
@@ -180,23 +204,30 @@ pub fn group_matches(entry: &str, caller: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// `value` parses to these epoch milliseconds, with or without a time.
+    fn check_date(value: &str, ms: i64, date_only: bool) {
+        assert_eq!(parse_date(value), Ok(DateArg { ms, date_only }), "{value}");
+    }
+
+    /// `date_range(from, to)` gives `expected`.
+    fn check_range(
+        from: Option<&str>,
+        to: Option<&str>,
+        expected: Result<(i64, i64), SelectError>,
+    ) {
+        assert_eq!(date_range(from, to), expected, "{from:?} {to:?}");
+    }
+
+    const MAY_1: i64 = 1_746_057_600_000;
+
     #[test]
-    fn dates_and_ranges() {
-        assert_eq!(parse_date("--from", "1970-01-02").unwrap().ms, 86_400_000);
-        assert_eq!(
-            parse_date("--from", "2025-05-01").unwrap().ms,
-            1_746_057_600_000
-        );
-        let t = parse_date("--to", "2025-05-01T12:30:15Z").unwrap();
-        assert_eq!((t.ms, t.date_only), (1_746_057_600_000 + 45_015_000, false));
-        assert_eq!(
-            parse_date("--to", "2025-05-01 12:30").unwrap().ms,
-            1_746_057_600_000 + 45_000_000
-        );
-        assert_eq!(
-            parse_date("--to", "2025-05-01T00:00:00.5").unwrap().ms,
-            1_746_057_600_500
-        );
+    fn dates() {
+        check_date("1970-01-02", 86_400_000, true);
+        check_date("2025-05-01", MAY_1, true);
+        check_date("2024-02-29", 19_782 * 86_400_000, true);
+        check_date("2025-05-01T12:30:15Z", MAY_1 + 45_015_000, false);
+        check_date("2025-05-01 12:30", MAY_1 + 45_000_000, false);
+        check_date("2025-05-01T00:00:00.5", MAY_1 + 500, false);
         for bad in [
             "2025-13-01",
             "2025-02-30",
@@ -205,28 +236,78 @@ mod tests {
             "2025-05-01T25:00",
             "x",
         ] {
-            assert!(parse_date("--from", bad).is_err(), "{bad}");
+            assert_eq!(parse_date(bad), Err(DateError(bad.into())));
         }
-        assert!(parse_date("--from", "2024-02-29").is_ok());
-        // Whole-day --to: [from, to + 1 day).
-        assert_eq!(
-            date_range(Some("2025-05-01"), Some("2025-05-01")).unwrap(),
-            (1_746_057_600_000, 1_746_057_600_000 + 86_400_000)
-        );
-        // A full timestamp is an exclusive end.
-        assert_eq!(
-            date_range(None, Some("2025-05-01T06:00:00Z")).unwrap(),
-            (i64::MIN, 1_746_057_600_000 + 6 * 3_600_000)
-        );
-        assert!(date_range(Some("2025-05-02"), Some("2025-05-01")).is_err());
-        assert_eq!(
-            format_ts_ms(1_746_057_600_000 + 45_015_000),
-            "2025-05-01 12:30:15"
-        );
+        assert_eq!(format_ts_ms(MAY_1 + 45_015_000), "2025-05-01 12:30:15");
         for days in [-800_000, -1, 0, 1, 19_000, 20_000, 800_000] {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
         }
+    }
+
+    #[test]
+    fn ranges() {
+        // A date-only end includes its whole day: [from, to + 1 day).
+        check_range(
+            Some("2025-05-01"),
+            Some("2025-05-01"),
+            Ok((MAY_1, MAY_1 + 86_400_000)),
+        );
+        // A full timestamp is an exclusive end.
+        check_range(
+            None,
+            Some("2025-05-01T06:00:00Z"),
+            Ok((i64::MIN, MAY_1 + 6 * 3_600_000)),
+        );
+        check_range(None, None, Ok((i64::MIN, i64::MAX)));
+        check_range(
+            Some("2025-05-02"),
+            Some("2025-05-01"),
+            Err(SelectError::EmptyRange {
+                from: "2025-05-02".into(),
+                to: "2025-05-01".into(),
+            }),
+        );
+        check_range(
+            Some("2025-05-01T00:00"),
+            Some("2025-05-01T00:00"),
+            Err(SelectError::EmptyRange {
+                from: "2025-05-01T00:00".into(),
+                to: "2025-05-01T00:00".into(),
+            }),
+        );
+        let bad = |bound, value: &str| SelectError::BadDate {
+            bound,
+            error: DateError(value.into()),
+        };
+        check_range(
+            Some("2025-13-01"),
+            None,
+            Err(bad(Bound::From, "2025-13-01")),
+        );
+        check_range(None, Some("soon"), Err(bad(Bound::To, "soon")));
+    }
+
+    /// The messages name the bound as a word; a shell puts its flag in front.
+    #[test]
+    fn messages() {
+        assert_eq!(
+            date_range(Some("2025-13-01"), None)
+                .unwrap_err()
+                .to_string(),
+            "from: \"2025-13-01\" is not a date (YYYY-MM-DD) or a UTC timestamp \
+             (YYYY-MM-DDTHH:MM[:SS][Z])"
+        );
+        assert_eq!(
+            date_range(None, Some("x")).unwrap_err().to_string(),
+            "to: \"x\" is not a date (YYYY-MM-DD) or a UTC timestamp (YYYY-MM-DDTHH:MM[:SS][Z])"
+        );
+        assert_eq!(
+            date_range(Some("2025-05-02"), Some("2025-05-01"))
+                .unwrap_err()
+                .to_string(),
+            "from 2025-05-02 is not before to 2025-05-01"
+        );
     }
 
     #[test]

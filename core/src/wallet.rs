@@ -7,6 +7,7 @@ use crate::policy::CostModel;
 use crate::sim::v1_pnl;
 use crate::trade::{ExitReason, Trade};
 
+/// A wallet setting no run may hold; the variant names the [`WalletParams`] field.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum WalletError {
     #[error("initial_capital must be finite and positive, got {0}")]
@@ -21,20 +22,25 @@ pub enum WalletError {
     MinSize(f64),
 }
 
-/// Wallet settings; the defaults are the original v1 values.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WalletConfig {
-    initial_capital: f64,
-    max_allocation_pct: f64,
-    max_risk_per_trade: f64,
-    max_concurrent_positions: u32,
-    min_executable_size: f64,
-    allow_same_token: bool,
+/// The raw wallet settings, as a user gives them; [`WalletConfig::new`] validates them. The
+/// defaults are the original v1 values (SPEC §4).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WalletParams {
+    pub initial_capital: f64,
+    /// The most of the free cash one trade may take, as a fraction in (0, 1].
+    pub max_allocation_pct: f64,
+    /// The most one trade may lose at its stop, in cash.
+    pub max_risk_per_trade: f64,
+    pub max_concurrent_positions: u32,
+    /// Trades sized below this are skipped.
+    pub min_executable_size: f64,
+    /// Whether a token may be held twice at once.
+    pub allow_same_token: bool,
 }
 
-impl Default for WalletConfig {
+impl Default for WalletParams {
     fn default() -> Self {
-        WalletConfig {
+        WalletParams {
             initial_capital: 10_000.0,
             max_allocation_pct: 0.04,
             max_risk_per_trade: 200.0,
@@ -45,15 +51,22 @@ impl Default for WalletConfig {
     }
 }
 
+/// Validated [`WalletParams`]; the default holds the defaults.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WalletConfig {
+    params: WalletParams,
+}
+
 impl WalletConfig {
-    pub fn new(
-        initial_capital: f64,
-        max_allocation_pct: f64,
-        max_risk_per_trade: f64,
-        max_concurrent_positions: u32,
-        min_executable_size: f64,
-        allow_same_token: bool,
-    ) -> Result<WalletConfig, WalletError> {
+    pub fn new(params: WalletParams) -> Result<WalletConfig, WalletError> {
+        let WalletParams {
+            initial_capital,
+            max_allocation_pct,
+            max_risk_per_trade,
+            max_concurrent_positions,
+            min_executable_size,
+            allow_same_token: _,
+        } = params;
         if !(initial_capital.is_finite() && initial_capital > 0.0) {
             return Err(WalletError::InitialCapital(initial_capital));
         }
@@ -69,33 +82,29 @@ impl WalletConfig {
         if !(min_executable_size.is_finite() && min_executable_size >= 0.0) {
             return Err(WalletError::MinSize(min_executable_size));
         }
-        Ok(WalletConfig {
-            initial_capital,
-            max_allocation_pct,
-            max_risk_per_trade,
-            max_concurrent_positions,
-            min_executable_size,
-            allow_same_token,
-        })
+        Ok(WalletConfig { params })
     }
 
+    pub fn params(&self) -> &WalletParams {
+        &self.params
+    }
     pub fn initial_capital(&self) -> f64 {
-        self.initial_capital
+        self.params.initial_capital
     }
     pub fn max_allocation_pct(&self) -> f64 {
-        self.max_allocation_pct
+        self.params.max_allocation_pct
     }
     pub fn max_risk_per_trade(&self) -> f64 {
-        self.max_risk_per_trade
+        self.params.max_risk_per_trade
     }
     pub fn max_concurrent_positions(&self) -> u32 {
-        self.max_concurrent_positions
+        self.params.max_concurrent_positions
     }
     pub fn min_executable_size(&self) -> f64 {
-        self.min_executable_size
+        self.params.min_executable_size
     }
     pub fn allow_same_token(&self) -> bool {
-        self.allow_same_token
+        self.params.allow_same_token
     }
 
     /// `min(max_allocation_pct × free_cash, max_risk_per_trade / risk, free_cash)` where
@@ -105,8 +114,8 @@ impl WalletConfig {
             Some(s) => 1.0 - s,
             None => 1.0,
         };
-        (self.max_allocation_pct * free_cash)
-            .min(self.max_risk_per_trade / risk)
+        (self.params.max_allocation_pct * free_cash)
+            .min(self.params.max_risk_per_trade / risk)
             .min(free_cash)
     }
 }
@@ -232,16 +241,16 @@ pub fn run_wallet(
     };
 
     let mut run = WalletRun {
-        initial_capital: cfg.initial_capital,
-        final_capital: cfg.initial_capital,
+        initial_capital: cfg.params.initial_capital,
+        final_capital: cfg.params.initial_capital,
         taken: Vec::with_capacity(offers.len()),
         skips: Vec::new(),
         equity: Vec::with_capacity(offers.len()),
         max_drawdown: 0.0,
         max_open: 0,
     };
-    let mut free_cash = cfg.initial_capital;
-    let mut peak_equity = cfg.initial_capital;
+    let mut free_cash = cfg.params.initial_capital;
+    let mut peak_equity = cfg.params.initial_capital;
     let mut open: Vec<Open> = Vec::new();
 
     for n in 0..offers.len() {
@@ -258,11 +267,11 @@ pub fn run_wallet(
             &mut run,
             &mut peak_equity,
         );
-        if open.len() >= cfg.max_concurrent_positions as usize {
+        if open.len() >= cfg.params.max_concurrent_positions as usize {
             run.skips.push((k, SkipReason::MaxPositions));
             continue;
         }
-        if !cfg.allow_same_token
+        if !cfg.params.allow_same_token
             && open
                 .iter()
                 .any(|p| offers[run.taken[p.taken].offer].token == offer.token)
@@ -272,7 +281,7 @@ pub fn run_wallet(
         }
         let size = cfg.size(free_cash, offer.entry_stop);
         // A size that is not positive (no free cash left) is below any minimum, also 0.
-        if size.is_nan() || size <= 0.0 || size < cfg.min_executable_size {
+        if size.is_nan() || size <= 0.0 || size < cfg.params.min_executable_size {
             run.skips.push((k, SkipReason::BelowMinSize));
             continue;
         }
@@ -418,10 +427,63 @@ mod tests {
                 entry_stop: Some(0.9),
             })
             .collect();
-        let cfg = WalletConfig::new(1000.0, 0.25, 50.0, 3, 10.0, false).unwrap();
+        let cfg = WalletConfig::new(WalletParams {
+            initial_capital: 1000.0,
+            max_allocation_pct: 0.25,
+            max_risk_per_trade: 50.0,
+            max_concurrent_positions: 3,
+            ..WalletParams::default()
+        })
+        .unwrap();
         let reversed: Vec<Offer<'_>> = offers.iter().rev().copied().collect();
         let a = summary(&offers, &cfg);
         assert_eq!(a, summary(&reversed, &cfg));
         assert!(a.1.len() >= 2, "the case exercises skips: {:?}", a.1);
+    }
+
+    /// The defaults with `f` applied give `expected`.
+    fn check(f: impl FnOnce(&mut WalletParams), expected: Result<(), WalletError>) {
+        let mut p = WalletParams::default();
+        f(&mut p);
+        assert_eq!(
+            WalletConfig::new(p).map(|c| *c.params()),
+            expected.map(|()| p)
+        );
+    }
+
+    #[test]
+    fn impossible_settings_are_refused_by_field() {
+        check(|_| {}, Ok(()));
+        check(|p| p.max_allocation_pct = 1.0, Ok(()));
+        check(|p| p.min_executable_size = 0.0, Ok(()));
+        check(
+            |p| p.initial_capital = 0.0,
+            Err(WalletError::InitialCapital(0.0)),
+        );
+        check(
+            |p| p.initial_capital = f64::INFINITY,
+            Err(WalletError::InitialCapital(f64::INFINITY)),
+        );
+        check(
+            |p| p.max_allocation_pct = 1.5,
+            Err(WalletError::MaxAllocation(1.5)),
+        );
+        check(
+            |p| p.max_allocation_pct = 0.0,
+            Err(WalletError::MaxAllocation(0.0)),
+        );
+        check(
+            |p| p.max_risk_per_trade = -1.0,
+            Err(WalletError::MaxRisk(-1.0)),
+        );
+        check(
+            |p| p.max_concurrent_positions = 0,
+            Err(WalletError::MaxPositions(0)),
+        );
+        check(
+            |p| p.min_executable_size = -1.0,
+            Err(WalletError::MinSize(-1.0)),
+        );
+        assert_eq!(WalletConfig::default().params(), &WalletParams::default());
     }
 }

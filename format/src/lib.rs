@@ -1,40 +1,64 @@
 //! The published formats, shared by the native CLI and the browser lab so both read the same
 //! data and print the same numbers: the dataset folder of SPEC §2.3 (Parquet and manifest),
-//! the options of `backtest v1-baseline` as text with their validation (§10), and the §10.1
-//! results JSON. No file system access: callers hand in bytes or open files.
+//! the one table of `backtest v1-baseline`'s options as text with their validation (§10;
+//! `option_table` is its machinery), and the §10.1 results JSON. No file system access:
+//! callers hand in bytes or open files. The lab's UI model lives in `quantbot-lab-model`.
 
 pub mod dataset;
-pub mod lab;
+pub mod option_table;
 pub mod options;
 pub mod parquet_read;
 pub mod results;
-pub mod transfer;
 
 /// What can go wrong reading options or data. The message names the flag, file or column.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
-    /// A bad option value (the CLI's exit code 2). The message starts with the flag.
-    #[error("{0}")]
-    Usage(String),
+    /// A bad option value (the CLI's exit code 2): the flag it is about, when there is one
+    /// (the lab shows the message under that field), and the whole message.
+    #[error("{message}")]
+    Usage {
+        flag: Option<&'static str>,
+        message: String,
+    },
     /// Bad input data (the CLI's exit code 1). The message names the file and column.
     #[error("{0}")]
     Data(String),
 }
 
 impl Error {
-    /// The flag a usage error is about (`--sl-mults`), when the message starts with one.
-    pub fn flag(&self) -> Option<&str> {
+    /// The flag a usage error is about (`--sl-mults`).
+    pub fn flag(&self) -> Option<&'static str> {
         match self {
-            Error::Usage(m) if m.starts_with("--") => m.split([':', ' ']).next(),
-            _ => None,
+            Error::Usage { flag, .. } => *flag,
+            Error::Data(_) => None,
         }
     }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// A usage error about no flag in particular.
 pub(crate) fn usage(msg: impl Into<String>) -> Error {
-    Error::Usage(msg.into())
+    Error::Usage {
+        flag: None,
+        message: msg.into(),
+    }
+}
+
+/// A usage error about `flag`: the message is `flag: detail`.
+pub(crate) fn usage_at(flag: &'static str, detail: impl std::fmt::Display) -> Error {
+    Error::Usage {
+        flag: Some(flag),
+        message: format!("{flag}: {detail}"),
+    }
+}
+
+/// A usage error about `flag` whose message is written out whole (it may name other flags).
+pub(crate) fn usage_about(flag: &'static str, message: impl Into<String>) -> Error {
+    Error::Usage {
+        flag: Some(flag),
+        message: message.into(),
+    }
 }
 
 pub(crate) fn data(msg: impl Into<String>) -> Error {

@@ -7,11 +7,13 @@ use quantbot_core::indicator::Rule;
 use quantbot_core::metrics::{Constraints, Objective};
 use quantbot_core::optimize::{Mode, SearchOptions};
 use quantbot_core::policy::{CostModel, EntryPrice, ExecConfig, ExecError, Intrabar, Ladder};
-use quantbot_core::select::date_range;
+use quantbot_core::select::{date_range, Bound, SelectError};
 use quantbot_core::wallet::{WalletConfig, WalletError};
 use serde_json::Value;
 
-use crate::{usage, Result};
+use crate::option_table::option_table;
+use crate::{usage, usage_about, usage_at, Result};
+use quantbot_core::wallet::WalletParams;
 
 /// Seconds of an `--interval` value.
 pub fn parse_interval(text: &str) -> Result<i64> {
@@ -20,9 +22,10 @@ pub fn parse_interval(text: &str) -> Result<i64> {
         "5m" => Ok(300),
         "15m" => Ok(900),
         "1h" => Ok(3600),
-        other => Err(usage(format!(
-            "--interval: {other:?} is not one of 1m, 5m, 15m, 1h"
-        ))),
+        other => Err(usage_at(
+            "--interval",
+            format!("{other:?} is not one of 1m, 5m, 15m, 1h"),
+        )),
     }
 }
 
@@ -58,7 +61,7 @@ impl Selection {
         groups: Option<&str>,
         read_file: &dyn Fn(&str) -> std::result::Result<String, String>,
     ) -> Result<Selection> {
-        let (from_ms, to_ms) = date_range(from, to).map_err(|e| usage(e.to_string()))?;
+        let (from_ms, to_ms) = date_range(from, to).map_err(date_error)?;
         Ok(Selection {
             from_ms,
             to_ms,
@@ -77,24 +80,45 @@ impl Selection {
     }
 }
 
+/// A date-range error of the engine as the flag it is about.
+fn date_error(e: SelectError) -> crate::Error {
+    let flag = |b| match b {
+        Bound::From => "--from",
+        Bound::To => "--to",
+    };
+    match e {
+        SelectError::BadDate { bound, error } => usage_at(flag(bound), error),
+        SelectError::EmptyRange { from, to } => {
+            usage_about("--from", format!("--from {from} is not before --to {to}"))
+        }
+    }
+}
+
 /// A `read_file` for places without files (the browser).
 pub fn no_files(path: &str) -> std::result::Result<String, String> {
     Err(format!("cannot read {path} here"))
 }
 
-fn strings(flag: &str, v: &Value) -> Result<Vec<String>> {
+/// The flag of caller groups (its messages may name a file after it).
+const GROUPS: &str = "--caller-groups";
+
+fn strings(origin: &str, v: &Value) -> Result<Vec<String>> {
     match v {
         Value::Array(items) => items
             .iter()
             .map(|x| match x {
                 Value::String(s) => Ok(s.clone()),
-                other => Err(usage(format!("{flag}: expected caller names, got {other}"))),
+                other => Err(usage_about(
+                    GROUPS,
+                    format!("{origin}: expected caller names, got {other}"),
+                )),
             })
             .collect(),
         Value::String(s) => Ok(vec![s.clone()]),
-        other => Err(usage(format!(
-            "{flag}: expected a list of caller names, got {other}"
-        ))),
+        other => Err(usage_about(
+            GROUPS,
+            format!("{origin}: expected a list of caller names, got {other}"),
+        )),
     }
 }
 
@@ -104,9 +128,9 @@ pub fn parse_caller_groups(
     text: &str,
     read_file: &dyn Fn(&str) -> std::result::Result<String, String>,
 ) -> Result<Vec<String>> {
-    const FLAG: &str = "--caller-groups";
+    const FLAG: &str = GROUPS;
     let (json, origin) = if let Some(path) = text.strip_prefix('@') {
-        let body = read_file(path).map_err(|e| usage(format!("{FLAG}: {path}: {e}")))?;
+        let body = read_file(path).map_err(|e| usage_at(FLAG, format!("{path}: {e}")))?;
         (Some(body), format!("{FLAG} {path}"))
     } else if text.trim_start().starts_with('[') {
         (Some(text.to_string()), FLAG.to_string())
@@ -116,7 +140,7 @@ pub fn parse_caller_groups(
     let entries = match json {
         Some(body) => {
             let v: Value = serde_json::from_str(&body)
-                .map_err(|e| usage(format!("{origin}: not valid JSON: {e}")))?;
+                .map_err(|e| usage_about(GROUPS, format!("{origin}: not valid JSON: {e}")))?;
             match &v {
                 Value::Array(_) => strings(&origin, &v)?,
                 Value::Object(map) => {
@@ -127,9 +151,10 @@ pub fn parse_caller_groups(
                     all
                 }
                 other => {
-                    return Err(usage(format!(
-                        "{origin}: expected an array or an object of groups, got {other}"
-                    )))
+                    return Err(usage_about(
+                        GROUPS,
+                        format!("{origin}: expected an array or an object of groups, got {other}"),
+                    ))
                 }
             }
         }
@@ -140,23 +165,24 @@ pub fn parse_caller_groups(
         .filter(|s| !s.trim().is_empty())
         .collect();
     if entries.is_empty() {
-        return Err(usage(format!("{origin}: no caller given")));
+        return Err(usage_about(GROUPS, format!("{origin}: no caller given")));
     }
     Ok(entries)
 }
 
-fn json_list(flag: &str, text: &str) -> Result<Vec<Value>> {
+fn json_list(flag: &'static str, text: &str) -> Result<Vec<Value>> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Array(items)) if !items.is_empty() => Ok(items),
-        Ok(Value::Array(_)) => Err(usage(format!("{flag}: the list is empty"))),
-        _ => Err(usage(format!(
-            "{flag}: expected a JSON list such as '[2.0,3.0]' or '[null,0.9]', got {text:?}"
-        ))),
+        Ok(Value::Array(_)) => Err(usage_at(flag, "the list is empty")),
+        _ => Err(usage_at(
+            flag,
+            format!("expected a JSON list such as '[2.0,3.0]' or '[null,0.9]', got {text:?}"),
+        )),
     }
 }
 
 /// A JSON list of numbers and `null`.
-pub fn number_list(flag: &str, text: &str) -> Result<Vec<Option<f64>>> {
+pub fn number_list(flag: &'static str, text: &str) -> Result<Vec<Option<f64>>> {
     json_list(flag, text)?
         .into_iter()
         .map(|v| match v {
@@ -165,8 +191,8 @@ pub fn number_list(flag: &str, text: &str) -> Result<Vec<Option<f64>>> {
                 .as_f64()
                 .filter(|x| x.is_finite())
                 .map(Some)
-                .ok_or_else(|| usage(format!("{flag}: {n} is not a finite number"))),
-            other => Err(usage(format!("{flag}: {other} is not a number or null"))),
+                .ok_or_else(|| usage_at(flag, format!("{n} is not a finite number"))),
+            other => Err(usage_at(flag, format!("{other} is not a number or null"))),
         })
         .collect()
 }
@@ -186,19 +212,21 @@ pub fn ladder_list(text: &str) -> Result<Vec<Option<Ladder>>> {
                     match nums {
                         Some(p) => pairs.push(p),
                         None => {
-                            return Err(usage(format!(
-                                "{FLAG}: a ladder level must be [multiple, fraction], got {lv}"
-                            )))
+                            return Err(usage_at(
+                                FLAG,
+                                format!("a ladder level must be [multiple, fraction], got {lv}"),
+                            ))
                         }
                     }
                 }
                 Ladder::new(pairs)
                     .map(Some)
-                    .map_err(|e| usage(format!("{FLAG}: {e}")))
+                    .map_err(|e| usage_at(FLAG, format!("{e}")))
             }
-            other => Err(usage(format!(
-                "{FLAG}: expected a list of ladders like '[[[2,0.5],[3,0.5]]]', got {other}"
-            ))),
+            other => Err(usage_at(
+                FLAG,
+                format!("expected a list of ladders like '[[[2,0.5],[3,0.5]]]', got {other}"),
+            )),
         })
         .collect()
 }
@@ -213,8 +241,11 @@ pub fn rule_list(text: &str) -> Result<Vec<Option<Rule>>> {
             Value::String(s) => s
                 .parse::<Rule>()
                 .map(Some)
-                .map_err(|e| usage(format!("{FLAG}: {e}"))),
-            other => Err(usage(format!("{FLAG}: {other} is not a rule text or null"))),
+                .map_err(|e| usage_at(FLAG, format!("{e}"))),
+            other => Err(usage_at(
+                FLAG,
+                format!("{other} is not a rule text or null"),
+            )),
         })
         .collect()
 }
@@ -234,107 +265,111 @@ pub fn flag_of(dimension: &str) -> &'static str {
 }
 
 /// A fraction in [0, 1] (SPEC §8: fractions above 1 are impossible).
-fn fraction(flag: &str, v: f64) -> Result<f64> {
+fn fraction(flag: &'static str, v: f64) -> Result<f64> {
     if v.is_finite() && (0.0..=1.0).contains(&v) {
         Ok(v)
     } else {
-        Err(usage(format!("{flag}: {v} must be a fraction in [0, 1]")))
+        Err(usage_at(flag, format!("{v} must be a fraction in [0, 1]")))
     }
 }
 
-fn unit(flag: &str, v: f64) -> Result<f64> {
+fn unit(flag: &'static str, v: f64) -> Result<f64> {
     if v.is_finite() && v >= 0.0 {
         Ok(v)
     } else {
-        Err(usage(format!(
-            "{flag}: {v} must be a finite number at least 0"
-        )))
+        Err(usage_at(
+            flag,
+            format!("{v} must be a finite number at least 0"),
+        ))
     }
 }
 
-/// Every option of `backtest v1-baseline` that changes results, as typed (lists as JSON
-/// text). `Default` gives the CLI's defaults.
-#[derive(Debug, Clone, PartialEq)]
-pub struct V1Options {
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub chain: Option<String>,
-    pub caller_groups: Option<String>,
-    pub tp_mults: Option<String>,
-    pub sl_mults: String,
-    pub trail_pcts: Option<String>,
-    pub trail_activations: Option<String>,
-    pub be_triggers: Option<String>,
-    pub ladders: Option<String>,
-    pub max_hold_hrs: Option<String>,
-    pub indicators: String,
-    pub initial_capital: f64,
-    pub max_allocation_pct: f64,
-    pub max_risk_per_trade: f64,
-    pub max_concurrent_positions: u32,
-    pub min_executable_size: f64,
-    pub allow_same_token: bool,
-    pub taker_fee_bps: f64,
-    pub slippage_bps: f64,
-    pub be_offset: f64,
-    pub cost_model: CostModel,
-    pub entry_price: EntryPrice,
-    pub intrabar: Intrabar,
-    pub mode: Mode,
-    pub min_calls: usize,
-    pub filter_collapsed: bool,
-    pub filter_edge: bool,
-    pub objective: Objective,
-    pub max_drawdown: Option<f64>,
-    pub min_win_rate: Option<f64>,
-    pub min_trades: Option<u32>,
-    pub max_stop_out_rate: Option<f64>,
-    pub min_profit_factor: Option<f64>,
-    pub holdout_fraction: f64,
-}
-
-impl Default for V1Options {
-    fn default() -> Self {
-        // The wallet's defaults are the engine's (SPEC §4).
-        let w = WalletConfig::default();
-        V1Options {
-            from: None,
-            to: None,
-            chain: None,
-            caller_groups: None,
-            tp_mults: None,
-            sl_mults: "[0.85,0.88,0.9,0.92,0.95]".into(),
-            trail_pcts: None,
-            trail_activations: None,
-            be_triggers: None,
-            ladders: None,
-            max_hold_hrs: None,
-            indicators: "[null]".into(),
-            initial_capital: w.initial_capital(),
-            max_allocation_pct: w.max_allocation_pct(),
-            max_risk_per_trade: w.max_risk_per_trade(),
-            max_concurrent_positions: w.max_concurrent_positions(),
-            min_executable_size: w.min_executable_size(),
-            allow_same_token: w.allow_same_token(),
-            taker_fee_bps: 30.0,
-            slippage_bps: 10.0,
-            be_offset: 0.0,
-            cost_model: CostModel::Fills,
-            entry_price: EntryPrice::Open,
-            intrabar: Intrabar::SlFirst,
-            mode: Mode::Both,
-            min_calls: 0,
-            filter_collapsed: true,
-            filter_edge: true,
-            objective: Objective::FinalCapital,
-            max_drawdown: None,
-            min_win_rate: None,
-            min_trades: None,
-            max_stop_out_rate: None,
-            min_profit_factor: None,
-            holdout_fraction: 0.0,
-        }
-    }
+// The one option table (see `option_table.rs`): the CLI's flags, the lab's form and the share
+// link are generated from it. The wallet's defaults are the engine's (SPEC §4).
+option_table! {
+    /// Take-profit multiples, a JSON list; null means no take profit
+    /// [default: [1.5,2,2.5,3,4,5]; [null] with --ladders].
+    tp_mults: Option<String> = None; "--tp-mults", "take profit multiples", Grid;
+    /// Stop-loss multiples in (0, 1), a JSON list; null means no stop ('[null,0.9]').
+    sl_mults: String = "[0.85,0.88,0.9,0.92,0.95]".into(); "--sl-mults", "stop loss multiples", Grid;
+    /// Trailing-stop distances in (0, 1), a JSON list [default: [null], no trailing stop].
+    trail_pcts: Option<String> = None; "--trail-pcts", "trailing stops", Grid;
+    /// Trailing-stop activation multiples ≥ 1, a JSON list [default: [null], active from entry].
+    trail_activations: Option<String> = None; "--trail-activations", "trailing activations", Grid;
+    /// Break-even trigger multiples > 1, a JSON list [default: [null], no break-even].
+    be_triggers: Option<String> = None; "--be-triggers", "break-even triggers", Grid;
+    /// Laddered take-profits, a JSON list of ladders of [multiple, fraction] pairs
+    /// ('[[[2,0.5],[3,0.3],[4,0.2]]]'); cannot be combined with --tp-mults.
+    ladders: Option<String> = None; "--ladders", "ladders", Grid;
+    /// Time stops in hours, a JSON list [default: [48], or the dataset's horizon when shorter].
+    max_hold_hrs: Option<String> = None; "--max-hold-hrs", "time stops (hours)", Grid;
+    /// Indicator exits, a JSON list of rule texts and null:
+    /// '[null,"ema_cross:9:21","rsi_below:14:70","tk_cross:9:26","vol_spike:30:4"]'.
+    /// ema_cross:F:S fires when EMA(F) of closes crosses below EMA(S); rsi_below:N:L when
+    /// Wilder's RSI(N) crosses below L; tk_cross:T:K when the Tenkan line (T) crosses below the
+    /// Kijun line (K); vol_spike:W:Z when volume's z-score over W candles reaches Z.
+    indicators: String = "[null]".into(); "--indicators", "indicator exits", Grid;
+    /// Starting capital of each wallet, USD.
+    initial_capital: f64 = WalletParams::default().initial_capital;
+        "--initial-capital", "initial capital", Wallet;
+    /// Largest share of free cash put into one position.
+    max_allocation_pct: f64 = WalletParams::default().max_allocation_pct;
+        "--max-allocation-pct", "max allocation", Wallet;
+    /// Largest loss accepted at the stop in force at entry, USD (sizes positions).
+    max_risk_per_trade: f64 = WalletParams::default().max_risk_per_trade;
+        "--max-risk-per-trade", "max risk per trade", Wallet;
+    /// Most positions open at once.
+    max_concurrent_positions: u32 = WalletParams::default().max_concurrent_positions;
+        "--max-concurrent-positions", "max positions", Wallet;
+    /// Smallest position, USD; a smaller one is skipped.
+    min_executable_size: f64 = WalletParams::default().min_executable_size;
+        "--min-executable-size", "min size", Wallet;
+    /// Allow two open positions on the same token.
+    allow_same_token: bool = WalletParams::default().allow_same_token;
+        "--allow-same-token", "same token twice", Wallet;
+    /// Taker fee per side, basis points.
+    taker_fee_bps: f64 = 30.0; "--taker-fee-bps", "taker fee (bps)", Wallet;
+    /// Adverse slippage on every fill, basis points.
+    slippage_bps: f64 = 10.0; "--slippage-bps", "slippage (bps)", Wallet;
+    /// Break-even offset: once triggered, the stop is at least entry × (1 + offset).
+    be_offset: f64 = 0.0; "--be-offset", "break-even offset", Wallet;
+    /// fills: costs on every fill price; v1: the original quantbot's flat charge on the PnL.
+    cost_model: CostModel = CostModel::Fills; "--cost-model", "cost model", Wallet;
+    /// Entry at the entry candle's open (no look-ahead) or its close.
+    entry_price: EntryPrice = EntryPrice::Open; "--entry-price", "entry price", Wallet;
+    /// Which wins when one candle touches both the stop and a take-profit level.
+    intrabar: Intrabar = Intrabar::SlFirst; "--intrabar", "intrabar order", Wallet;
+    /// per-caller wallets, one grouped wallet of the kept callers, or both.
+    mode: Mode = Mode::Both; "--mode", "mode", Search;
+    /// Leave out callers with fewer eligible calls.
+    min_calls: usize = 0; "--min-calls", "min calls", Search;
+    /// Keep collapsed callers (no feasible policy, or the best loses money) out of the grouped
+    /// wallet.
+    filter_collapsed: bool = true; "--filter-collapsed", "grouped: leave out collapsed", Search;
+    /// Keep callers whose best policy sits on the edge of the grid out of the grouped wallet.
+    filter_edge: bool = true; "--filter-edge", "grouped: leave out edge", Search;
+    /// What "best" means.
+    objective: Objective = Objective::FinalCapital; "--objective", "objective", Search;
+    /// Constraint: max drawdown at most this fraction.
+    max_drawdown: Option<f64> = None; "--max-drawdown", "max drawdown", Search;
+    /// Constraint: win rate at least this share.
+    min_win_rate: Option<f64> = None; "--min-win-rate", "min win rate", Search;
+    /// Constraint: at least this many trades.
+    min_trades: Option<u32> = None; "--min-trades", "min trades", Search;
+    /// Constraint: share of stop-loss exits at most this.
+    max_stop_out_rate: Option<f64> = None; "--max-stop-out-rate", "max stop-out rate", Search;
+    /// Constraint: profit factor at least this.
+    min_profit_factor: Option<f64> = None; "--min-profit-factor", "min profit factor", Search;
+    /// Share of each caller's latest calls held out of the choice and replayed after it.
+    holdout_fraction: f64 = 0.0; "--holdout-fraction", "holdout fraction", Search;
+    /// First day of alerts (UTC), YYYY-MM-DD or a full timestamp [default: every call].
+    from: Option<String> = None; "--from", "from", Selection;
+    /// Last day of alerts (UTC), inclusive as a date; a full timestamp is an exclusive end.
+    to: Option<String> = None; "--to", "to", Selection;
+    /// Only calls on this chain.
+    chain: Option<String> = None; "--chain", "chain", Selection;
+    /// Callers to keep: a JSON array, a comma list, or @file.json (see `export --help`).
+    caller_groups: Option<String> = None; "--caller-groups", "callers", Selection;
 }
 
 impl V1Options {
@@ -355,17 +390,16 @@ impl V1Options {
     /// The grid, validated against the dataset's horizon.
     pub fn grid(&self, horizon_hours: f64) -> Result<Grid> {
         Grid::new(self.grid_spec(horizon_hours)?, horizon_hours).map_err(|e| match e {
-            GridError::Value { dimension, source } => {
-                usage(format!("{}: {source}", flag_of(dimension)))
-            }
-            GridError::Empty(d) => usage(format!("{}: the list is empty", flag_of(d))),
+            GridError::Value { dimension, source } => usage_at(flag_of(dimension), source),
+            GridError::Empty(d) => usage_at(flag_of(d), "the list is empty"),
             other => usage(other.to_string()),
         })
     }
 
     fn grid_spec(&self, horizon_hours: f64) -> Result<GridSpec> {
         if self.ladders.is_some() && self.tp_mults.is_some() {
-            return Err(usage(
+            return Err(usage_about(
+                "--ladders",
                 "--ladders and --tp-mults cannot be combined: a ladder is the take profit",
             ));
         }
@@ -374,7 +408,7 @@ impl V1Options {
             (None, Some(t)) => number_list("--tp-mults", t)?,
             (None, None) => GridSpec::default().tp,
         };
-        let opt_list = |flag: &str, text: &Option<String>| match text {
+        let opt_list = |flag: &'static str, text: &Option<String>| match text {
             Some(t) => number_list(flag, t),
             None => Ok(vec![None]),
         };
@@ -384,7 +418,9 @@ impl V1Options {
             Some(text) => number_list("--max-hold-hrs", text)?
                 .into_iter()
                 .map(|h| {
-                    h.ok_or_else(|| usage("--max-hold-hrs: null is not a time stop; give hours"))
+                    h.ok_or_else(|| {
+                        usage_at("--max-hold-hrs", "null is not a time stop; give hours")
+                    })
                 })
                 .collect::<Result<Vec<f64>>>()?,
             None => vec![GridSpec::default().max_hold[0].min(horizon_hours)],
@@ -406,15 +442,15 @@ impl V1Options {
 
     /// Execution, wallet, objective, constraints and mode.
     pub fn search_options(&self, interval_s: i64) -> Result<SearchOptions> {
-        let exec = ExecConfig::new(
+        let exec = ExecConfig::new(quantbot_core::policy::ExecParams {
             interval_s,
-            self.entry_price,
-            self.intrabar,
-            self.cost_model,
-            self.taker_fee_bps,
-            self.slippage_bps,
-            self.be_offset,
-        )
+            entry_price: self.entry_price,
+            intrabar: self.intrabar,
+            cost_model: self.cost_model,
+            fee_bps: self.taker_fee_bps,
+            slippage_bps: self.slippage_bps,
+            be_offset: self.be_offset,
+        })
         .map_err(|e| {
             let flag = match e {
                 ExecError::Fee(_) => "--taker-fee-bps",
@@ -422,16 +458,16 @@ impl V1Options {
                 ExecError::BeOffset(_) => "--be-offset",
                 ExecError::Interval(_) => "--interval",
             };
-            usage(format!("{flag}: {e}"))
+            usage_at(flag, e)
         })?;
-        let wallet = WalletConfig::new(
-            self.initial_capital,
-            self.max_allocation_pct,
-            self.max_risk_per_trade,
-            self.max_concurrent_positions,
-            self.min_executable_size,
-            self.allow_same_token,
-        )
+        let wallet = WalletConfig::new(quantbot_core::wallet::WalletParams {
+            initial_capital: self.initial_capital,
+            max_allocation_pct: self.max_allocation_pct,
+            max_risk_per_trade: self.max_risk_per_trade,
+            max_concurrent_positions: self.max_concurrent_positions,
+            min_executable_size: self.min_executable_size,
+            allow_same_token: self.allow_same_token,
+        })
         .map_err(|e| {
             let flag = match e {
                 WalletError::InitialCapital(_) => "--initial-capital",
@@ -440,17 +476,17 @@ impl V1Options {
                 WalletError::MaxPositions(_) => "--max-concurrent-positions",
                 WalletError::MinSize(_) => "--min-executable-size",
             };
-            usage(format!("{flag}: {e}"))
+            usage_at(flag, e)
         })?;
         let mut opts = SearchOptions::new(exec, wallet)
             .with_holdout(self.holdout_fraction)
-            .map_err(|e| usage(format!("--holdout-fraction: {e}")))?;
+            .map_err(|e| usage_at("--holdout-fraction", e))?;
         opts.objective = self.objective;
         opts.mode = self.mode;
         opts.min_calls = self.min_calls;
         opts.filter_collapsed = self.filter_collapsed;
         opts.filter_edge = self.filter_edge;
-        let frac = |flag: &str, v: Option<f64>| v.map(|v| fraction(flag, v)).transpose();
+        let frac = |flag: &'static str, v: Option<f64>| v.map(|v| fraction(flag, v)).transpose();
         opts.constraints = Constraints {
             max_drawdown: frac("--max-drawdown", self.max_drawdown)?,
             min_win_rate: frac("--min-win-rate", self.min_win_rate)?,
@@ -471,7 +507,7 @@ impl V1Options {
         if let Err(e) = self.selection(&no_files) {
             out.push(e);
         }
-        let lists: [(&str, Option<&String>); 6] = [
+        let lists: [(&'static str, Option<&String>); 6] = [
             ("--tp-mults", self.tp_mults.as_ref()),
             ("--sl-mults", Some(&self.sl_mults)),
             ("--trail-pcts", self.trail_pcts.as_ref()),

@@ -1,14 +1,15 @@
-//! The §10.1 result document of `backtest v1-baseline`, built the same way natively and in
-//! the browser so the two can be compared number for number.
+//! The results of `backtest v1-baseline`: one model of a run ([`RunReport`], a [`CallerRow`] per
+//! caller) that the §10.1 JSON and the CLI's CSV, table, HTML and Parquet writers read, built the
+//! same way natively and in the browser so the two can be compared number for number.
 
 use quantbot_core::grid::{DimValues, Grid};
-use quantbot_core::metrics::Metrics;
-use quantbot_core::optimize::{CallerResult, SearchOptions, SearchResult};
+use quantbot_core::metrics::{Metrics, Objective};
+use quantbot_core::optimize::{CallerResult, HoldoutResult, SearchOptions, SearchResult};
 use quantbot_core::policy::{CostModel, EntryPrice, Intrabar, PolicyParams};
 use quantbot_core::wallet::SkipReason;
 use serde_json::{json, Map, Value};
 
-use crate::dataset::Dataset;
+use crate::dataset::{selected, Dataset};
 use crate::options::{interval_name, Selection};
 
 /// A number, or `null` when it does not exist (or is not finite).
@@ -154,63 +155,226 @@ pub fn options_json(ds: &Dataset, sel: &Selection, o: &SearchOptions) -> Value {
     })
 }
 
+/// Flags as words, in table order.
+fn flag_words(feasible: bool, collapsed: bool, edge: bool, not_grouped: bool) -> Vec<&'static str> {
+    [
+        (!feasible, "infeasible"),
+        (collapsed, "collapsed"),
+        (edge, "edge"),
+        (not_grouped, "not grouped"),
+    ]
+    .into_iter()
+    .filter_map(|(on, word)| on.then_some(word))
+    .collect()
+}
+
 /// A caller's flags as words, for tables: `infeasible` (its best point fails a constraint),
 /// `collapsed`, `edge` (SPEC §6), `not grouped` (left out of the grouped wallet).
 pub fn caller_flags(r: &CallerResult) -> Vec<&'static str> {
-    let mut flags = Vec::new();
-    if !r.best_scored().feasible {
-        flags.push("infeasible");
-    }
-    if r.collapsed {
-        flags.push("collapsed");
-    }
-    if r.edge {
-        flags.push("edge");
-    }
-    if !r.kept {
-        flags.push("not grouped");
-    }
-    flags
+    flag_words(r.best_scored().feasible, r.collapsed, r.edge, !r.kept)
 }
 
-/// The per-caller rows of §10.1.
-pub fn per_caller_json(grid: &Grid, result: &SearchResult) -> Value {
-    json!(result
-        .per_caller
-        .iter()
-        .map(|r| {
-            let b = r.best_scored();
-            json!({
-                "caller": r.caller,
-                "calls": r.calls,
-                "best": {
-                    "index": b.index,
-                    "label": grid.label(b.index),
-                    "params": params_json(&grid.params(b.index)),
-                    "feasible": b.feasible,
-                    "metrics": metrics_json(&b.metrics),
-                },
-                "flags": {"collapsed": r.collapsed, "edge": r.edge},
-                "holdout": r.holdout.as_ref().map(|h| json!({
-                    "in_sample": metrics_json(&h.in_sample),
-                    "out_of_sample": metrics_json(&h.out_of_sample),
-                })),
-            })
-        })
-        .collect::<Vec<_>>())
+/// The non-default parts of a policy's label (`tp=2 sl=0.9 max_hold=48h`), for narrow tables.
+pub fn short_label(p: &PolicyParams) -> String {
+    let full = quantbot_core::grid::label(p);
+    let parts: Vec<&str> = full.split(' ').filter(|s| !s.ends_with("=-")).collect();
+    parts.join(" ")
 }
 
-/// The grouped wallet of §10.1, or `null`.
-pub fn grouped_json(result: &SearchResult) -> Value {
-    result.grouped.as_ref().map_or(Value::Null, |g| {
+/// One caller of a v1-baseline run, as every writer shows it: its best policy (label,
+/// parameters, metrics, the objective's value), its flags and its holdout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallerRow {
+    pub caller: String,
+    /// Eligible calls of the caller (all of them, under holdout too).
+    pub calls: usize,
+    /// Policy index of the best point.
+    pub best: usize,
+    /// The canonical label of the best policy ([`quantbot_core::grid::label`]).
+    pub label: String,
+    /// The label's non-default parts ([`short_label`]).
+    pub short_label: String,
+    pub params: PolicyParams,
+    /// Whether the best point meets every constraint.
+    pub feasible: bool,
+    pub collapsed: bool,
+    pub edge: bool,
+    /// Whether the caller trades in the grouped wallet.
+    pub kept: bool,
+    /// The run's objective of the best point (`None` where it does not exist).
+    pub objective_value: Option<f64>,
+    /// The best point's metrics (in-sample under holdout).
+    pub metrics: Metrics,
+    pub holdout: Option<HoldoutResult>,
+}
+
+impl CallerRow {
+    /// The row of one caller's search result.
+    pub fn new(grid: &Grid, objective: Objective, r: &CallerResult) -> CallerRow {
+        let b = r.best_scored();
+        let params = grid.params(b.index);
+        CallerRow {
+            caller: r.caller.clone(),
+            calls: r.calls,
+            best: b.index,
+            label: quantbot_core::grid::label(&params),
+            short_label: short_label(&params),
+            params,
+            feasible: b.feasible,
+            collapsed: r.collapsed,
+            edge: r.edge,
+            kept: r.kept,
+            objective_value: objective.value(&b.metrics),
+            metrics: b.metrics.clone(),
+            holdout: r.holdout.clone(),
+        }
+    }
+
+    /// The SPEC §6 flags as words: `infeasible`, `collapsed`, `edge`.
+    pub fn quality_flags(&self) -> Vec<&'static str> {
+        flag_words(self.feasible, self.collapsed, self.edge, false)
+    }
+
+    /// [`CallerRow::quality_flags`], then `not grouped` when the caller is left out of the
+    /// grouped wallet (the same words as [`caller_flags`]).
+    pub fn flags(&self) -> Vec<&'static str> {
+        flag_words(self.feasible, self.collapsed, self.edge, !self.kept)
+    }
+
+    /// The caller's object of §10.1 `per_caller`.
+    pub fn to_json(&self) -> Value {
         json!({
-            "callers": g.callers,
-            "metrics": metrics_json(&g.metrics),
+            "caller": self.caller,
+            "calls": self.calls,
+            "best": {
+                "index": self.best,
+                "label": self.label,
+                "params": params_json(&self.params),
+                "feasible": self.feasible,
+                "metrics": metrics_json(&self.metrics),
+            },
+            "flags": {"collapsed": self.collapsed, "edge": self.edge},
+            "holdout": self.holdout.as_ref().map(|h| json!({
+                "in_sample": metrics_json(&h.in_sample),
+                "out_of_sample": metrics_json(&h.out_of_sample),
+            })),
         })
-    })
+    }
 }
 
-/// The §10.1 result document.
+/// The grouped wallet of the kept callers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupedRow {
+    pub callers: Vec<String>,
+    /// Eligible calls of the kept callers.
+    pub calls: usize,
+    pub metrics: Metrics,
+}
+
+/// Everything a v1-baseline run reports, computed once from the dataset, the selection, the
+/// grid, the options and the search result. The §10.1 JSON ([`RunReport::to_json`]) and the
+/// CLI's CSV, table, `index.html` and Parquet writers all read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunReport {
+    /// `duckdb:PATH`, `data:DIR` or the lab's URL.
+    pub source_label: String,
+    pub manifest_sha256: Option<String>,
+    /// Every option in effect, as §10.1 `options` ([`options_json`]).
+    pub options: Value,
+    pub objective: Objective,
+    pub holdout_fraction: f64,
+    /// The grid's dimensions with their values, in order.
+    pub dimensions: Vec<(&'static str, DimValues)>,
+    pub grid_size: usize,
+    /// Eligible calls of the selection, and excluded ones (all reasons together).
+    pub eligible: usize,
+    pub excluded: usize,
+    /// §10.1 `coverage`: eligible calls and exclusions by reason.
+    pub coverage: Value,
+    /// The first and last alert of the selected calls (ms since the epoch).
+    pub alert_span: Option<(i64, i64)>,
+    /// Sorted by caller name (byte order), as the search returns them.
+    pub per_caller: Vec<CallerRow>,
+    /// `None` in per-caller mode, or when no caller was kept.
+    pub grouped: Option<GroupedRow>,
+}
+
+impl RunReport {
+    pub fn new(
+        ds: &Dataset,
+        sel: &Selection,
+        grid: &Grid,
+        opts: &SearchOptions,
+        result: &SearchResult,
+    ) -> RunReport {
+        let (eligible, excluded) = ds.coverage_of(sel);
+        let mut alerts = ds
+            .calls
+            .iter()
+            .filter(|c| selected(sel, c))
+            .map(|c| c.alert_ts_ms);
+        let alert_span = alerts
+            .next()
+            .map(|first| alerts.fold((first, first), |(lo, hi), t| (lo.min(t), hi.max(t))));
+        let per_caller: Vec<CallerRow> = result
+            .per_caller
+            .iter()
+            .map(|r| CallerRow::new(grid, opts.objective, r))
+            .collect();
+        let grouped = result.grouped.as_ref().map(|g| GroupedRow {
+            callers: g.callers.clone(),
+            calls: per_caller.iter().filter(|r| r.kept).map(|r| r.calls).sum(),
+            metrics: g.metrics.clone(),
+        });
+        RunReport {
+            source_label: ds.source_label.clone(),
+            manifest_sha256: ds.manifest_sha256.clone(),
+            options: options_json(ds, sel, opts),
+            objective: opts.objective,
+            holdout_fraction: opts.holdout_fraction(),
+            dimensions: grid.dimensions(),
+            grid_size: grid.size(),
+            eligible,
+            excluded: excluded.iter().sum(),
+            coverage: ds.coverage_json_of(sel),
+            alert_span,
+            per_caller,
+            grouped,
+        }
+    }
+
+    /// `data` for a published dataset folder (it has a manifest), `duckdb` otherwise.
+    pub fn source_kind(&self) -> &'static str {
+        if self.manifest_sha256.is_some() {
+            "data"
+        } else {
+            "duckdb"
+        }
+    }
+
+    /// The §10.1 result document.
+    pub fn to_json(&self) -> Value {
+        let dims: Vec<Value> = self
+            .dimensions
+            .iter()
+            .map(|(name, values)| json!({"name": name, "values": dim_values_json(values)}))
+            .collect();
+        json!({
+            "engine": {"name": "quantbot", "version": quantbot_core::VERSION},
+            "dataset": {"source": self.source_label, "kind": self.source_kind(), "manifest_sha256": self.manifest_sha256},
+            "options": self.options,
+            "grid": {"dimensions": dims, "size": self.grid_size},
+            "coverage": self.coverage,
+            "per_caller": self.per_caller.iter().map(CallerRow::to_json).collect::<Vec<_>>(),
+            "grouped": self.grouped.as_ref().map_or(Value::Null, |g| json!({
+                "callers": g.callers,
+                "metrics": metrics_json(&g.metrics),
+            })),
+        })
+    }
+}
+
+/// The §10.1 result document (the lab's `results.json`): [`RunReport::to_json`].
 pub fn results_json(
     ds: &Dataset,
     sel: &Selection,
@@ -218,23 +382,261 @@ pub fn results_json(
     opts: &SearchOptions,
     result: &SearchResult,
 ) -> Value {
-    let dims: Vec<Value> = grid
-        .dimensions()
-        .iter()
-        .map(|(name, values)| json!({"name": name, "values": dim_values_json(values)}))
-        .collect();
-    let source_kind = if ds.manifest_sha256.is_some() {
-        "data"
-    } else {
-        "duckdb"
-    };
-    json!({
-        "engine": {"name": "quantbot", "version": quantbot_core::VERSION},
-        "dataset": {"source": ds.source_label, "kind": source_kind, "manifest_sha256": ds.manifest_sha256},
-        "options": options_json(ds, sel, opts),
-        "grid": {"dimensions": dims, "size": grid.size()},
-        "coverage": ds.coverage_json_of(sel),
-        "per_caller": per_caller_json(grid, result),
-        "grouped": grouped_json(result),
+    RunReport::new(ds, sel, grid, opts, result).to_json()
+}
+
+/// One grid point of one caller: a row of `grid.parquet` (SPEC §10.1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridPoint<'a> {
+    pub caller: &'a str,
+    pub index: usize,
+    /// The canonical label ([`quantbot_core::grid::label`]).
+    pub label: String,
+    pub params: PolicyParams,
+    pub feasible: bool,
+    pub metrics: &'a Metrics,
+}
+
+/// Every grid point of every caller, callers in result order, points in policy-index order
+/// (in-sample under holdout).
+pub fn grid_points<'a>(
+    grid: &'a Grid,
+    result: &'a SearchResult,
+) -> impl Iterator<Item = GridPoint<'a>> + 'a {
+    result.per_caller.iter().flat_map(move |r| {
+        r.scored.iter().map(move |s| {
+            let params = grid.params(s.index);
+            GridPoint {
+                caller: &r.caller,
+                index: s.index,
+                label: quantbot_core::grid::label(&params),
+                params,
+                feasible: s.feasible,
+                metrics: &s.metrics,
+            }
+        })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quantbot_core::data::Call;
+    use quantbot_core::grid::GridSpec;
+    use quantbot_core::metrics::Scored;
+    use quantbot_core::optimize::GroupedResult;
+    use quantbot_core::policy::ExecConfig;
+    use quantbot_core::wallet::{WalletConfig, WalletRun};
+    use quantbot_core::window::Exclusion;
+
+    fn metrics(k: f64) -> Metrics {
+        Metrics {
+            final_capital: 10_000.0 + k,
+            total_return: k / 10_000.0,
+            trades: 3,
+            skipped: [0, 1, 0, 2],
+            win_rate: Some(0.5),
+            mean_return: None,
+            median_return: Some(0.25),
+            profit_factor: None,
+            sharpe: Some(1.5),
+            max_drawdown: 0.1,
+            stop_out_rate: Some(0.0),
+            mean_hold_hours: Some(4.0),
+            capture: None,
+            ambiguous_trades: 0,
+        }
+    }
+
+    /// A caller whose grid points score `k`, `k + 1`, …, the best at `best`.
+    fn caller(
+        name: &str,
+        calls: usize,
+        best: usize,
+        flags: (bool, bool, bool, bool),
+    ) -> CallerResult {
+        let (feasible, collapsed, edge, kept) = flags;
+        CallerResult {
+            caller: name.into(),
+            calls,
+            scored: (0..3)
+                .map(|index| Scored {
+                    index,
+                    feasible: index != best || feasible,
+                    metrics: metrics(index as f64),
+                })
+                .collect(),
+            best,
+            collapsed,
+            edge,
+            holdout: None,
+            kept,
+        }
+    }
+
+    fn call(id: &str, chain: &str, alert_ts_ms: i64) -> Call {
+        Call {
+            call_id: id.into(),
+            caller: "Alpha".into(),
+            chain: chain.into(),
+            mint: "M".into(),
+            alert_ts_ms,
+            price_at_alert: None,
+        }
+    }
+
+    /// Three solana calls (two eligible) and one on another chain.
+    fn dataset() -> Dataset {
+        Dataset {
+            source_label: "data:demo".into(),
+            manifest_sha256: Some("ab".repeat(32)),
+            interval_s: 60,
+            horizon_hours: 48.0,
+            min_coverage: 0.8,
+            calls: vec![
+                call("a", "solana", 3_000),
+                call("b", "solana", 1_000),
+                call("c", "base", 500),
+                call("d", "solana", 2_000),
+            ],
+            tokens: Default::default(),
+            status: vec![Ok(0..1), Ok(0..1), Ok(0..1), Err(Exclusion::LateStart)],
+        }
+    }
+
+    /// A grid of three take-profit levels and a result with two callers, `Beta` left out of
+    /// the grouped wallet.
+    fn run(objective: Objective, sel: &Selection) -> (Grid, SearchResult, RunReport) {
+        let spec = GridSpec {
+            tp: vec![Some(1.5), Some(2.0), None],
+            sl: vec![Some(0.9)],
+            ..GridSpec::default()
+        };
+        let grid = Grid::new(spec, 48.0).unwrap();
+        let mut opts =
+            SearchOptions::new(ExecConfig::defaults(60).unwrap(), WalletConfig::default());
+        opts.objective = objective;
+        let result = SearchResult {
+            per_caller: vec![
+                caller("Alpha", 7, 1, (true, false, true, true)),
+                caller("Beta", 2, 2, (false, true, false, false)),
+            ],
+            grouped: Some(GroupedResult {
+                callers: vec!["Alpha".into()],
+                metrics: metrics(9.0),
+                wallet: WalletRun {
+                    initial_capital: 10_000.0,
+                    final_capital: 10_009.0,
+                    taken: Vec::new(),
+                    skips: Vec::new(),
+                    equity: Vec::new(),
+                    max_drawdown: 0.1,
+                    max_open: 0,
+                },
+            }),
+            evaluations: 6,
+        };
+        let report = RunReport::new(&dataset(), sel, &grid, &opts, &result);
+        (grid, result, report)
+    }
+
+    fn check_row(row: &CallerRow, expected: (&str, usize, &str, &[&str], &[&str])) {
+        let (label, best, short, flags, quality) = expected;
+        assert_eq!(row.label, label);
+        assert_eq!(row.best, best);
+        assert_eq!(row.short_label, short);
+        assert_eq!(row.flags(), flags);
+        assert_eq!(row.quality_flags(), quality);
+    }
+
+    #[test]
+    fn caller_rows_carry_labels_flags_and_the_objective() {
+        let (grid, result, report) = run(Objective::Sharpe, &Selection::all());
+        check_row(
+            &report.per_caller[0],
+            (
+                "tp=2 sl=0.9 trail=- trail_activation=- be_trigger=- ladder=- max_hold=48h indicator=-",
+                1,
+                "tp=2 sl=0.9 max_hold=48h",
+                &["edge"],
+                &["edge"],
+            ),
+        );
+        check_row(
+            &report.per_caller[1],
+            (
+                "tp=- sl=0.9 trail=- trail_activation=- be_trigger=- ladder=- max_hold=48h indicator=-",
+                2,
+                "sl=0.9 max_hold=48h",
+                &["infeasible", "collapsed", "not grouped"],
+                &["infeasible", "collapsed"],
+            ),
+        );
+        for (row, r) in report.per_caller.iter().zip(&result.per_caller) {
+            assert_eq!(row.label, grid.label(r.best));
+            assert_eq!(row.flags(), caller_flags(r));
+            assert_eq!(row.metrics, r.best_scored().metrics);
+            assert_eq!(row.objective_value, Some(1.5));
+        }
+        let g = report.grouped.as_ref().unwrap();
+        assert_eq!((g.callers.clone(), g.calls), (vec!["Alpha".to_string()], 7));
+        assert_eq!(report.objective, Objective::Sharpe);
+        assert_eq!(report.grid_size, 3);
+    }
+
+    #[test]
+    fn coverage_and_alert_span_count_only_the_selection() {
+        let every = run(Objective::FinalCapital, &Selection::all()).2;
+        assert_eq!((every.eligible, every.excluded), (3, 1));
+        assert_eq!(every.alert_span, Some((500, 3_000)));
+        let solana = Selection {
+            chain: Some("solana".into()),
+            ..Selection::all()
+        };
+        let report = run(Objective::FinalCapital, &solana).2;
+        assert_eq!((report.eligible, report.excluded), (2, 1));
+        assert_eq!(report.alert_span, Some((1_000, 3_000)));
+        assert_eq!(report.coverage["eligible"], 2);
+        assert_eq!(report.coverage["excluded"]["late_start"], 1);
+    }
+
+    #[test]
+    fn the_json_document_is_built_from_the_rows() {
+        let report = run(Objective::FinalCapital, &Selection::all()).2;
+        let j = report.to_json();
+        assert_eq!(j["dataset"]["kind"], "data");
+        assert_eq!(j["grid"]["size"], 3);
+        let alpha = &j["per_caller"][0];
+        assert_eq!(alpha["best"]["label"], report.per_caller[0].label);
+        assert_eq!(alpha["best"]["params"]["tp"], 2.0);
+        assert_eq!(alpha["best"]["metrics"]["final_capital"], 10_001.0);
+        assert_eq!(alpha["best"]["metrics"]["skipped"]["max_positions"], 1);
+        assert_eq!(alpha["flags"], json!({"collapsed": false, "edge": true}));
+        assert_eq!(alpha["holdout"], Value::Null);
+        assert_eq!(j["per_caller"][1]["best"]["feasible"], false);
+        assert_eq!(j["grouped"]["callers"], json!(["Alpha"]));
+        assert_eq!(j["grouped"]["metrics"]["mean_return"], Value::Null);
+    }
+
+    #[test]
+    fn grid_points_list_every_caller_and_policy_in_order() {
+        let (grid, result, _) = run(Objective::FinalCapital, &Selection::all());
+        let points: Vec<(&str, usize, bool, f64)> = grid_points(&grid, &result)
+            .map(|p| (p.caller, p.index, p.feasible, p.metrics.final_capital))
+            .collect();
+        assert_eq!(
+            points,
+            [
+                ("Alpha", 0, true, 10_000.0),
+                ("Alpha", 1, true, 10_001.0),
+                ("Alpha", 2, true, 10_002.0),
+                ("Beta", 0, true, 10_000.0),
+                ("Beta", 1, true, 10_001.0),
+                ("Beta", 2, false, 10_002.0),
+            ]
+        );
+        let last = grid_points(&grid, &result).last().unwrap();
+        assert_eq!(last.label, grid.label(2));
+        assert_eq!(last.params, grid.params(2));
+    }
 }

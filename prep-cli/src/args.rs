@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::option_flags::OptionFlags;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "quantbot",
@@ -146,137 +148,30 @@ pub struct ExportArgs {
 pub struct V1Args {
     #[command(flatten)]
     pub source: SourceArgs,
-    /// First day of alerts (UTC), YYYY-MM-DD or a full timestamp [default: every call].
-    #[arg(long, value_name = "DATE")]
-    pub from: Option<String>,
-    /// Last day of alerts (UTC), inclusive as a date; a full timestamp is an exclusive end.
-    #[arg(long, value_name = "DATE")]
-    pub to: Option<String>,
     /// Candle interval with --duckdb: 1m, 5m, 15m or 1h (a --data folder has its own).
     #[arg(long, default_value = "1m")]
     pub interval: String,
-    /// Only calls on this chain.
-    #[arg(long)]
-    pub chain: Option<String>,
-    /// Callers to keep: a JSON array, a comma list, or @file.json (see `export --help`).
-    #[arg(long, value_name = "GROUPS")]
-    pub caller_groups: Option<String>,
-
-    /// Take-profit multiples, a JSON list; null means no take profit
-    /// [default: [1.5,2,2.5,3,4,5]; [null] with --ladders].
-    #[arg(long, value_name = "JSON")]
-    pub tp_mults: Option<String>,
-    /// Stop-loss multiples in (0, 1), a JSON list; null means no stop ('[null,0.9]').
-    #[arg(long, value_name = "JSON", default_value = "[0.85,0.88,0.9,0.92,0.95]")]
-    pub sl_mults: String,
-    /// Trailing-stop distances in (0, 1), a JSON list [default: [null], no trailing stop].
-    #[arg(long, value_name = "JSON")]
-    pub trail_pcts: Option<String>,
-    /// Trailing-stop activation multiples ≥ 1, a JSON list [default: [null], active from entry].
-    #[arg(long, value_name = "JSON")]
-    pub trail_activations: Option<String>,
-    /// Break-even trigger multiples > 1, a JSON list [default: [null], no break-even].
-    #[arg(long, value_name = "JSON")]
-    pub be_triggers: Option<String>,
-    /// Laddered take-profits, a JSON list of ladders of [multiple, fraction] pairs
-    /// ('[[[2,0.5],[3,0.3],[4,0.2]]]'); cannot be combined with --tp-mults.
-    #[arg(long, value_name = "JSON")]
-    pub ladders: Option<String>,
-    /// Time stops in hours, a JSON list [default: [48], or the dataset's horizon when shorter].
-    #[arg(long, value_name = "JSON")]
-    pub max_hold_hrs: Option<String>,
-    /// Indicator exits, a JSON list of rule texts and null:
-    /// '[null,"ema_cross:9:21","rsi_below:14:70","tk_cross:9:26","vol_spike:30:4"]'.
-    /// ema_cross:F:S fires when EMA(F) of closes crosses below EMA(S); rsi_below:N:L when
-    /// Wilder's RSI(N) crosses below L; tk_cross:T:K when the Tenkan line (T) crosses below the
-    /// Kijun line (K); vol_spike:W:Z when volume's z-score over W candles reaches Z.
-    #[arg(long, value_name = "JSON", default_value = "[null]")]
-    pub indicators: String,
-
-    /// Starting capital of each wallet, USD.
-    #[arg(long, default_value_t = 10_000.0)]
-    pub initial_capital: f64,
-    /// Largest share of free cash put into one position.
-    #[arg(long, default_value_t = 0.04)]
-    pub max_allocation_pct: f64,
-    /// Largest loss accepted at the stop in force at entry, USD (sizes positions).
-    #[arg(long, default_value_t = 200.0)]
-    pub max_risk_per_trade: f64,
-    /// Most positions open at once.
-    #[arg(long, default_value_t = 25)]
-    pub max_concurrent_positions: u32,
-    /// Smallest position, USD; a smaller one is skipped.
-    #[arg(long, default_value_t = 10.0)]
-    pub min_executable_size: f64,
-    /// Allow two open positions on the same token.
-    #[arg(long)]
-    pub allow_same_token: bool,
-    /// Taker fee per side, basis points.
-    #[arg(long, default_value_t = 30.0)]
-    pub taker_fee_bps: f64,
-    /// Adverse slippage on every fill, basis points.
-    #[arg(long, default_value_t = 10.0)]
-    pub slippage_bps: f64,
-    /// Break-even offset: once triggered, the stop is at least entry × (1 + offset).
-    #[arg(long, default_value_t = 0.0)]
-    pub be_offset: f64,
-    /// fills: costs on every fill price; v1: the original quantbot's flat charge on the PnL.
-    #[arg(long, value_enum, default_value = "fills")]
-    pub cost_model: CostModelArg,
-    /// Entry at the entry candle's open (no look-ahead) or its close.
-    #[arg(long, value_enum, default_value = "open")]
-    pub entry_price: EntryPriceArg,
-    /// Which wins when one candle touches both the stop and a take-profit level.
-    #[arg(long, value_enum, default_value = "sl-first")]
-    pub intrabar: IntrabarArg,
-
-    /// per-caller wallets, one grouped wallet of the kept callers, or both.
-    #[arg(long, value_enum, default_value = "both")]
-    pub mode: ModeArg,
-    /// Leave out callers with fewer eligible calls.
-    #[arg(long, default_value_t = 0)]
-    pub min_calls: usize,
-    /// Keep collapsed callers out of the grouped wallet (no feasible policy, or the best loses money).
-    #[arg(long, overrides_with = "no_filter_collapsed")]
-    pub filter_collapsed: bool,
-    /// Keep collapsed callers in the grouped wallet.
-    #[arg(long)]
-    pub no_filter_collapsed: bool,
-    /// Keep callers whose best policy sits on the edge of the grid out of the grouped wallet.
-    #[arg(long, overrides_with = "no_filter_edge")]
-    pub filter_edge: bool,
-    /// Keep edge callers in the grouped wallet.
-    #[arg(long)]
-    pub no_filter_edge: bool,
-    /// What "best" means.
-    #[arg(long, value_enum, default_value = "final_capital")]
-    pub objective: ObjectiveArg,
-    /// Constraint: max drawdown at most this fraction.
-    #[arg(long)]
-    pub max_drawdown: Option<f64>,
-    /// Constraint: win rate at least this share.
-    #[arg(long)]
-    pub min_win_rate: Option<f64>,
-    /// Constraint: at least this many trades.
-    #[arg(long)]
-    pub min_trades: Option<u32>,
-    /// Constraint: share of stop-loss exits at most this.
-    #[arg(long)]
-    pub max_stop_out_rate: Option<f64>,
-    /// Constraint: profit factor at least this.
-    #[arg(long)]
-    pub min_profit_factor: Option<f64>,
-    /// Share of each caller's latest calls held out of the choice and replayed after it.
-    #[arg(long, default_value_t = 0.0)]
-    pub holdout_fraction: f64,
+    /// Every option that changes results, generated from the one option table
+    /// (`quantbot_format::options::OPTIONS`).
+    #[command(flatten)]
+    pub options: OptionFlags,
 
     /// Worker threads [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Where a backtest's results go: stdout's format, the result bundle, the run registry.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
     /// Output on stdout.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
-    /// Also write results.json, grid.parquet, trades.parquet and index.html into this folder.
+    /// Also write the run's result bundle into this folder (v1-baseline: results.json,
+    /// grid.parquet, trades.parquet and index.html; baseline: alerts.csv, alerts.parquet and
+    /// summary.json).
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
     /// Replace an existing non-empty --out-dir.
@@ -288,46 +183,6 @@ pub struct V1Args {
     /// No progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CostModelArg {
-    Fills,
-    V1,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum EntryPriceArg {
-    Open,
-    Close,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum IntrabarArg {
-    #[value(name = "sl-first", alias = "sl_first")]
-    SlFirst,
-    #[value(name = "tp-first", alias = "tp_first")]
-    TpFirst,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ModeArg {
-    #[value(name = "per-caller")]
-    PerCaller,
-    Grouped,
-    Both,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum ObjectiveArg {
-    FinalCapital,
-    MeanReturn,
-    MedianReturn,
-    Sharpe,
-    ProfitFactor,
-    WinRate,
-    Capture,
 }
 
 #[derive(Debug, Args)]
@@ -367,21 +222,8 @@ pub struct BaselineArgs {
     /// Live terminal dashboard (progress, running medians, latest alerts, then the results).
     #[arg(long)]
     pub tui: bool,
-    /// Output on stdout.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
-    /// Write alerts.csv, alerts.parquet and summary.json into this folder.
-    #[arg(long, value_name = "DIR")]
-    pub out_dir: Option<PathBuf>,
-    /// Replace an existing non-empty --out-dir.
-    #[arg(long)]
-    pub force: bool,
-    /// Record the written --out-dir bundle in this run registry (DuckDB file).
-    #[arg(long, value_name = "PATH", requires = "out_dir")]
-    pub registry: Option<PathBuf>,
-    /// No progress on stderr.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -3,7 +3,6 @@
 //! (alerts.csv, alerts.parquet, summary.json), or the live `--tui` dashboard.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
@@ -16,11 +15,11 @@ use rayon::prelude::*;
 use serde_json::{json, Value};
 
 use crate::args::{BaselineArgs, Format, IntrabarOrderArg};
-use crate::bundle::write_folder_atomically;
+use crate::bundle::{check_bundle_dir, write_bundle};
+use crate::output::{csv_field, csv_num, fmt_opt, json_text, num, pct, print, render_table};
 use crate::parquet_io::{col, write_parquet, Col};
-use crate::plan::{check_out_dir, selection, usage, Source};
+use crate::plan::{selection, usage, Source};
 use crate::source::{load, read_manifest, Dataset, LoadOptions};
-use crate::v1::{ignore_broken_pipe, render_table};
 
 /// The §7 metric columns, in CSV order.
 pub const METRIC_COLUMNS: [&str; 14] = [
@@ -89,32 +88,30 @@ pub fn config(
             "--horizon-hours: {horizon_hours} must be positive"
         )));
     }
-    BaselineConfig::new(
+    use quantbot_core::baseline::{BaselineError, BaselineParams};
+    use quantbot_core::policy::{ExecError, PolicyError};
+    BaselineConfig::new(BaselineParams {
         interval_s,
         horizon_hours,
-        a.tp_mult,
-        a.sl_mult,
-        a.fee_bps,
-        a.slippage_bps,
-        match a.intrabar_order {
+        tp: a.tp_mult,
+        sl: a.sl_mult,
+        fee_bps: a.fee_bps,
+        slippage_bps: a.slippage_bps,
+        intrabar: match a.intrabar_order {
             IntrabarOrderArg::SlFirst => Intrabar::SlFirst,
             IntrabarOrderArg::TpFirst => Intrabar::TpFirst,
         },
-    )
+    })
     .map_err(|e| {
-        let text = e.to_string();
-        let flag = if text.starts_with("tp") {
-            "--tp-mult"
-        } else if text.starts_with("sl") {
-            "--sl-mult"
-        } else if text.starts_with("fee") {
-            "--fee-bps"
-        } else if text.starts_with("slippage") {
-            "--slippage-bps"
-        } else {
-            "--horizon-hours"
+        let flag = match &e {
+            BaselineError::Policy(PolicyError::Tp(_)) => "--tp-mult",
+            BaselineError::Policy(PolicyError::Sl(_)) => "--sl-mult",
+            BaselineError::Exec(ExecError::Fee(_)) => "--fee-bps",
+            BaselineError::Exec(ExecError::Slippage(_)) => "--slippage-bps",
+            BaselineError::Exec(ExecError::Interval(_)) => "--interval-seconds",
+            _ => "--horizon-hours",
         };
-        usage(format!("{flag}: {text}"))
+        usage(format!("{flag}: {e}"))
     })
 }
 
@@ -150,11 +147,6 @@ pub fn summary_json(calls: &[Call], rows: &[BaselineRow]) -> Value {
     })
 }
 
-fn num(v: Option<f64>) -> Value {
-    v.filter(|x| x.is_finite())
-        .map_or(Value::Null, |x| json!(x))
-}
-
 fn summary_fields(s: &BaselineSummary) -> Value {
     json!({
         "calls": s.calls,
@@ -174,14 +166,6 @@ fn summary_fields(s: &BaselineSummary) -> Value {
     })
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 /// `alerts.csv`: one row per call; times as integers, missing values empty.
 pub fn alerts_csv(calls: &[Call], rows: &[BaselineRow]) -> String {
     let mut out = String::from("call_id,caller,chain,mint,alert_ts_ms,status,entry_ts_ms,entry_px");
@@ -199,15 +183,13 @@ pub fn alerts_csv(calls: &[Call], rows: &[BaselineRow]) -> String {
             c.alert_ts_ms.to_string(),
             r.status.as_str().to_string(),
             r.entry_ts_ms.map_or(String::new(), |t| t.to_string()),
-            r.entry_px
-                .filter(|x| x.is_finite())
-                .map_or(String::new(), |x| x.to_string()),
+            csv_num(r.entry_px),
         ];
         for cell in metric_cells(r) {
             cells.push(match cell {
                 Cell::Int(i) => i.to_string(),
-                Cell::Num(x) if x.is_finite() => x.to_string(),
-                _ => String::new(),
+                Cell::Num(x) => csv_num(Some(x)),
+                Cell::None => String::new(),
             });
         }
         let m = r.metrics.as_ref();
@@ -298,11 +280,6 @@ fn alerts_parquet(path: &Path, calls: &[Call], rows: &[BaselineRow]) -> anyhow::
     Ok(())
 }
 
-fn opt(v: &Value, digits: usize) -> String {
-    v.as_f64()
-        .map_or_else(|| "-".into(), |x| format!("{x:.digits$}"))
-}
-
 /// The readable summary: one row per caller, then the overall line.
 pub fn summary_table(summary: &Value) -> String {
     let header = [
@@ -319,22 +296,19 @@ pub fn summary_table(summary: &Value) -> String {
         "TP/SL exp",
     ];
     let row = |name: String, s: &Value| {
+        let x = |key: &str| s[key].as_f64();
         vec![
             name,
             s["calls"].to_string(),
             s["ok"].to_string(),
-            opt(&s["median_ath_mult"], 2),
-            opt(&s["pct_hit_2x"], 1),
-            opt(&s["pct_hit_3x"], 1),
-            opt(&s["pct_hit_4x"], 1),
-            s["median_time_to_2x_s"]
-                .as_f64()
-                .map_or("-".into(), |t| format!("{:.1}", t / 3600.0)),
-            s["tp_sl_win_rate"]
-                .as_f64()
-                .map_or("-".into(), |x| format!("{:.1}%", x * 100.0)),
-            opt(&s["tp_sl_profit_factor"], 2),
-            opt(&s["tp_sl_expectancy"], 4),
+            fmt_opt(x("median_ath_mult"), 2),
+            fmt_opt(x("pct_hit_2x"), 1),
+            fmt_opt(x("pct_hit_3x"), 1),
+            fmt_opt(x("pct_hit_4x"), 1),
+            fmt_opt(x("median_time_to_2x_s").map(|t| t / 3600.0), 1),
+            pct(x("tp_sl_win_rate")),
+            fmt_opt(x("tp_sl_profit_factor"), 2),
+            fmt_opt(x("tp_sl_expectancy"), 4),
         ]
     };
     let mut rows: Vec<Vec<String>> = summary["per_caller"]
@@ -373,9 +347,7 @@ pub fn run(a: &BaselineArgs) -> anyhow::Result<()> {
     };
     let cfg = config(a, interval_s, horizon_hours)?;
     let sel = selection(a.from.as_deref(), a.to.as_deref(), a.chain.as_deref(), None)?;
-    if let Some(dir) = &a.out_dir {
-        check_out_dir(dir, a.force)?;
-    }
+    check_bundle_dir(&a.output)?;
     let mut ds = load(
         &source,
         &sel,
@@ -399,37 +371,20 @@ pub fn run(a: &BaselineArgs) -> anyhow::Result<()> {
     };
     let summary = summary_json(&ds.calls, &rows);
     if !a.tui {
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        match a.format {
-            Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&summary)?),
-            Format::Csv => write!(out, "{}", alerts_csv(&ds.calls, &rows)),
-            Format::Table => write!(out, "{}", summary_table(&summary)),
-        }
-        .or_else(ignore_broken_pipe)?;
-    }
-    if let Some(dir) = &a.out_dir {
-        write_folder_atomically(dir, a.force, |tmp| {
-            std::fs::write(tmp.join("alerts.csv"), alerts_csv(&ds.calls, &rows))
-                .context("writing alerts.csv")?;
-            alerts_parquet(&tmp.join("alerts.parquet"), &ds.calls, &rows)?;
-            let mut text = serde_json::to_string_pretty(&summary)?;
-            text.push('\n');
-            std::fs::write(tmp.join("summary.json"), text).context("writing summary.json")?;
-            // What produced the bundle, for the run registry (summary.json keeps the SPEC's shape).
-            let meta = run_json(&ds, a, horizon_hours);
-            std::fs::write(
-                tmp.join("run.json"),
-                serde_json::to_string_pretty(&meta)? + "\n",
-            )
-            .context("writing run.json")
+        print(&match a.output.format {
+            Format::Json => json_text(&summary)?,
+            Format::Csv => alerts_csv(&ds.calls, &rows),
+            Format::Table => summary_table(&summary),
         })?;
-        if !a.quiet {
-            eprintln!("wrote {}", dir.display());
-        }
-        if let Some(registry) = &a.registry {
-            crate::runs::record(dir, registry)?;
-        }
     }
-    Ok(())
+    write_bundle(&a.output, |tmp| {
+        std::fs::write(tmp.join("alerts.csv"), alerts_csv(&ds.calls, &rows))
+            .context("writing alerts.csv")?;
+        alerts_parquet(&tmp.join("alerts.parquet"), &ds.calls, &rows)?;
+        std::fs::write(tmp.join("summary.json"), json_text(&summary)?)
+            .context("writing summary.json")?;
+        // What produced the bundle, for the run registry (summary.json keeps the SPEC's shape).
+        let meta = run_json(&ds, a, horizon_hours);
+        std::fs::write(tmp.join("run.json"), json_text(&meta)?).context("writing run.json")
+    })
 }

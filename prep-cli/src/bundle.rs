@@ -1,12 +1,42 @@
 //! Atomic output folders (SPEC §2.3, §10.1): a bundle is written into a temporary sibling folder
 //! and renamed into place, so it appears whole or not at all; an existing non-empty folder is
-//! replaced only with `--force`, and only once the new one is complete.
+//! replaced only with `--force`, and only once the new one is complete. Also the `--out-dir`,
+//! `--force`, `--quiet` and `--registry` steps that every backtest's bundle goes through.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::args::OutputArgs;
 use crate::plan::check_out_dir;
+
+/// Fails early, before any work, when `--out-dir` names a folder that cannot be written
+/// (non-empty without `--force`).
+pub fn check_bundle_dir(o: &OutputArgs) -> anyhow::Result<()> {
+    match &o.out_dir {
+        Some(dir) => check_out_dir(dir, o.force),
+        None => Ok(()),
+    }
+}
+
+/// With `--out-dir`: writes the bundle through `fill` ([`write_folder_atomically`]), says so on
+/// stderr unless `--quiet`, and records it in the `--registry` when one is given.
+pub fn write_bundle(
+    o: &OutputArgs,
+    fill: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let Some(dir) = &o.out_dir else {
+        return Ok(());
+    };
+    write_folder_atomically(dir, o.force, fill)?;
+    if !o.quiet {
+        eprintln!("wrote {}", dir.display());
+    }
+    if let Some(registry) = &o.registry {
+        crate::runs::record(dir, registry)?;
+    }
+    Ok(())
+}
 
 fn sibling(out: &Path, tag: &str) -> PathBuf {
     let name = out

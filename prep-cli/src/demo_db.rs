@@ -1,12 +1,12 @@
-//! `quantbot demo-data` (SPEC §11): writes the generated demo data set as a DuckDB file in the
-//! lab layout (§2.1), through a temporary file renamed into place.
+//! `quantbot demo-data` (SPEC §11): writes the demo data set that `quantbot_demo::generate`
+//! returns as a DuckDB file in the lab layout (§2.1), through a temporary file renamed into place.
 
 use std::path::Path;
 
 use anyhow::{anyhow, Context};
 use duckdb::{params, Connection};
 
-use crate::demo::{generate, DEMO_INTERVAL_S};
+use quantbot_demo::{generate, DEMO_INTERVAL_S};
 
 pub const SCHEMA: &str = include_str!("demo_schema.sql");
 

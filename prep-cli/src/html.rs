@@ -2,9 +2,9 @@
 //! file with no script and no server, readable straight from the folder.
 
 use quantbot_core::select::format_ts_ms;
-use serde_json::Value;
+use quantbot_format::results::RunReport;
 
-use crate::v1::{short_label, Run};
+use crate::output::{fmt_opt, pct};
 
 /// Escapes text for HTML.
 pub fn esc(s: &str) -> String {
@@ -29,17 +29,23 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-fn fmt(v: &Value, digits: usize) -> String {
-    match v.as_f64() {
-        Some(x) => format!("{x:.digits$}"),
-        None => "–".to_string(),
-    }
+/// A number on the page: `digits` decimals, or an en dash where results.json has `null` (the
+/// number does not exist or is not finite).
+fn fixed(v: Option<f64>, digits: usize) -> String {
+    en_dash(fmt_opt(v.filter(|x| x.is_finite()), digits))
 }
 
-fn pct(v: &Value) -> String {
-    match v.as_f64() {
-        Some(x) => format!("{:.1}%", x * 100.0),
-        None => "–".to_string(),
+/// A share on the page as a percentage, or an en dash where results.json has `null`.
+fn percent(v: Option<f64>) -> String {
+    en_dash(pct(v.filter(|x| x.is_finite())))
+}
+
+/// The page marks a missing number with an en dash where the text table has `-`.
+fn en_dash(text: String) -> String {
+    if text == "-" {
+        "–".to_string()
+    } else {
+        text
     }
 }
 
@@ -66,28 +72,25 @@ pub fn table(header: &[&str], rows: &[Vec<(String, bool)>]) -> String {
 }
 
 /// The page of a v1-baseline bundle.
-pub fn v1_page(run: &Run<'_>, json: &Value) -> String {
-    let obj = run.opts.objective;
+pub fn v1_page(report: &RunReport) -> String {
+    let obj = report.objective;
     let mut body = String::from("<h1>Quantbot Lab — v1-baseline run</h1>\n");
-    let (ok, ex) = run.ds.coverage();
     body.push_str(&format!(
-        "<p class=\"muted\">engine {} · data <code>{}</code>{} · {ok} eligible calls, {} excluded · \
+        "<p class=\"muted\">engine {} · data <code>{}</code>{} · {} eligible calls, {} excluded · \
          grid of {} policies · objective {}</p>\n",
         esc(quantbot_core::VERSION),
-        esc(&run.ds.source_label),
-        run.ds
+        esc(&report.source_label),
+        report
             .manifest_sha256
             .as_ref()
             .map(|h| format!(" (manifest {})", esc(&h[..12.min(h.len())])))
             .unwrap_or_default(),
-        ex.iter().sum::<usize>(),
-        run.grid.size(),
+        report.eligible,
+        report.excluded,
+        report.grid_size,
         obj.as_str()
     ));
-    if let (Some(first), Some(last)) = (
-        run.ds.calls.iter().map(|c| c.alert_ts_ms).min(),
-        run.ds.calls.iter().map(|c| c.alert_ts_ms).max(),
-    ) {
+    if let Some((first, last)) = report.alert_span {
         body.push_str(&format!(
             "<p class=\"muted\">alerts from {} to {} UTC</p>\n",
             format_ts_ms(first),
@@ -107,46 +110,30 @@ pub fn v1_page(run: &Run<'_>, json: &Value) -> String {
         "trades",
         "flags",
     ];
-    let mut rows = Vec::new();
-    for (r, j) in run
-        .result
+    let rows: Vec<Vec<(String, bool)>> = report
         .per_caller
         .iter()
-        .zip(json["per_caller"].as_array().into_iter().flatten())
-    {
-        let m = &j["best"]["metrics"];
-        let mut flags = Vec::new();
-        if j["best"]["feasible"] == false {
-            flags.push("infeasible");
-        }
-        if r.collapsed {
-            flags.push("collapsed");
-        }
-        if r.edge {
-            flags.push("edge");
-        }
-        rows.push(vec![
-            (r.caller.clone(), false),
-            (r.calls.to_string(), true),
-            (short_label(&run.grid.params(r.best)), false),
-            (
-                obj.value(&r.best_scored().metrics)
-                    .map_or("–".into(), |v| format!("{v:.4}")),
-                true,
-            ),
-            (fmt(&m["final_capital"], 2), true),
-            (pct(&m["total_return"]), true),
-            (pct(&m["win_rate"]), true),
-            (pct(&m["max_drawdown"]), true),
-            (m["trades"].to_string(), true),
-            (flags.join(", "), false),
-        ]);
-    }
+        .map(|r| {
+            let m = &r.metrics;
+            vec![
+                (r.caller.clone(), false),
+                (r.calls.to_string(), true),
+                (r.short_label.clone(), false),
+                (en_dash(fmt_opt(r.objective_value, 4)), true),
+                (fixed(Some(m.final_capital), 2), true),
+                (percent(Some(m.total_return)), true),
+                (percent(m.win_rate), true),
+                (percent(Some(m.max_drawdown)), true),
+                (m.trades.to_string(), true),
+                (r.quality_flags().join(", "), false),
+            ]
+        })
+        .collect();
     body.push_str(&table(&header, &rows));
-    if run.opts.holdout_fraction() > 0.0 {
+    if report.holdout_fraction > 0.0 {
         body.push_str("<h2>Holdout: in-sample vs out-of-sample</h2>\n");
         let mut rows = Vec::new();
-        for r in &run.result.per_caller {
+        for r in &report.per_caller {
             if let Some(h) = &r.holdout {
                 rows.push(vec![
                     (r.caller.clone(), false),
@@ -169,18 +156,11 @@ pub fn v1_page(run: &Run<'_>, json: &Value) -> String {
         ));
     }
     body.push_str("<h2>Grouped wallet</h2>\n");
-    match &json["grouped"] {
-        Value::Null => {
-            body.push_str("<p class=\"muted\">none (per-caller mode, or no caller kept)</p>\n")
-        }
-        g => {
-            let m = &g["metrics"];
-            let callers: Vec<String> = g["callers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|c| c.as_str().map(esc))
-                .collect();
+    match &report.grouped {
+        None => body.push_str("<p class=\"muted\">none (per-caller mode, or no caller kept)</p>\n"),
+        Some(g) => {
+            let m = &g.metrics;
+            let callers: Vec<String> = g.callers.iter().map(|c| esc(c)).collect();
             body.push_str(&format!("<p>callers: {}</p>\n", callers.join(", ")));
             body.push_str(&table(
                 &[
@@ -193,13 +173,13 @@ pub fn v1_page(run: &Run<'_>, json: &Value) -> String {
                     "sharpe",
                 ],
                 &[vec![
-                    (fmt(&m["final_capital"], 2), true),
-                    (pct(&m["total_return"]), true),
-                    (pct(&m["win_rate"]), true),
-                    (pct(&m["max_drawdown"]), true),
-                    (m["trades"].to_string(), true),
-                    (fmt(&m["profit_factor"], 3), true),
-                    (fmt(&m["sharpe"], 3), true),
+                    (fixed(Some(m.final_capital), 2), true),
+                    (percent(Some(m.total_return)), true),
+                    (percent(m.win_rate), true),
+                    (percent(Some(m.max_drawdown)), true),
+                    (m.trades.to_string(), true),
+                    (fixed(m.profit_factor, 3), true),
+                    (fixed(m.sharpe, 3), true),
                 ]],
             ));
         }

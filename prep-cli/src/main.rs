@@ -4,10 +4,11 @@
 mod args;
 mod baseline_cmd;
 mod bundle;
-mod demo;
 mod demo_db;
 mod export;
 mod html;
+mod option_flags;
+mod output;
 mod parquet_io;
 mod plan;
 mod runs;
@@ -107,7 +108,7 @@ fn main() -> ExitCode {
                 .collect::<Vec<_>>()
                 .join(": ");
             eprintln!("quantbot: {msg}");
-            if e.downcast_ref::<plan::Usage>().is_some() {
+            if plan::is_usage(&e) {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE

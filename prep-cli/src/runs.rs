@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::args::Format;
-use crate::v1::{ignore_broken_pipe, render_table};
+use crate::output::{csv_field, ignore_broken_pipe, render_table};
 use quantbot_format::hex;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS runs(
@@ -402,18 +402,11 @@ pub fn list(registry: &Path, format: Format, out: &mut dyn Write) -> anyhow::Res
         Format::Csv => {
             let mut s = String::from("run_id,kind,path,engine_version,manifest_sha256,callers,eligible_calls,grouped_final_capital\n");
             for r in &rows {
-                let q = |x: &str| {
-                    if x.contains([',', '"']) {
-                        format!("\"{}\"", x.replace('"', "\"\""))
-                    } else {
-                        x.to_string()
-                    }
-                };
                 s.push_str(&format!(
                     "{},{},{},{},{},{},{},{}\n",
                     r.run_id,
                     r.kind,
-                    q(&r.path),
+                    csv_field(&r.path),
                     r.engine_version.clone().unwrap_or_default(),
                     r.manifest_sha256.clone().unwrap_or_default(),
                     r.callers,

@@ -24,6 +24,7 @@ use ratatui::widgets::{Block, Borders, Gauge, Paragraph, Row, Table};
 use ratatui::{Frame, Terminal};
 
 use crate::baseline_cmd::row_of;
+use crate::output::{fmt_opt, pct};
 use crate::source::Dataset;
 
 /// Columns of the final table that can be sorted.
@@ -198,10 +199,6 @@ impl Dash {
     }
 }
 
-fn fmt_opt(v: Option<f64>, digits: usize) -> String {
-    v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
-}
-
 fn short(mint: &str) -> String {
     if mint.chars().count() > 12 {
         let head: String = mint.chars().take(5).collect();
@@ -252,7 +249,7 @@ pub fn render(f: &mut Frame<'_>, d: &Dash) {
         Paragraph::new(Line::from(format!(
             "ok {ok}   median ATH {}x   reached 2x {}   median time to 2x {}",
             fmt_opt(ath, 2),
-            share.map_or("-".into(), |s| format!("{:.1}%", s * 100.0)),
+            pct(share),
             t2.map_or("-".into(), |t| format!("{:.1} h", t / 3600.0)),
         )))
         .block(
@@ -494,7 +491,11 @@ mod tests {
     }
 
     fn cfg() -> BaselineConfig {
-        BaselineConfig::new(60, 48.0, 2.0, 0.5, 30.0, 50.0, Intrabar::SlFirst).unwrap()
+        BaselineConfig::new(quantbot_core::baseline::BaselineParams {
+            intrabar: Intrabar::SlFirst,
+            ..Default::default()
+        })
+        .unwrap()
     }
 
     #[test]

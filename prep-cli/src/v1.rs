@@ -2,31 +2,31 @@
 //! the results as a table, JSON or CSV, and as an `--out-dir` bundle (results.json,
 //! grid.parquet, trades.parquet, index.html).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::Context;
 use quantbot_core::grid::Grid;
-use quantbot_core::metrics::Metrics;
+use quantbot_core::metrics::{Metrics, Objective};
 use quantbot_core::optimize::{search_with_progress, Prepared, SearchOptions, SearchResult};
-use quantbot_core::policy::PolicyParams;
 use quantbot_core::store::Volumes;
 use quantbot_core::trade::Trade;
 use quantbot_core::wallet::SkipReason;
-use quantbot_format::results::{caller_flags, metric_values, results_json, METRIC_NAMES};
+use quantbot_format::results::{grid_points, metric_values, RunReport, METRIC_NAMES};
 use serde_json::Value;
 
 use crate::args::{Format, V1Args};
-use crate::bundle::write_folder_atomically;
+use crate::bundle::{check_bundle_dir, write_bundle};
 use crate::html;
+use crate::output::{csv_field, csv_num, fmt_opt, json_text, pct, print, render_table};
 use crate::parquet_io::{col, write_parquet, Col, NamedCol};
-use crate::plan::{self, check_out_dir, parse_interval, selection, Selection, Source};
-use crate::source::{load, read_manifest, Dataset, LoadOptions};
+use crate::plan::{self, parse_interval, Source};
+use crate::source::{load, read_manifest, LoadOptions};
 
-/// Everything a v1-baseline run produced, ready to be written.
+/// Everything a v1-baseline run produced, ready to be written: the report every writer reads,
+/// and the search's inputs and result for the per-point and per-trade Parquet files.
 pub struct Run<'a> {
-    pub ds: &'a Dataset,
-    pub sel: Selection,
+    pub report: RunReport,
     pub grid: Grid,
     pub opts: SearchOptions,
     pub result: SearchResult,
@@ -44,15 +44,8 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
     };
     let grid = plan::grid(a, horizon_hours)?;
     let opts = plan::search_options(a, interval_s)?;
-    let sel = selection(
-        a.from.as_deref(),
-        a.to.as_deref(),
-        a.chain.as_deref(),
-        a.caller_groups.as_deref(),
-    )?;
-    if let Some(dir) = &a.out_dir {
-        check_out_dir(dir, a.force)?;
-    }
+    let sel = plan::v1_selection(a)?;
+    check_bundle_dir(&a.output)?;
     // Exits read prices only: the volumes are held only for a rule that reads them.
     let ds = load(
         &source,
@@ -75,7 +68,7 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
         .num_threads(a.threads.unwrap_or(0))
         .build()
         .context("starting the worker threads")?;
-    let show_progress = !a.quiet && std::io::stderr().is_terminal();
+    let show_progress = !a.output.quiet && std::io::stderr().is_terminal();
     let (prepared, result) = pool.install(|| {
         let prepared = Prepared::new(windows, &grid, &opts.exec);
         let progress = Progress::new(show_progress);
@@ -84,41 +77,19 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
         (prepared, result)
     });
     let run = Run {
-        ds: &ds,
-        sel,
+        report: RunReport::new(&ds, &sel, &grid, &opts, &result),
         grid,
         opts,
         result,
         prepared,
     };
-    let json = results_json(run.ds, &run.sel, &run.grid, &run.opts, &run.result);
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match a.format {
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&json)?),
-        Format::Csv => write!(out, "{}", csv(&run)),
-        Format::Table => write!(out, "{}", table(&run)),
-    }
-    .or_else(ignore_broken_pipe)?;
-    if let Some(dir) = &a.out_dir {
-        write_folder_atomically(dir, a.force, |tmp| write_bundle(tmp, &run, &json))?;
-        if !a.quiet {
-            eprintln!("wrote {}", dir.display());
-        }
-        if let Some(registry) = &a.registry {
-            crate::runs::record(dir, registry)?;
-        }
-    }
-    Ok(())
-}
-
-/// A closed pipe (`| head`) is not an error.
-pub fn ignore_broken_pipe(e: std::io::Error) -> std::io::Result<()> {
-    if e.kind() == std::io::ErrorKind::BrokenPipe {
-        Ok(())
-    } else {
-        Err(e)
-    }
+    let json = run.report.to_json();
+    print(&match a.output.format {
+        Format::Json => json_text(&json)?,
+        Format::Csv => csv(&run.report),
+        Format::Table => table(&run.report),
+    })?;
+    write_bundle(&a.output, |dir| write_files(dir, &run, &json))
 }
 
 /// A progress bar on stderr, only on a terminal.
@@ -160,36 +131,22 @@ impl Progress {
     }
 }
 
-fn fmt_opt(v: Option<f64>, digits: usize) -> String {
-    v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
-}
-
-fn pct(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".to_string(), |x| format!("{:.1}%", x * 100.0))
-}
-
 /// The readable table: one row per caller, then the grouped line.
-pub fn table(run: &Run<'_>) -> String {
-    let obj = run.opts.objective;
+pub fn table(report: &RunReport) -> String {
+    let obj = report.objective;
     // The objective gets its own column unless it is the final capital, shown anyway.
-    let show_obj = obj != quantbot_core::metrics::Objective::FinalCapital;
+    let show_obj = obj != Objective::FinalCapital;
     let mut header = vec!["caller", "calls", "best policy"];
     if show_obj {
         header.push(obj.as_str());
     }
     header.extend(["final", "return", "win", "max dd", "trades", "flags"]);
     let mut rows: Vec<Vec<String>> = Vec::new();
-    for r in &run.result.per_caller {
-        let b = r.best_scored();
-        let m = &b.metrics;
-        let flags = caller_flags(r);
-        let mut row = vec![
-            r.caller.clone(),
-            r.calls.to_string(),
-            short_label(&run.grid.params(b.index)),
-        ];
+    for r in &report.per_caller {
+        let m = &r.metrics;
+        let mut row = vec![r.caller.clone(), r.calls.to_string(), r.short_label.clone()];
         if show_obj {
-            row.push(fmt_opt(obj.value(m), 4));
+            row.push(fmt_opt(r.objective_value, 4));
         }
         row.extend([
             format!("{:.2}", m.final_capital),
@@ -197,19 +154,19 @@ pub fn table(run: &Run<'_>) -> String {
             pct(m.win_rate),
             pct(Some(m.max_drawdown)),
             m.trades.to_string(),
-            flags.join(","),
+            r.flags().join(","),
         ]);
         rows.push(row);
     }
     let mut out = render_table(&header, &rows);
-    let (ok, ex) = run.ds.coverage();
     out.push_str(&format!(
-        "\n{} callers, {ok} eligible calls ({} excluded), grid of {} policies\n",
-        run.result.per_caller.len(),
-        ex.iter().sum::<usize>(),
-        run.grid.size()
+        "\n{} callers, {} eligible calls ({} excluded), grid of {} policies\n",
+        report.per_caller.len(),
+        report.eligible,
+        report.excluded,
+        report.grid_size
     ));
-    match &run.result.grouped {
+    match &report.grouped {
         Some(g) => {
             let m = &g.metrics;
             out.push_str(&format!(
@@ -227,73 +184,8 @@ pub fn table(run: &Run<'_>) -> String {
     out
 }
 
-/// The non-default parts of a label, for narrow tables.
-pub fn short_label(p: &PolicyParams) -> String {
-    let full = quantbot_core::grid::label(p);
-    let parts: Vec<&str> = full.split(' ').filter(|s| !s.ends_with("=-")).collect();
-    parts.join(" ")
-}
-
-/// Left-aligned text, right-aligned numbers.
-pub fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let n = header.len();
-    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (k, cell) in r.iter().enumerate().take(n) {
-            width[k] = width[k].max(cell.chars().count());
-        }
-    }
-    let numeric = |s: &str| s.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+');
-    let line = |cells: Vec<&str>| {
-        let mut s = String::new();
-        for (k, cell) in cells.iter().enumerate() {
-            let pad = width[k] - cell.chars().count();
-            if k > 0 {
-                s.push_str("  ");
-            }
-            if k > 0 && numeric(cell) {
-                s.push_str(&" ".repeat(pad));
-                s.push_str(cell);
-            } else {
-                s.push_str(cell);
-                if k + 1 < n {
-                    s.push_str(&" ".repeat(pad));
-                }
-            }
-        }
-        s.trim_end().to_string() + "\n"
-    };
-    let mut out = line(header.to_vec());
-    out.push_str(&line(
-        width
-            .iter()
-            .map(|w| "-".repeat(*w))
-            .collect::<Vec<_>>()
-            .iter()
-            .map(String::as_str)
-            .collect(),
-    ));
-    for r in rows {
-        out.push_str(&line(r.iter().map(String::as_str).collect()));
-    }
-    out
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-fn csv_num(v: Option<f64>) -> String {
-    v.filter(|x| x.is_finite())
-        .map_or_else(String::new, |x| x.to_string())
-}
-
 /// CSV: one row per caller, then a `(grouped)` row.
-pub fn csv(run: &Run<'_>) -> String {
+pub fn csv(report: &RunReport) -> String {
     let mut header = vec![
         "caller",
         "calls",
@@ -321,48 +213,33 @@ pub fn csv(run: &Run<'_>) -> String {
         out.push_str(&all.join(","));
         out.push('\n');
     };
-    for r in &run.result.per_caller {
-        let b = r.best_scored();
+    for r in &report.per_caller {
         row(
             vec![
                 csv_field(&r.caller),
                 r.calls.to_string(),
-                b.index.to_string(),
-                csv_field(&run.grid.label(b.index)),
-                b.feasible.to_string(),
+                r.best.to_string(),
+                csv_field(&r.label),
+                r.feasible.to_string(),
                 r.collapsed.to_string(),
                 r.edge.to_string(),
             ],
-            &b.metrics,
+            &r.metrics,
         );
     }
-    if let Some(g) = &run.result.grouped {
-        let calls: usize = run
-            .result
-            .per_caller
-            .iter()
-            .filter(|r| r.kept)
-            .map(|r| r.calls)
-            .sum();
-        row(
-            vec![
-                "(grouped)".into(),
-                calls.to_string(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ],
-            &g.metrics,
-        );
+    if let Some(g) = &report.grouped {
+        let mut cells = vec!["(grouped)".to_string(), g.calls.to_string()];
+        cells.resize(7, String::new());
+        row(cells, &g.metrics);
     }
     out
 }
 
+/// The metrics that are counts: integers, and never absent. Every other metric is a float.
+const COUNTS: [&str; 2] = ["trades", "ambiguous_trades"];
+
 /// `grid.parquet`: one row per caller and policy index (SPEC §10.1).
 fn grid_parquet(path: &Path, run: &Run<'_>) -> anyhow::Result<()> {
-    let grid = &run.grid;
     let mut caller = Vec::new();
     let mut index = Vec::new();
     let mut label = Vec::new();
@@ -372,35 +249,33 @@ fn grid_parquet(path: &Path, run: &Run<'_>) -> anyhow::Result<()> {
     let mut rule = Vec::new();
     let mut metrics: Vec<Vec<Option<f64>>> = vec![Vec::new(); METRIC_NAMES.len()];
     let mut skipped: Vec<Vec<Option<i64>>> = vec![Vec::new(); 4];
-    for r in &run.result.per_caller {
-        for s in &r.scored {
-            let p = grid.params(s.index);
-            caller.push(Some(r.caller.clone()));
-            index.push(Some(s.index as i64));
-            label.push(Some(grid.label(s.index)));
-            feasible.push(Some(s.feasible));
-            for (k, v) in [
-                p.tp,
-                p.sl,
-                p.trail,
-                p.trail_activation,
-                p.be_trigger,
-                Some(p.max_hold_hours),
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                dims[k].push(v);
-            }
-            ladder.push(p.ladder.as_ref().map(|l| l.label()));
-            rule.push(p.indicator.map(|x| x.to_string()));
-            for (k, v) in metric_values(&s.metrics).into_iter().enumerate() {
-                metrics[k].push(v);
-            }
-            for k in 0..4 {
-                skipped[k].push(Some(s.metrics.skipped[k] as i64));
-            }
+    for point in grid_points(&run.grid, &run.result) {
+        let p = &point.params;
+        caller.push(Some(point.caller.to_string()));
+        index.push(Some(point.index as i64));
+        feasible.push(Some(point.feasible));
+        for (k, v) in [
+            p.tp,
+            p.sl,
+            p.trail,
+            p.trail_activation,
+            p.be_trigger,
+            Some(p.max_hold_hours),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            dims[k].push(v);
         }
+        ladder.push(p.ladder.as_ref().map(|l| l.label()));
+        rule.push(p.indicator.map(|x| x.to_string()));
+        for (k, v) in metric_values(point.metrics).into_iter().enumerate() {
+            metrics[k].push(v);
+        }
+        for k in 0..4 {
+            skipped[k].push(Some(point.metrics.skipped[k] as i64));
+        }
+        label.push(Some(point.label));
     }
     let mut cols: Vec<NamedCol> = vec![
         col(Col::Str("caller", caller)),
@@ -420,24 +295,18 @@ fn grid_parquet(path: &Path, run: &Run<'_>) -> anyhow::Result<()> {
     cols.push(col(Col::Bool("feasible", feasible)));
     for (k, name) in METRIC_NAMES.iter().enumerate() {
         let values = std::mem::take(&mut metrics[k]);
-        if *name == "trades" || *name == "ambiguous_trades" {
-            cols.push(NamedCol {
-                name: name.to_string(),
-                col: Col::I64(
-                    if *name == "trades" {
-                        "trades"
-                    } else {
-                        "ambiguous_trades"
-                    },
-                    values.into_iter().map(|v| v.map(|x| x as i64)).collect(),
-                ),
-            });
+        let col = if COUNTS.contains(name) {
+            Col::I64(
+                "count",
+                values.into_iter().map(|v| v.map(|x| x as i64)).collect(),
+            )
         } else {
-            cols.push(NamedCol {
-                name: name.to_string(),
-                col: Col::F64("metric", values),
-            });
-        }
+            Col::F64("metric", values)
+        };
+        cols.push(NamedCol {
+            name: name.to_string(),
+            col,
+        });
     }
     for (k, r) in SkipReason::ALL.iter().enumerate() {
         cols.push(NamedCol {
@@ -445,26 +314,19 @@ fn grid_parquet(path: &Path, run: &Run<'_>) -> anyhow::Result<()> {
             col: Col::I64("skipped", std::mem::take(&mut skipped[k])),
         });
     }
-    let nullable = [
-        "tp",
-        "sl",
-        "trail",
-        "trail_activation",
-        "be_trigger",
-        "ladder",
-        "indicator",
-        "win_rate",
-        "mean_return",
-        "median_return",
-        "profit_factor",
-        "sharpe",
-        "stop_out_rate",
-        "mean_hold_hours",
-        "capture",
-        "final_capital",
-        "total_return",
-        "max_drawdown",
-    ];
+    // Every dimension but the time stop may be absent, and every metric but the two counts.
+    let nullable: Vec<&str> = run
+        .grid
+        .dimensions()
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| *name != "max_hold")
+        .chain(
+            METRIC_NAMES
+                .into_iter()
+                .filter(|name| !COUNTS.contains(name)),
+        )
+        .collect();
     write_parquet(path, cols, &nullable)?;
     Ok(())
 }
@@ -485,7 +347,7 @@ pub struct BestTrade<'a> {
 pub fn best_trades<'a>(run: &'a Run<'a>) -> Vec<BestTrade<'a>> {
     let mut out = Vec::new();
     let frac = run.opts.holdout_fraction();
-    for r in &run.result.per_caller {
+    for r in &run.report.per_caller {
         let Some((_, calls)) = run.prepared.callers().find(|(c, _)| *c == r.caller) else {
             continue;
         };
@@ -552,13 +414,12 @@ fn trades_parquet(path: &Path, run: &Run<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_bundle(dir: &Path, run: &Run<'_>, json: &Value) -> anyhow::Result<()> {
-    let mut text = serde_json::to_string_pretty(json)?;
-    text.push('\n');
-    std::fs::write(dir.join("results.json"), text).context("writing results.json")?;
+/// The files of the `--out-dir` bundle.
+fn write_files(dir: &Path, run: &Run<'_>, json: &Value) -> anyhow::Result<()> {
+    std::fs::write(dir.join("results.json"), json_text(json)?).context("writing results.json")?;
     grid_parquet(&dir.join("grid.parquet"), run)?;
     trades_parquet(&dir.join("trades.parquet"), run)?;
-    std::fs::write(dir.join("index.html"), html::v1_page(run, json))
+    std::fs::write(dir.join("index.html"), html::v1_page(&run.report))
         .context("writing index.html")?;
     Ok(())
 }

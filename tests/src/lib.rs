@@ -3,7 +3,9 @@
 
 use quantbot_core::data::{Call, Candle};
 use quantbot_core::indicator::Rule;
-use quantbot_core::policy::{CostModel, EntryPrice, ExecConfig, Intrabar, Ladder, PolicyParams};
+use quantbot_core::policy::{
+    CostModel, EntryPrice, ExecConfig, ExecParams, Intrabar, Ladder, PolicyParams,
+};
 
 /// A candle with no volume.
 pub fn bar(ts: i64, open: f64, high: f64, low: f64, close: f64) -> Candle {
@@ -88,7 +90,16 @@ pub fn parse_opts(words: &[&str]) -> ExecConfig {
             _ => panic!("unknown option {w}"),
         }
     }
-    ExecConfig::new(60, entry, intrabar, cost, fee, slip, be_offset).unwrap()
+    ExecConfig::new(ExecParams {
+        interval_s: 60,
+        entry_price: entry,
+        intrabar,
+        cost_model: cost,
+        fee_bps: fee,
+        slippage_bps: slip,
+        be_offset,
+    })
+    .unwrap()
 }
 
 /// One golden case of `tests/golden/trades.txt`.
@@ -288,26 +299,52 @@ pub fn random_grid_spec(rng: &mut Rng, with_rules: bool) -> quantbot_core::grid:
 
 /// Random run options: entry price, intrabar order, cost model, fees, break-even offset.
 pub fn random_exec(rng: &mut Rng) -> ExecConfig {
-    ExecConfig::new(
-        60,
-        if rng.chance(0.5) {
+    ExecConfig::new(ExecParams {
+        interval_s: 60,
+        entry_price: if rng.chance(0.5) {
             EntryPrice::Open
         } else {
             EntryPrice::Close
         },
-        if rng.chance(0.5) {
+        intrabar: if rng.chance(0.5) {
             Intrabar::SlFirst
         } else {
             Intrabar::TpFirst
         },
-        if rng.chance(0.7) {
+        cost_model: if rng.chance(0.7) {
             CostModel::Fills
         } else {
             CostModel::V1
         },
-        rng.pick(&[0.0, 10.0, 30.0]),
-        rng.pick(&[0.0, 10.0, 50.0]),
-        rng.pick(&[0.0, 0.0, 0.125, 0.5]),
-    )
+        fee_bps: rng.pick(&[0.0, 10.0, 30.0]),
+        slippage_bps: rng.pick(&[0.0, 10.0, 50.0]),
+        be_offset: rng.pick(&[0.0, 0.0, 0.125, 0.5]),
+    })
     .unwrap()
+}
+
+/// Records that the test `test` did not run because its input is missing (`reason`: which file,
+/// folder or program): the test must return right after. A line goes to stderr (written to the
+/// stream itself, which the test harness does not capture), and when `cargo xtask test` runs,
+/// one `file<TAB>test<TAB>reason` line is appended to the file named by `QUANTBOT_SKIP_LOG`
+/// (xtask/src/tally.rs reads it), so the summary counts the test as skipped rather than passed,
+/// names it, and fails the run under `CI=true`. A log that cannot be written fails the test: a
+/// skip never passes silently.
+#[track_caller]
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write;
+    const LOG_VAR: &str = "QUANTBOT_SKIP_LOG";
+    let file = std::panic::Location::caller().file();
+    let reason = reason.replace(['\t', '\n'], " ");
+    let _ = std::io::stderr().write_all(format!("SKIPPED {test} ({file}): {reason}\n").as_bytes());
+    if let Some(log) = std::env::var_os(LOG_VAR) {
+        // One write of the whole line: tests in other threads and binaries append to it too.
+        let line = format!("{file}\t{test}\t{reason}\n");
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .and_then(|mut f| f.write_all(line.as_bytes()))
+            .unwrap_or_else(|e| panic!("{LOG_VAR} {}: {e}", log.to_string_lossy()));
+    }
 }

@@ -3,7 +3,7 @@
 
 use quantbot_core::grid::{Grid, GridSpec};
 use quantbot_core::optimize::{search, CallWindow, Mode, Prepared, SearchOptions};
-use quantbot_core::policy::{CostModel, EntryPrice, ExecConfig, Intrabar, Policy, PolicyParams};
+use quantbot_core::policy::{CostModel, ExecConfig, ExecParams, Policy, PolicyParams};
 use quantbot_core::sim::{simulate_reference, CallPrep};
 use quantbot_core::store::Series;
 use quantbot_core::trade::Trade;
@@ -66,15 +66,12 @@ fn golden_trades_on_both_algorithms() {
 }
 
 fn exec(cost: CostModel, fee: f64, slip: f64) -> ExecConfig {
-    ExecConfig::new(
-        60,
-        EntryPrice::Open,
-        Intrabar::SlFirst,
-        cost,
-        fee,
-        slip,
-        0.0,
-    )
+    ExecConfig::new(ExecParams {
+        cost_model: cost,
+        fee_bps: fee,
+        slippage_bps: slip,
+        ..ExecParams::default()
+    })
     .unwrap()
 }
 

@@ -8,16 +8,17 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use quantbot_core::baseline::{baseline_call, BaselineConfig};
+use quantbot_core::baseline::{baseline_call, BaselineConfig, BaselineParams};
 use quantbot_core::data::{Call, Candle};
 use quantbot_core::metrics::Metrics;
 use quantbot_core::policy::{
-    hours_to_ms, CostModel, EntryPrice, ExecConfig, Intrabar, Ladder, Policy, PolicyParams,
+    hours_to_ms, CostModel, EntryPrice, ExecConfig, ExecParams, Intrabar, Ladder, Policy,
+    PolicyParams,
 };
 use quantbot_core::sim::{simulate_reference, CallPrep};
 use quantbot_core::store::Series;
 use quantbot_core::trade::Trade;
-use quantbot_core::wallet::{run_wallet, Offer, WalletConfig};
+use quantbot_core::wallet::{run_wallet, Offer, WalletConfig, WalletParams};
 use quantbot_core::window::{call_window, WindowSpec};
 use serde_json::Value;
 
@@ -73,34 +74,34 @@ struct Case {
 fn parse_case(doc: &Value) -> Case {
     let o = &doc["options"];
     let interval = doc["interval_s"].as_i64().unwrap();
-    let exec = ExecConfig::new(
-        interval,
-        match o["entry_price"].as_str().unwrap() {
+    let exec = ExecConfig::new(ExecParams {
+        interval_s: interval,
+        entry_price: match o["entry_price"].as_str().unwrap() {
             "open" => EntryPrice::Open,
             _ => EntryPrice::Close,
         },
-        match o["intrabar"].as_str().unwrap() {
+        intrabar: match o["intrabar"].as_str().unwrap() {
             "sl_first" => Intrabar::SlFirst,
             _ => Intrabar::TpFirst,
         },
-        match o["cost_model"].as_str().unwrap() {
+        cost_model: match o["cost_model"].as_str().unwrap() {
             "fills" => CostModel::Fills,
             _ => CostModel::V1,
         },
-        f(&o["fee_bps"]),
-        f(&o["slippage_bps"]),
-        f(&o["be_offset"]),
-    )
+        fee_bps: f(&o["fee_bps"]),
+        slippage_bps: f(&o["slippage_bps"]),
+        be_offset: f(&o["be_offset"]),
+    })
     .unwrap();
     let w = &o["wallet"];
-    let wallet = WalletConfig::new(
-        f(&w["initial_capital"]),
-        f(&w["max_allocation_pct"]),
-        f(&w["max_risk_per_trade"]),
-        w["max_concurrent_positions"].as_u64().unwrap() as u32,
-        f(&w["min_executable_size"]),
-        w["allow_same_token"].as_bool().unwrap(),
-    )
+    let wallet = WalletConfig::new(WalletParams {
+        initial_capital: f(&w["initial_capital"]),
+        max_allocation_pct: f(&w["max_allocation_pct"]),
+        max_risk_per_trade: f(&w["max_risk_per_trade"]),
+        max_concurrent_positions: w["max_concurrent_positions"].as_u64().unwrap() as u32,
+        min_executable_size: f(&w["min_executable_size"]),
+        allow_same_token: w["allow_same_token"].as_bool().unwrap(),
+    })
     .unwrap();
     let mut calls = Vec::new();
     let mut windows = Vec::new();
@@ -150,18 +151,18 @@ fn parse_case(doc: &Value) -> Case {
         })
         .collect();
     let b = &doc["baseline"];
-    let baseline = BaselineConfig::new(
-        interval,
-        f(&b["horizon_hours"]),
-        f(&b["tp"]),
-        f(&b["sl"]),
-        f(&b["fee_bps"]),
-        f(&b["slippage_bps"]),
-        match b["intrabar"].as_str().unwrap() {
+    let baseline = BaselineConfig::new(BaselineParams {
+        interval_s: interval,
+        horizon_hours: f(&b["horizon_hours"]),
+        tp: f(&b["tp"]),
+        sl: f(&b["sl"]),
+        fee_bps: f(&b["fee_bps"]),
+        slippage_bps: f(&b["slippage_bps"]),
+        intrabar: match b["intrabar"].as_str().unwrap() {
             "sl_first" => Intrabar::SlFirst,
             _ => Intrabar::TpFirst,
         },
-    )
+    })
     .unwrap();
     Case {
         baseline_horizon_hours: f(&b["horizon_hours"]),
@@ -321,7 +322,10 @@ fn check_baseline(ctx: &str, case: &Case, k: usize, want: &Value, errors: &mut V
 #[test]
 fn engine_agrees_with_the_independent_oracle() {
     if Command::new("python3").arg("--version").output().is_err() {
-        println!("SKIPPED: python3 is not installed, the oracle cannot run");
+        quantbot_tests::skip(
+            "engine_agrees_with_the_independent_oracle",
+            "python3 is not installed, the oracle cannot run",
+        );
         return;
     }
     let variants: [&[&str]; 6] = [

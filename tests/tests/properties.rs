@@ -10,7 +10,7 @@ use quantbot_core::optimize::{search, CallWindow, Mode, Prepared, SearchOptions,
 use quantbot_core::policy::ExecConfig;
 use quantbot_core::sim::{entry, simulate_reference, CallPrep};
 use quantbot_core::store::Series;
-use quantbot_core::wallet::{run_wallet, Offer, WalletConfig};
+use quantbot_core::wallet::{run_wallet, Offer, WalletConfig, WalletParams};
 use quantbot_tests::{call, random_exec, random_grid_spec, random_path, Rng};
 
 /// Random cases without a regression file (failures print their seed instead).
@@ -66,6 +66,38 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(config(1500))]
+
+    /// SPEC §3.6: `evaluate_each` (first passages remembered from one policy to the next,
+    /// trades reused across time stops) gives the reference simulator's trades, every field
+    /// bit for bit, on candles held as the CLI holds them (volumes only when a rule reads them).
+    #[test]
+    fn evaluate_each_equals_reference(seed in any::<u64>(), n in 1usize..200) {
+        let mut rng = Rng::new(seed);
+        let path = random_path(&mut rng, n, 1_700_000_000);
+        let exec = random_exec(&mut rng);
+        let mut spec = random_grid_spec(&mut rng, true);
+        // Several time stops, longer and shorter than the one before, so the reuse across
+        // them is exercised both ways.
+        spec.max_hold = vec![0.5, 0.05, 3.0, 0.25, 1.0];
+        let grid = Grid::new(spec, 48.0).unwrap();
+        let policies = grid.policies();
+        let mut series = Series::new(&path);
+        if !grid.reads_volume() {
+            series.drop_volume();
+        }
+        let prep = CallPrep::new(series.whole(), &exec, &grid.rules()).unwrap();
+        let mut each = Vec::new();
+        prep.evaluate_each(&exec, &policies, |k, t| each.push((k, t)));
+        prop_assert_eq!(each.len(), policies.len());
+        for (k, t) in each {
+            let reference = simulate_reference(&path, &exec, &policies[k]).unwrap();
+            prop_assert_eq!(t, reference, "policy {}: {}", k, grid.label(k));
+        }
+    }
+}
+
 /// Several callers with a few calls each, some sharing tokens and alert instants.
 struct Market {
     calls: Vec<Call>,
@@ -112,14 +144,14 @@ fn windows(m: &Market) -> Vec<CallWindow<'_>> {
 }
 
 fn random_options(rng: &mut Rng, exec: ExecConfig) -> SearchOptions {
-    let wallet = WalletConfig::new(
-        rng.pick(&[1_000.0, 10_000.0]),
-        rng.pick(&[0.04, 0.25, 1.0]),
-        rng.pick(&[50.0, 200.0, 1e9]),
-        1 + rng.below(4) as u32,
-        rng.pick(&[0.0, 10.0, 100.0]),
-        rng.chance(0.3),
-    )
+    let wallet = WalletConfig::new(WalletParams {
+        initial_capital: rng.pick(&[1_000.0, 10_000.0]),
+        max_allocation_pct: rng.pick(&[0.04, 0.25, 1.0]),
+        max_risk_per_trade: rng.pick(&[50.0, 200.0, 1e9]),
+        max_concurrent_positions: 1 + rng.below(4) as u32,
+        min_executable_size: rng.pick(&[0.0, 10.0, 100.0]),
+        allow_same_token: rng.chance(0.3),
+    })
     .unwrap();
     let mut opts = SearchOptions::new(exec, wallet);
     opts.objective = rng.pick(&Objective::ALL);

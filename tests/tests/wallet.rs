@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use quantbot_core::data::Call;
 use quantbot_core::policy::CostModel;
 use quantbot_core::trade::{ExitReason, Trade};
-use quantbot_core::wallet::{run_wallet, Offer, SkipReason, WalletConfig, WalletRun};
+use quantbot_core::wallet::{run_wallet, Offer, SkipReason, WalletConfig, WalletParams, WalletRun};
 use quantbot_tests::{call, Rng};
 
 fn trade(entry_ts_ms: i64, exit_ts_ms: i64, m: f64) -> Trade {
@@ -43,7 +43,13 @@ fn run(calls: &[Call], trades: &[Option<Trade>], cfg: &WalletConfig) -> WalletRu
 }
 
 fn cfg(max_positions: u32, allow_same_token: bool, capital: f64) -> WalletConfig {
-    WalletConfig::new(capital, 0.04, 200.0, max_positions, 10.0, allow_same_token).unwrap()
+    WalletConfig::new(WalletParams {
+        initial_capital: capital,
+        max_concurrent_positions: max_positions,
+        allow_same_token,
+        ..WalletParams::default()
+    })
+    .unwrap()
 }
 
 #[test]
@@ -125,7 +131,11 @@ fn equity_and_drawdown() {
     // Two positions of 400 each; the first loses half (−200), the second doubles (+400).
     let calls = vec![call("a", "A", "m1", 0), call("b", "A", "m2", 0)];
     let trades = vec![Some(trade(0, 60_000, 0.5)), Some(trade(0, 120_000, 2.0))];
-    let w = WalletConfig::new(10_000.0, 0.04, 1e9, 25, 10.0, false).unwrap();
+    let w = WalletConfig::new(WalletParams {
+        max_risk_per_trade: 1e9,
+        ..WalletParams::default()
+    })
+    .unwrap();
     let r = run(&calls, &trades, &w);
     assert_eq!(r.taken[0].size, 400.0);
     assert_eq!(r.taken[1].size, 0.04 * 9_600.0);
@@ -159,7 +169,13 @@ proptest! {
             .collect();
         let allow = rng.chance(0.3);
         let max = 1 + rng.below(6) as u32;
-        let w = WalletConfig::new(10_000.0, rng.pick(&[0.04, 0.3]), 200.0, max, 10.0, allow).unwrap();
+        let w = WalletConfig::new(WalletParams {
+            max_allocation_pct: rng.pick(&[0.04, 0.3]),
+            max_concurrent_positions: max,
+            allow_same_token: allow,
+            ..WalletParams::default()
+        })
+        .unwrap();
         let r = run(&calls, &trades, &w);
         prop_assert!(r.max_open <= max as usize);
         prop_assert_eq!(r.taken.len() + r.skips.len(), n);

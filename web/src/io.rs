@@ -14,10 +14,17 @@ fn js_text(e: wasm_bindgen::JsValue) -> String {
         .unwrap_or_else(|| format!("{e:?}"))
 }
 
-/// Fetches a URL; `Ok(None)` when the server answers 404.
+/// Fetches a URL, on the page or in a worker; `Ok(None)` when the server answers 404.
 pub async fn fetch_bytes(url: &str) -> Result<Option<Vec<u8>>, String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let resp = JsFuture::from(window.fetch_with_str(url))
+    let global = js_sys::global();
+    let request = if let Some(w) = global.dyn_ref::<web_sys::Window>() {
+        w.fetch_with_str(url)
+    } else if let Some(w) = global.dyn_ref::<web_sys::WorkerGlobalScope>() {
+        w.fetch_with_str(url)
+    } else {
+        return Err(format!("{url}: nothing here can fetch"));
+    };
+    let resp = JsFuture::from(request)
         .await
         .map_err(|e| format!("{url}: {}", js_text(e)))?;
     let resp: web_sys::Response = resp.dyn_into().map_err(|_| format!("{url}: no response"))?;

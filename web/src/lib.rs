@@ -3,8 +3,12 @@
 //! (wasm-bindgen-rayon) and shows the results. Nothing is uploaded anywhere.
 
 mod app;
+mod backend;
+mod components;
 pub mod io;
 pub mod job;
+mod lab;
+mod load;
 pub mod solo;
 
 use wasm_bindgen::prelude::*;

@@ -1,62 +1,97 @@
 //! The lab's one-worker mode, for pages served without cross-origin isolation: the engine's
 //! shared memory cannot reach a pool of Web Workers there, so one dedicated worker
-//! (`www/solo-worker.js`) runs its own instance of the module, decodes the data and runs the
-//! grid, and the page gets the calls and the results through messages, bit for bit
-//! (`quantbot_format::transfer`).
+//! (`www/solo-worker.js`) runs its own instance of the module, reads and decodes the data and
+//! runs the grid. Page and worker speak the typed messages of `quantbot_lab_model::messages`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use quantbot_format::dataset::LoadOptions;
-use quantbot_format::lab::Form;
-use quantbot_format::transfer::{calls_to_json, result_to_json};
-use serde_json::json;
+use quantbot_lab_model::messages::{FromWorker, Source, ToWorker};
+use quantbot_lab_model::share::ShareLink;
 use wasm_bindgen::prelude::*;
 
+use crate::io::{fetch_bytes, file_bytes};
 use crate::job::{decode, run, Loaded, Progress, RawFiles};
 
 thread_local! {
+    /// In the worker: the loaded dataset.
     static DATA: RefCell<Option<Rc<Loaded>>> = const { RefCell::new(None) };
+    /// On the page: the one worker.
+    static WORKER: RefCell<Option<web_sys::Worker>> = const { RefCell::new(None) };
 }
 
-/// In the worker: decodes the files (`names[k]` with bytes `bufs[k]`) and keeps them; returns
-/// the calls and manifest as JSON for the page.
+/// In the worker: answers one message of the page (every message but `init`, which the glue
+/// handles), always with a [`FromWorker`] as JSON text.
 #[wasm_bindgen]
-pub fn solo_load(
+pub async fn solo_handle(msg: String, files: js_sys::Array) -> String {
+    let reply = match ToWorker::decode(&msg) {
+        Ok(ToWorker::Load {
+            label,
+            sources,
+            interval_s,
+        }) => load(label, sources, files, interval_s).await,
+        Ok(ToWorker::Run { query }) => run_query(&query),
+        Ok(ToWorker::Init { .. }) => Err("the engine is already loaded".into()),
+        Err(e) => Err(e),
+    };
+    reply
+        .unwrap_or_else(|message| FromWorker::Error { message })
+        .encode()
+}
+
+async fn load(
     label: String,
-    names: js_sys::Array,
-    bufs: js_sys::Array,
-    interval_s: i32,
-) -> Result<String, String> {
+    sources: Vec<Source>,
+    files: js_sys::Array,
+    interval_s: i64,
+) -> Result<FromWorker, String> {
     DATA.with(|d| d.borrow_mut().take());
-    let mut files = RawFiles::default();
-    for (n, b) in names.iter().zip(bufs.iter()) {
-        let name = n.as_string().unwrap_or_default();
-        files.add(&name, js_sys::Uint8Array::new(&b).to_vec());
+    let mut raw = RawFiles::default();
+    let mut next_file = files.iter();
+    for s in sources {
+        let bytes = match &s.url {
+            Some(url) => fetch_bytes(url).await?,
+            None => {
+                let f = next_file
+                    .next()
+                    .ok_or_else(|| format!("{}: the file did not reach the worker", s.name))?;
+                Some(file_bytes(&f.unchecked_into::<web_sys::File>()).await?)
+            }
+        };
+        match bytes {
+            Some(b) => {
+                raw.add(&s.name, b);
+            }
+            None if s.optional => {}
+            None => {
+                return Err(format!(
+                    "{}: not found (is {label} a dataset folder?)",
+                    s.name
+                ))
+            }
+        }
     }
     let fallback = LoadOptions {
-        interval_s: i64::from(interval_s),
+        interval_s,
         horizon_hours: 48.0,
         min_coverage: 0.8,
     };
-    let loaded = decode(label, files, fallback)?;
-    let mut v = calls_to_json(&loaded.ds);
-    v["label"] = json!(loaded.label);
-    v["manifest"] = json!(loaded.manifest.as_ref().map(|m| m.json.clone()));
-    v["manifest_bytes_sha256"] = json!(loaded.manifest.as_ref().map(|m| m.sha256.clone()));
+    let loaded = decode(label, raw, fallback)?;
+    let reply = FromWorker::loaded(&loaded.label, &loaded.ds, loaded.manifest.as_ref());
     DATA.with(|d| *d.borrow_mut() = Some(Rc::new(loaded)));
-    Ok(v.to_string())
+    Ok(reply)
 }
 
-/// In the worker: runs the grid of a share-link query on the loaded data (rayon runs on this
-/// worker's own thread here); returns the §10.1 JSON and the result for the page's tables.
-#[wasm_bindgen]
-pub fn solo_run(query: String) -> Result<String, String> {
+/// Runs the grid of a share link's query on the loaded data (rayon runs on this worker's own
+/// thread here).
+fn run_query(query: &str) -> Result<FromWorker, String> {
     // Taken out of the cell first: the cell is never borrowed across a run.
     let data = DATA
         .with(|d| d.borrow().clone())
         .ok_or("no data is loaded")?;
-    let options = Form::from_query(&query)
+    let options = ShareLink::parse(query)
+        .form
         .options(data.ds.horizon_hours, data.ds.interval_s)
         .map_err(|errs| {
             errs.iter()
@@ -65,21 +100,13 @@ pub fn solo_run(query: String) -> Result<String, String> {
                 .join("; ")
         })?;
     let out = run(&data, options, &Progress::default())?.ok_or("cancelled")?;
-    let equity: Vec<Vec<(i64, u64)>> = out
-        .equity
-        .iter()
-        .map(|c| c.iter().map(|&(t, e)| (t, e.to_bits())).collect())
-        .collect();
-    Ok(
-        json!({"json": out.json, "result": result_to_json(&out.result), "equity": equity})
-            .to_string(),
-    )
+    Ok(FromWorker::done(out.json, &out.result, &out.equity))
 }
 
-/// Starts the one worker (a module worker running `solo-worker.js`) and hands it the URLs of
-/// this page's engine (from the page's preload links); every message it posts goes to
-/// `on_message`.
-pub fn start(on_message: impl Fn(JsValue) + 'static) -> Result<web_sys::Worker, String> {
+/// On the page: starts the one worker (a module worker running `solo-worker.js`), hands it the
+/// URLs of this page's engine (from the page's preload links), and sends each of its answers
+/// to `on_message`.
+pub fn start(on_message: impl Fn(FromWorker) + 'static) -> Result<(), String> {
     let doc = web_sys::window()
         .and_then(|w| w.document())
         .ok_or("no document")?;
@@ -98,65 +125,36 @@ pub fn start(on_message: impl Fn(JsValue) + 'static) -> Result<web_sys::Worker, 
     let worker = web_sys::Worker::new_with_options("solo-worker.js", &opts)
         .map_err(|e| format!("the worker did not start: {e:?}"))?;
     let handler = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-        on_message(e.data())
+        on_message(FromWorker::decode(
+            &e.data().as_string().unwrap_or_default(),
+        ))
     });
     worker.set_onmessage(Some(handler.as_ref().unchecked_ref()));
     handler.forget();
-    let init = js_sys::Object::new();
-    let inner = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&inner, &"module".into(), &module.into());
-    let _ = js_sys::Reflect::set(&inner, &"wasm".into(), &wasm.into());
-    let _ = js_sys::Reflect::set(&init, &"init".into(), &inner);
-    worker
-        .post_message(&init)
-        .map_err(|e| format!("the worker did not start: {e:?}"))?;
-    Ok(worker)
+    WORKER.with(|w| *w.borrow_mut() = Some(worker));
+    post(&ToWorker::Init { module, wasm }, None)
 }
 
-/// On the page: the loaded data of a `solo_load` answer (calls and counts, no candles).
-pub fn loaded_from(text: &str) -> Result<Loaded, String> {
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let (ds, candles) =
-        quantbot_format::transfer::calls_from_json(&v).map_err(|e| e.to_string())?;
-    let manifest = match (&v["manifest"], v["manifest_bytes_sha256"].as_str()) {
-        (serde_json::Value::Null, _) | (_, None) => None,
-        (json, Some(sha)) => Some(quantbot_format::dataset::ManifestInfo {
-            interval_s: ds.interval_s,
-            horizon_hours: ds.horizon_hours,
-            min_coverage: ds.min_coverage,
-            sha256: sha.to_string(),
-            json: json.clone(),
-        }),
-    };
-    Ok(Loaded {
-        label: v["label"].as_str().unwrap_or_default().to_string(),
-        manifest,
-        ds,
-        candles,
-        candle_bytes: v["candle_bytes"].as_u64().unwrap_or(0) as usize,
+/// On the page: sends a message, with the user's files for a load of local files.
+pub fn post(msg: &ToWorker, files: Option<js_sys::Array>) -> Result<(), String> {
+    let envelope = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&envelope, &"msg".into(), &msg.encode().into());
+    if let Some(f) = files {
+        let _ = js_sys::Reflect::set(&envelope, &"files".into(), &f);
+    }
+    WORKER.with(|w| match w.borrow().as_ref() {
+        Some(w) => w
+            .post_message(&envelope)
+            .map_err(|e| format!("the worker did not take the message: {e:?}")),
+        None => Err("the worker is not running".into()),
     })
 }
 
-/// On the page: the run of a `solo_run` answer.
-pub fn output_from(
-    text: &str,
-    options: quantbot_format::options::V1Options,
-    horizon_hours: f64,
-) -> Result<crate::job::RunOutput, String> {
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let result =
-        quantbot_format::transfer::result_from_json(&v["result"]).map_err(|e| e.to_string())?;
-    let grid = options.grid(horizon_hours).map_err(|e| e.to_string())?;
-    let equity: Vec<Vec<(i64, u64)>> =
-        serde_json::from_value(v["equity"].clone()).map_err(|e| e.to_string())?;
-    Ok(crate::job::RunOutput {
-        grid,
-        options,
-        result,
-        json: v["json"].as_str().unwrap_or_default().to_string(),
-        equity: equity
-            .into_iter()
-            .map(|c| c.into_iter().map(|(t, e)| (t, f64::from_bits(e))).collect())
-            .collect(),
-    })
+/// On the page: stops the worker (it cannot hear a message while it computes).
+pub fn stop() {
+    WORKER.with(|w| {
+        if let Some(w) = w.borrow_mut().take() {
+            w.terminate();
+        }
+    });
 }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::tally::Tally;
 use crate::{root, target_dir};
 
 pub const NIGHTLY: &str = "nightly-2026-05-20";
@@ -261,8 +262,9 @@ pub fn build_site() -> Result<(), String> {
     run("build the lab (trunk build --release)", c)
 }
 
-/// Lints and tests of the web workspace; returns (passed, failed) test counts.
-pub fn test(quantbot: &Path) -> Result<(u64, u64), String> {
+/// Lints and tests of the web workspace, their counts added to `tally`. None of them can skip:
+/// a missing dataset or tool is an error.
+pub fn test(quantbot: &Path, tally: &mut Tally) -> Result<(), String> {
     ensure_tools()?;
     let web = root().join("web");
     let mut c = command("cargo", &web, false);
@@ -286,8 +288,7 @@ pub fn test(quantbot: &Path) -> Result<(u64, u64), String> {
     let mut c = command("cargo", &web, true);
     c.args(["test", "--release", "--target", "wasm32-unknown-unknown"])
         .env("CHROMEDRIVER", "/usr/bin/chromedriver");
-    let (mut passed, mut failed) =
-        crate::run_counting("wasm-bindgen tests in headless Chromium", c)?;
+    crate::tally::run_counting("wasm-bindgen tests in headless Chromium", c, None, tally)?;
     build_site()?;
     let mut c = command("node", &root(), false);
     c.arg("web/e2e/lab.test.mjs")
@@ -295,10 +296,7 @@ pub fn test(quantbot: &Path) -> Result<(u64, u64), String> {
         .arg(&demo)
         .arg(quantbot)
         .arg("docs/lab.png");
-    let (p, f) = crate::run_counting("lab end-to-end in headless Chromium", c)?;
-    passed += p;
-    failed += f;
-    Ok((passed, failed))
+    crate::tally::run_counting("lab end-to-end in headless Chromium", c, None, tally)
 }
 
 /// `cargo xtask lab`: everything from a fresh machine to the served site.

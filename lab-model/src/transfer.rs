@@ -11,8 +11,10 @@ use quantbot_core::wallet::WalletRun;
 use quantbot_core::window::Exclusion;
 use serde_json::{json, Value};
 
-use crate::dataset::Dataset;
-use crate::{data, Result};
+use quantbot_format::dataset::Dataset;
+use quantbot_format::Error;
+
+type Result<T> = std::result::Result<T, Error>;
 
 fn f(x: f64) -> Value {
     json!(x.to_bits())
@@ -22,8 +24,8 @@ fn of(x: Option<f64>) -> Value {
     x.map_or(Value::Null, f)
 }
 
-fn bad(what: &str) -> crate::Error {
-    data(format!("transfer: malformed {what}"))
+fn bad(what: &str) -> Error {
+    Error::Data(format!("transfer: malformed {what}"))
 }
 
 fn get_f(v: &Value) -> Result<f64> {
@@ -312,7 +314,7 @@ mod tests {
         let back = result_from_json(&serde_json::from_str(&text).unwrap()).unwrap();
         assert_eq!(back, r);
         assert_eq!(
-            crate::results::caller_flags(&back.per_caller[0]),
+            quantbot_format::results::caller_flags(&back.per_caller[0]),
             ["infeasible", "collapsed", "not grouped"]
         );
         assert_eq!(

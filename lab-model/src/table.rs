@@ -1,0 +1,158 @@
+//! Result tables as plain state: cells that sort with absent numbers last, and a view (sort
+//! column, direction, page) that the page's table component renders.
+
+/// A table: its columns, its rows, and which rows are shown muted (infeasible).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+    /// `muted[k]`: row `k` is shown in grey italics (an infeasible grid point or caller).
+    pub muted: Vec<bool>,
+}
+
+/// One table cell: a number (absent numbers show as "–" and sort last) or text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Num(Option<f64>),
+    Text(String),
+}
+
+impl Cell {
+    /// The text shown: numbers with up to 4 decimals, trailing zeros trimmed.
+    pub fn display(&self) -> String {
+        match self {
+            Cell::Text(s) => s.clone(),
+            Cell::Num(None) => "–".into(),
+            Cell::Num(Some(x)) => {
+                let s = format!("{x:.4}");
+                let s = s.trim_end_matches('0').trim_end_matches('.');
+                if s == "-0" {
+                    "0".into()
+                } else {
+                    s.to_string()
+                }
+            }
+        }
+    }
+
+    fn cmp(&self, other: &Cell) -> std::cmp::Ordering {
+        use std::cmp::Ordering::*;
+        match (self, other) {
+            (Cell::Num(Some(a)), Cell::Num(Some(b))) => a.total_cmp(b),
+            (Cell::Num(None), Cell::Num(None)) => Equal,
+            (Cell::Num(None), _) => Greater,
+            (_, Cell::Num(None)) => Less,
+            (Cell::Text(a), Cell::Text(b)) => a.cmp(b),
+            (Cell::Num(_), Cell::Text(_)) => Less,
+            (Cell::Text(_), Cell::Num(_)) => Greater,
+        }
+    }
+}
+
+/// A table's sort and page. Sorting is stable (ties keep row order); absent numbers always
+/// sort last, in both directions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableView {
+    pub sort: Option<(usize, bool)>,
+    pub page: usize,
+    pub page_size: usize,
+}
+
+impl TableView {
+    pub fn new(page_size: usize) -> TableView {
+        TableView {
+            sort: None,
+            page: 0,
+            page_size: page_size.max(1),
+        }
+    }
+
+    /// A click on a column header: sort by it ascending, or flip the direction when it is
+    /// already the sort column. Back to the first page.
+    pub fn click(&mut self, column: usize) {
+        self.sort = match self.sort {
+            Some((c, desc)) if c == column => Some((c, !desc)),
+            _ => Some((column, false)),
+        };
+        self.page = 0;
+    }
+
+    /// Row indices in display order.
+    pub fn order(&self, rows: &[Vec<Cell>]) -> Vec<usize> {
+        let mut idx: Vec<usize> = (0..rows.len()).collect();
+        if let Some((c, desc)) = self.sort {
+            idx.sort_by(|&a, &b| {
+                let (x, y) = (&rows[a][c], &rows[b][c]);
+                let absent = |v: &Cell| matches!(v, Cell::Num(None));
+                match (absent(x), absent(y)) {
+                    (true, false) => std::cmp::Ordering::Greater,
+                    (false, true) => std::cmp::Ordering::Less,
+                    _ if desc => y.cmp(x),
+                    _ => x.cmp(y),
+                }
+            });
+        }
+        idx
+    }
+
+    pub fn pages(&self, total: usize) -> usize {
+        total.div_ceil(self.page_size).max(1)
+    }
+
+    /// Moves to a page, kept in range.
+    pub fn go(&mut self, page: usize, total: usize) {
+        self.page = page.min(self.pages(total) - 1);
+    }
+
+    /// The slice of `order` on the current page.
+    pub fn page_of<'a>(&self, order: &'a [usize]) -> &'a [usize] {
+        let start = (self.page * self.page_size).min(order.len());
+        let end = (start + self.page_size).min(order.len());
+        &order[start..end]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorting_is_stable_with_absent_numbers_last() {
+        let rows: Vec<Vec<Cell>> = [Some(2.0), None, Some(-1.0), Some(2.0), None]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| vec![Cell::Num(*v), Cell::Text(format!("r{i}"))])
+            .collect();
+        let mut t = TableView::new(2);
+        assert_eq!(t.order(&rows), [0, 1, 2, 3, 4]);
+        t.click(0);
+        assert_eq!(t.order(&rows), [2, 0, 3, 1, 4]);
+        t.click(0);
+        assert_eq!(t.order(&rows), [0, 3, 2, 1, 4]);
+        t.click(1);
+        assert_eq!(t.sort, Some((1, false)));
+        assert_eq!(t.order(&rows), [0, 1, 2, 3, 4]);
+        assert_eq!(Cell::Num(Some(0.123456)).display(), "0.1235");
+        assert_eq!(Cell::Num(Some(2.0)).display(), "2");
+        assert_eq!(Cell::Num(None).display(), "–");
+    }
+
+    #[test]
+    fn paging_covers_every_row_once() {
+        let mut t = TableView::new(50);
+        let order: Vec<usize> = (0..10_001).rev().collect();
+        assert_eq!(t.pages(order.len()), 201);
+        let mut seen = 0;
+        for p in 0..t.pages(order.len()) {
+            t.go(p, order.len());
+            seen += t.page_of(&order).len();
+        }
+        assert_eq!(seen, 10_001);
+        t.go(10_000, order.len());
+        assert_eq!(t.page, 200);
+        assert_eq!(t.page_of(&order), &[0]);
+        t.click(3);
+        assert_eq!(t.page, 0);
+        assert_eq!(TableView::new(10).pages(0), 1);
+    }
+}

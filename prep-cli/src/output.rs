@@ -1,0 +1,162 @@
+//! The commands' general output helpers: plain-text tables, CSV cells, number formatting, JSON
+//! text, and stdout, where a closed pipe (`| head`) is not an error.
+
+use std::io::Write;
+
+use serde_json::Value;
+
+/// A number as JSON, or `null` when it does not exist or is not finite (one definition, shared
+/// with the lab's results JSON).
+pub use quantbot_format::results::num;
+
+/// A table of left-aligned text and right-aligned numbers (a cell that starts with a digit or a
+/// sign, past the first column), columns two spaces apart, under a rule of dashes.
+pub fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let n = header.len();
+    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (k, cell) in r.iter().enumerate().take(n) {
+            width[k] = width[k].max(cell.chars().count());
+        }
+    }
+    let numeric = |s: &str| s.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+');
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (k, cell) in cells.iter().enumerate() {
+            let pad = width[k] - cell.chars().count();
+            if k > 0 {
+                s.push_str("  ");
+            }
+            if k > 0 && numeric(cell) {
+                s.push_str(&" ".repeat(pad));
+                s.push_str(cell);
+            } else {
+                s.push_str(cell);
+                if k + 1 < n {
+                    s.push_str(&" ".repeat(pad));
+                }
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let rule: Vec<String> = width.iter().map(|w| "-".repeat(*w)).collect();
+    let mut out = line(header.to_vec());
+    out.push_str(&line(rule.iter().map(String::as_str).collect()));
+    for r in rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// A CSV cell: quoted (with doubled quotes) when it holds a comma, a quote or a line break.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// A number as a CSV cell in its shortest round-trip form, empty when it does not exist or is
+/// not finite.
+pub fn csv_num(v: Option<f64>) -> String {
+    v.filter(|x| x.is_finite())
+        .map_or_else(String::new, |x| x.to_string())
+}
+
+/// A number with `digits` decimals, or `-` when it does not exist.
+pub fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
+}
+
+/// A share as a percentage with one decimal (`0.123` → `12.3%`), or `-` when it does not exist.
+pub fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |x| format!("{:.1}%", x * 100.0))
+}
+
+/// Pretty JSON with a final newline, as printed on stdout and written to files.
+pub fn json_text(v: &Value) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(v)? + "\n")
+}
+
+/// Writes `text` to stdout.
+pub fn print(text: &str) -> anyhow::Result<()> {
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .or_else(ignore_broken_pipe)?;
+    Ok(())
+}
+
+/// A closed pipe (`| head`) is not an error.
+pub fn ignore_broken_pipe(e: std::io::Error) -> std::io::Result<()> {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_table(header: &[&str], rows: &[&[&str]], expected: &str) {
+        let rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| r.iter().map(|c| c.to_string()).collect())
+            .collect();
+        assert_eq!(render_table(header, &rows), expected);
+    }
+
+    #[test]
+    fn tables_align_text_left_and_numbers_right() {
+        check_table(
+            &["caller", "calls", "flags"],
+            &[
+                &["Alpha", "7", "edge"],
+                &["Brook", "-", ""],
+                &["Jo", "123", "x"],
+            ],
+            "caller  calls  flags\n\
+             ------  -----  -----\n\
+             Alpha       7  edge\n\
+             Brook       -\n\
+             Jo        123  x\n",
+        );
+        // The first column is text even when it looks like a number.
+        check_table(&["a", "b"], &[&["1", "x"]], "a  b\n-  -\n1  x\n");
+    }
+
+    #[test]
+    fn csv_cells_are_quoted_only_when_needed() {
+        for (input, expected) in [
+            ("plain", "plain"),
+            ("a,b", "\"a,b\""),
+            ("say \"hi\"", "\"say \"\"hi\"\"\""),
+            ("two\nlines", "\"two\nlines\""),
+            ("", ""),
+        ] {
+            assert_eq!(csv_field(input), expected, "{input:?}");
+        }
+        assert_eq!(csv_num(Some(0.1)), "0.1");
+        assert_eq!(csv_num(Some(f64::NAN)), "");
+        assert_eq!(csv_num(None), "");
+    }
+
+    #[test]
+    fn numbers_and_shares_format_with_a_dash_when_missing() {
+        assert_eq!(fmt_opt(Some(1.23456), 2), "1.23");
+        assert_eq!(fmt_opt(None, 2), "-");
+        assert_eq!(pct(Some(0.1234)), "12.3%");
+        assert_eq!(pct(Some(-0.5)), "-50.0%");
+        assert_eq!(pct(None), "-");
+    }
+
+    #[test]
+    fn a_closed_pipe_is_not_an_error() {
+        use std::io::{Error, ErrorKind};
+        assert!(ignore_broken_pipe(Error::from(ErrorKind::BrokenPipe)).is_ok());
+        assert!(ignore_broken_pipe(Error::from(ErrorKind::PermissionDenied)).is_err());
+    }
+}

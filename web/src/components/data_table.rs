@@ -1,0 +1,80 @@
+//! A sortable, paged table of a `quantbot_lab_model::table::Table`: a click on a header sorts,
+//! a click on a row calls back with its index; muted rows are shown in grey italics.
+
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use quantbot_lab_model::table::{Table, TableView};
+
+/// What a click on a row does, with the row's index in the table.
+pub type RowClick = Option<Arc<dyn Fn(usize) + Send + Sync>>;
+
+pub fn data_table(
+    id: &'static str,
+    table: Signal<Table>,
+    view_state: RwSignal<TableView>,
+    on_row: RowClick,
+) -> impl IntoView {
+    let order = Memo::new(move |_| {
+        let v = view_state.get();
+        table.with(|t| v.order(&t.rows))
+    });
+    let total = move || table.with(|t| t.rows.len());
+    let head = move || {
+        table.with(|t| {
+            t.columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let arrow = move || match view_state.get().sort {
+                        Some((k, true)) if k == i => " ▼",
+                        Some((k, false)) if k == i => " ▲",
+                        _ => "",
+                    };
+                    let c = c.clone();
+                    view! { <th on:click=move |_| view_state.update(|v| v.click(i))>{c}{arrow}</th> }
+                })
+                .collect_view()
+        })
+    };
+    let body = move || {
+        let v = view_state.get();
+        order.with(|o| {
+            table.with(|t| {
+                v.page_of(o)
+                    .iter()
+                    .map(|&k| {
+                        let cb = on_row.clone();
+                        let cells = t.rows[k]
+                            .iter()
+                            .map(|c| view! { <td>{c.display()}</td> })
+                            .collect_view();
+                        let muted = t.muted.get(k).copied().unwrap_or(false);
+                        view! {
+                            <tr class:infeasible=muted on:click=move |_| if let Some(f) = &cb { f(k) }>{cells}</tr>
+                        }
+                    })
+                    .collect_view()
+            })
+        })
+    };
+    let step = move |d: isize| {
+        view_state.update(|v| {
+            let p = v.page.saturating_add_signed(d);
+            v.go(p, total())
+        })
+    };
+    view! {
+        <div class="table-wrap">
+            <table id=id class="data">
+                <thead><tr>{head}</tr></thead>
+                <tbody>{body}</tbody>
+            </table>
+        </div>
+        <div class="pager">
+            <button on:click=move |_| step(-1)>"‹ prev"</button>
+            <span class="page">{move || format!("page {} of {} · {} rows", view_state.get().page + 1, view_state.get().pages(total()), total())}</span>
+            <button class="next" on:click=move |_| step(1)>"next ›"</button>
+        </div>
+    }
+}
