@@ -1,7 +1,7 @@
 //! The Quantbot Lab engine: calls and candles in; trades, wallets, metrics and rankings out.
 //!
 //! Pure by design (see ARCHITECTURE.md): no I/O, no clock, no randomness, and only `+ − × ÷`
-//! and `sqrt` on f64, so the same inputs give bit-identical results natively and in
+//! and `sqrt` on f64 (plus `libm`'s `erfc` and `log` for §13), so the same inputs give bit-identical results natively and in
 //! WebAssembly, on any number of threads.
 //!
 //! Where each part of SPEC.md lives:
@@ -14,6 +14,8 @@
 //! - §4 wallet: [`wallet`]; §5 metrics, constraints, objective, ranking: [`metrics`]
 //! - §6 grids and optimization modes: [`grid`], [`optimize`]
 //! - §7 baseline per-alert metrics: [`baseline`]
+//! - §13 robustness (deflated Sharpe, PBO, walk-forward, verdict): [`robust`], fed by
+//!   [`optimize`]
 //! - compact, lossless candle storage the engine reads (issue 6): [`store`]
 
 pub mod baseline;
@@ -24,6 +26,7 @@ pub mod metrics;
 pub mod num;
 pub mod optimize;
 pub mod policy;
+pub mod robust;
 pub mod select;
 pub mod sim;
 pub mod splitmix;

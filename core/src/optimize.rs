@@ -1,6 +1,7 @@
 //! Grid search (SPEC §6): per-caller wallets over every grid point, the best policy per caller
 //! with its `collapsed` and `edge` flags, the grouped wallet of the kept callers, and the
-//! holdout split. Grid points are evaluated in parallel and merged in policy-index order, so
+//! holdout split, and each caller's robustness (SPEC §13, [`crate::robust`]) from the same
+//! evaluation. Grid points are evaluated in parallel and merged in policy-index order, so
 //! results never depend on the number of threads.
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use crate::data::Call;
 use crate::grid::Grid;
 use crate::metrics::{best, Constraints, Metrics, Objective, Scored};
 use crate::policy::{ExecConfig, Policy};
+use crate::robust::{blocks, deflated_sharpe, Cscv, Fold, Robustness, SetPerf, WalkForward};
 use crate::sim::CallPrep;
 use crate::store::Window;
 use crate::trade::Trade;
@@ -65,6 +67,8 @@ pub struct SearchOptions {
     pub min_calls: usize,
     pub filter_collapsed: bool,
     pub filter_edge: bool,
+    /// Walk-forward folds `K` (SPEC §13.3); 0 is off.
+    pub folds: usize,
     holdout_fraction: f64,
 }
 
@@ -80,6 +84,7 @@ impl SearchOptions {
             min_calls: 0,
             filter_collapsed: true,
             filter_edge: true,
+            folds: 0,
             holdout_fraction: 0.0,
         }
     }
@@ -121,6 +126,8 @@ pub struct CallerResult {
     pub holdout: Option<HoldoutResult>,
     /// Whether the caller trades in the grouped wallet.
     pub kept: bool,
+    /// SPEC §13, in `per-caller` and `both` modes.
+    pub robustness: Option<Robustness>,
 }
 
 impl CallerResult {
@@ -202,6 +209,13 @@ impl<'a> Prepared<'a> {
             .collect()
     }
 
+    /// Policy `index` alone on `calls` in a fresh wallet (the holdout's and the walk-forward's
+    /// test runs, and the best policy's trades for the deflated Sharpe).
+    pub fn run_alone(&self, calls: &[usize], index: usize, opts: &SearchOptions) -> WalletRun {
+        let trades = self.trades(calls, index, &opts.exec);
+        self.wallet(calls, &trades, |_| index, opts)
+    }
+
     /// Runs a wallet over `calls`, each under the policy that `policy_of` gives it.
     pub fn wallet(
         &self,
@@ -236,13 +250,16 @@ impl<'a> Prepared<'a> {
     /// policy of the block on one call, then the next call), so a call's index and candles
     /// are read from memory once per block rather than once per policy; then each policy's
     /// wallet runs over its column. The result is the same as scoring each policy alone.
+    /// The same column also feeds the robustness measures (SPEC §13): the policy's CSCV
+    /// perfs and its wallets on the walk-forward training prefixes.
     fn score_block(
         &self,
         calls: &[usize],
         range: std::ops::Range<usize>,
         opts: &SearchOptions,
+        extra: &Extra,
         progress: &(dyn Fn() + Sync),
-    ) -> Vec<Scored> {
+    ) -> BlockScores {
         let n = calls.len();
         let policies = &self.policies[range.clone()];
         // trades[k * n + i]: policy range.start + k on call calls[i].
@@ -252,19 +269,33 @@ impl<'a> Prepared<'a> {
                 prep.evaluate_each(&opts.exec, policies, |k, t| trades[k * n + i] = Some(t));
             }
         }
-        range
-            .zip(trades.chunks(n.max(1)))
-            .map(|(index, column)| {
-                let run = self.wallet(calls, column, |_| index, opts);
-                let metrics = Metrics::of(&run);
-                progress();
-                Scored {
-                    index,
-                    feasible: opts.constraints.feasible(&metrics),
-                    metrics,
-                }
-            })
-            .collect()
+        let mut out = BlockScores {
+            scored: Vec::with_capacity(policies.len()),
+            perfs: Vec::new(),
+            folds: vec![Vec::with_capacity(policies.len()); extra.prefixes.len()],
+        };
+        let score = |index: usize, run: &WalletRun| {
+            let metrics = Metrics::of(run);
+            Scored {
+                index,
+                feasible: opts.constraints.feasible(&metrics),
+                metrics,
+            }
+        };
+        for (index, column) in range.zip(trades.chunks(n.max(1))) {
+            let run = self.wallet(calls, column, |_| index, opts);
+            out.scored.push(score(index, &run));
+            if let Some(cscv) = &extra.cscv {
+                out.perfs
+                    .push(cscv.perf(|i| column[i].as_ref().map_or(0.0, |t| t.net_multiple - 1.0)));
+            }
+            for (fold, &end) in out.folds.iter_mut().zip(&extra.prefixes) {
+                let run = self.wallet(&calls[..end], &column[..end], |_| index, opts);
+                fold.push(score(index, &run));
+            }
+            progress();
+        }
+        out
     }
 
     /// Number of in-sample calls out of `n` for a holdout fraction (SPEC §12).
@@ -306,88 +337,30 @@ pub fn search_cancellable(
         .callers()
         .filter(|(_, calls)| calls.len() >= opts.min_calls)
         .collect();
-    let holdout = opts.holdout_fraction > 0.0;
-    let in_sample: Vec<&[usize]> = callers
-        .iter()
-        .map(|(_, calls)| {
-            if holdout {
-                &calls[..Prepared::in_sample_count(calls.len(), opts.holdout_fraction)]
-            } else {
-                *calls
-            }
-        })
-        .collect();
-
-    // Every (caller, block of policies) pair, flattened so the pool stays busy; merged in
-    // index order. A block holds about `BLOCK_TRADES` trades, so it stays in cache.
     let size = grid.size();
     let total = (callers.len() * size) as u64;
     let done = AtomicU64::new(0);
-    let tick = || progress(done.fetch_add(1, AtomicOrdering::Relaxed) + 1, total);
-    let tasks: Vec<(usize, std::ops::Range<usize>)> = in_sample
-        .iter()
-        .enumerate()
-        .flat_map(|(ci, calls)| {
-            let block = (BLOCK_TRADES / calls.len().max(1)).clamp(1, size.max(1));
-            (0..size)
-                .step_by(block)
-                .map(move |a| (ci, a..(a + block).min(size)))
+    let tick = || {
+        progress(done.fetch_add(1, AtomicOrdering::Relaxed) + 1, total);
+    };
+    // Callers in parallel and, inside each, blocks of policies in parallel (rayon balances
+    // the two levels); each caller's scores are reduced to its result as soon as its blocks
+    // are in, so the robustness measures' per-policy data is held for a few callers at a time.
+    let per_caller: Vec<Option<CallerResult>> = callers
+        .par_iter()
+        .map(|&(caller, calls)| {
+            evaluate_caller(prepared, grid, opts, (caller, calls), &tick, cancel)
         })
         .collect();
-    let task_caller: Vec<usize> = tasks.iter().map(|(ci, _)| *ci).collect();
-    let blocks: Vec<Vec<Scored>> = tasks
-        .into_par_iter()
-        .map(|(ci, range)| {
-            if cancel.load(AtomicOrdering::Relaxed) {
-                Vec::new()
-            } else {
-                prepared.score_block(in_sample[ci], range, opts, &tick)
-            }
-        })
-        .collect();
-    let evaluations = in_sample.iter().map(|c| c.len() as u64).sum::<u64>() * size as u64;
     if cancel.load(AtomicOrdering::Relaxed) {
         return None;
     }
-    // Blocks come in task order (caller by caller, policies ascending): each is moved into
-    // its caller's list and dropped, so the scores are held about once, not three times.
-    let mut scored: Vec<Vec<Scored>> = callers.iter().map(|_| Vec::new()).collect();
-    for (ci, block) in task_caller.into_iter().zip(blocks) {
-        if scored[ci].is_empty() {
-            scored[ci].reserve_exact(size);
-        }
-        scored[ci].extend(block);
-    }
-
-    let mut per_caller = Vec::with_capacity(callers.len());
-    for (ci, chunk) in scored.into_iter().enumerate() {
-        let (caller, calls) = callers[ci];
-        let top = best(opts.objective, &chunk).expect("a grid has at least one point");
-        let collapsed = !top.feasible || top.metrics.final_capital < opts.wallet.initial_capital();
-        let edge = grid.is_edge(top.index);
-        let holdout_result = holdout.then(|| {
-            let rest = &calls[in_sample[ci].len()..];
-            let trades = prepared.trades(rest, top.index, &opts.exec);
-            let run = prepared.wallet(rest, &trades, |_| top.index, opts);
-            HoldoutResult {
-                in_sample: top.metrics.clone(),
-                out_of_sample: Metrics::of(&run),
-                in_sample_calls: in_sample[ci].len(),
-                out_of_sample_calls: rest.len(),
-            }
-        });
-        let kept = !((opts.filter_collapsed && collapsed) || (opts.filter_edge && edge));
-        per_caller.push(CallerResult {
-            caller: caller.to_string(),
-            calls: calls.len(),
-            best: top.index,
-            scored: chunk,
-            collapsed,
-            edge,
-            holdout: holdout_result,
-            kept,
-        });
-    }
+    let per_caller: Vec<CallerResult> = per_caller.into_iter().collect::<Option<_>>()?;
+    let evaluations = per_caller
+        .iter()
+        .map(|r| in_sample_len(r.calls, opts) as u64)
+        .sum::<u64>()
+        * size as u64;
 
     let grouped = if opts.mode == Mode::PerCaller {
         None
@@ -398,6 +371,137 @@ pub fn search_cancellable(
         per_caller,
         grouped,
         evaluations,
+    })
+}
+
+/// The calls the choice is made on: all of them, or the in-sample part under holdout.
+fn in_sample_len(n: usize, opts: &SearchOptions) -> usize {
+    if opts.holdout_fraction > 0.0 {
+        Prepared::in_sample_count(n, opts.holdout_fraction)
+    } else {
+        n
+    }
+}
+
+/// What a block of policies returns: scores in policy order, and for SPEC §13 their CSCV
+/// perfs (empty when PBO is null) and their scores on each walk-forward training prefix
+/// (`folds[j − 1]` for fold `j`).
+struct BlockScores {
+    scored: Vec<Scored>,
+    perfs: Vec<SetPerf>,
+    folds: Vec<Vec<Scored>>,
+}
+
+/// What the robustness measures need from the evaluation of one caller's in-sample calls.
+struct Extra {
+    cscv: Option<Cscv>,
+    /// The walk-forward training prefixes: calls `..end` for folds 1…K.
+    prefixes: Vec<usize>,
+}
+
+/// One caller's search: every policy scored on the in-sample calls, the best with its flags,
+/// the holdout run and the robustness measures. `None` once cancelled.
+fn evaluate_caller(
+    prepared: &Prepared<'_>,
+    grid: &Grid,
+    opts: &SearchOptions,
+    (caller, calls): (&str, &[usize]),
+    tick: &(dyn Fn() + Sync),
+    cancel: &AtomicBool,
+) -> Option<CallerResult> {
+    let in_sample = &calls[..in_sample_len(calls.len(), opts)];
+    let n = in_sample.len();
+    let robust = opts.mode != Mode::Grouped;
+    let folds = blocks(n, opts.folds + 1);
+    let extra = Extra {
+        cscv: if robust { Cscv::new(n) } else { None },
+        prefixes: if robust && WalkForward::applies(n, opts.folds) {
+            folds[..opts.folds].iter().map(|b| b.end).collect()
+        } else {
+            Vec::new()
+        },
+    };
+    // Blocks of about `BLOCK_TRADES` trades, so a block stays in cache.
+    let size = grid.size();
+    let block = (BLOCK_TRADES / n.max(1)).clamp(1, size.max(1));
+    let ranges: Vec<std::ops::Range<usize>> = (0..size)
+        .step_by(block)
+        .map(|a| a..(a + block).min(size))
+        .collect();
+    let parts: Vec<Option<BlockScores>> = ranges
+        .into_par_iter()
+        .map(|range| {
+            (!cancel.load(AtomicOrdering::Relaxed))
+                .then(|| prepared.score_block(in_sample, range, opts, &extra, tick))
+        })
+        .collect();
+    let mut scored = Vec::with_capacity(size);
+    let mut perfs = Vec::with_capacity(if extra.cscv.is_some() { size } else { 0 });
+    let mut fold_scores: Vec<Vec<Scored>> = vec![Vec::with_capacity(size); extra.prefixes.len()];
+    for part in parts {
+        let part = part?;
+        scored.extend(part.scored);
+        perfs.extend(part.perfs);
+        for (all, some) in fold_scores.iter_mut().zip(part.folds) {
+            all.extend(some);
+        }
+    }
+
+    let top = best(opts.objective, &scored).expect("a grid has at least one point");
+    let collapsed = !top.feasible || top.metrics.final_capital < opts.wallet.initial_capital();
+    let edge = grid.is_edge(top.index);
+    let holdout = (opts.holdout_fraction > 0.0).then(|| {
+        let rest = &calls[n..];
+        let run = prepared.run_alone(rest, top.index, opts);
+        HoldoutResult {
+            in_sample: top.metrics.clone(),
+            out_of_sample: Metrics::of(&run),
+            in_sample_calls: n,
+            out_of_sample_calls: rest.len(),
+        }
+    });
+    let robustness = robust.then(|| {
+        let run = prepared.run_alone(in_sample, top.index, opts);
+        let returns: Vec<f64> = run.taken.iter().map(|t| t.multiple - 1.0).collect();
+        let deflated = deflated_sharpe(
+            scored.iter().map(|s| s.metrics.sharpe),
+            top.metrics.sharpe,
+            &returns,
+        );
+        let pbo = extra.cscv.as_ref().and_then(|c| c.pbo(&perfs));
+        let walk_forward = (!fold_scores.is_empty()).then(|| {
+            let folds = fold_scores
+                .iter()
+                .enumerate()
+                .map(|(j, train)| {
+                    let chosen = best(opts.objective, train).expect("a grid has a point");
+                    let test = &in_sample[folds[j + 1].clone()];
+                    let run = prepared.run_alone(test, chosen.index, opts);
+                    Fold {
+                        fold: j + 1,
+                        best: chosen.index,
+                        in_sample: chosen.metrics.clone(),
+                        out_of_sample: Metrics::of(&run),
+                        out_of_sample_equity: run.equity,
+                    }
+                })
+                .collect();
+            WalkForward::new(folds)
+        });
+        let best_point = (&top.metrics, top.feasible);
+        Robustness::new(deflated, pbo, walk_forward, best_point, opts.folds)
+    });
+    let kept = !((opts.filter_collapsed && collapsed) || (opts.filter_edge && edge));
+    Some(CallerResult {
+        caller: caller.to_string(),
+        calls: calls.len(),
+        best: top.index,
+        collapsed,
+        edge,
+        holdout,
+        kept,
+        robustness,
+        scored,
     })
 }
 

@@ -362,6 +362,8 @@ option_table! {
     min_profit_factor: Option<f64> = None; "--min-profit-factor", "min profit factor", Search;
     /// Share of each caller's latest calls held out of the choice and replayed after it.
     holdout_fraction: f64 = 0.0; "--holdout-fraction", "holdout fraction", Search;
+    /// Walk-forward folds K per caller (SPEC §13.3): 0 is off; K folds need 2 × (K + 1) calls.
+    folds: usize = 0; "--folds", "walk-forward folds", Search;
     /// First day of alerts (UTC), YYYY-MM-DD or a full timestamp [default: every call].
     from: Option<String> = None; "--from", "from", Selection;
     /// Last day of alerts (UTC), inclusive as a date; a full timestamp is an exclusive end.
@@ -486,6 +488,7 @@ impl V1Options {
         opts.min_calls = self.min_calls;
         opts.filter_collapsed = self.filter_collapsed;
         opts.filter_edge = self.filter_edge;
+        opts.folds = self.folds;
         let frac = |flag: &'static str, v: Option<f64>| v.map(|v| fraction(flag, v)).transpose();
         opts.constraints = Constraints {
             max_drawdown: frac("--max-drawdown", self.max_drawdown)?,

@@ -6,6 +6,7 @@ use quantbot_core::grid::{DimValues, Grid};
 use quantbot_core::metrics::{Metrics, Objective};
 use quantbot_core::optimize::{CallerResult, HoldoutResult, SearchOptions, SearchResult};
 use quantbot_core::policy::{CostModel, EntryPrice, Intrabar, PolicyParams};
+use quantbot_core::robust::Robustness;
 use quantbot_core::wallet::SkipReason;
 use serde_json::{json, Map, Value};
 
@@ -152,6 +153,7 @@ pub fn options_json(ds: &Dataset, sel: &Selection, o: &SearchOptions) -> Value {
         "max_stop_out_rate": c.max_stop_out_rate,
         "min_profit_factor": c.min_profit_factor,
         "holdout_fraction": o.holdout_fraction(),
+        "folds": o.folds,
     })
 }
 
@@ -206,6 +208,42 @@ pub struct CallerRow {
     /// The best point's metrics (in-sample under holdout).
     pub metrics: Metrics,
     pub holdout: Option<HoldoutResult>,
+    /// SPEC §13 (`None` in grouped mode).
+    pub robustness: Option<Robustness>,
+    /// The label of each walk-forward fold's choice, in fold order.
+    pub fold_labels: Vec<String>,
+}
+
+/// The §13.5 `robustness` object (fold choices labelled by `fold_labels`, in fold order).
+pub fn robustness_json(r: &Robustness, fold_labels: &[String]) -> Value {
+    let walk_forward = r.walk_forward.as_ref().map(|w| {
+        let folds: Vec<Value> = w
+            .folds
+            .iter()
+            .zip(fold_labels)
+            .map(|(f, label)| {
+                json!({
+                    "fold": f.fold,
+                    "best": {"index": f.best, "label": label},
+                    "in_sample": metrics_json(&f.in_sample),
+                    "out_of_sample": metrics_json(&f.out_of_sample),
+                })
+            })
+            .collect();
+        json!({
+            "folds": folds,
+            "compounded_oos_return": num(Some(w.compounded_oos_return)),
+            "policy_changes": w.policy_changes,
+        })
+    });
+    json!({
+        "trials": r.deflated.trials,
+        "sr0": num(r.deflated.sr0),
+        "dsr": num(r.deflated.dsr),
+        "pbo": num(r.pbo),
+        "walk_forward": walk_forward,
+        "verdict": r.verdict.as_str(),
+    })
 }
 
 impl CallerRow {
@@ -227,7 +265,33 @@ impl CallerRow {
             objective_value: objective.value(&b.metrics),
             metrics: b.metrics.clone(),
             holdout: r.holdout.clone(),
+            robustness: r.robustness.clone(),
+            fold_labels: r
+                .robustness
+                .iter()
+                .flat_map(|x| x.walk_forward.iter().flat_map(|w| &w.folds))
+                .map(|f| quantbot_core::grid::label(&grid.params(f.best)))
+                .collect(),
         }
+    }
+
+    /// §13.5's table columns: `dsr`, `pbo`, the verdict and `wf_oos` (the compounded
+    /// out-of-sample return of the walk-forward).
+    pub fn dsr(&self) -> Option<f64> {
+        self.robustness.as_ref().and_then(|r| r.deflated.dsr)
+    }
+
+    pub fn pbo(&self) -> Option<f64> {
+        self.robustness.as_ref().and_then(|r| r.pbo)
+    }
+
+    pub fn verdict(&self) -> Option<&'static str> {
+        self.robustness.as_ref().map(|r| r.verdict.as_str())
+    }
+
+    pub fn wf_oos(&self) -> Option<f64> {
+        let r = self.robustness.as_ref()?;
+        r.walk_forward.as_ref().map(|w| w.compounded_oos_return)
     }
 
     /// The SPEC §6 flags as words: `infeasible`, `collapsed`, `edge`.
@@ -258,6 +322,7 @@ impl CallerRow {
                 "in_sample": metrics_json(&h.in_sample),
                 "out_of_sample": metrics_json(&h.out_of_sample),
             })),
+            "robustness": self.robustness.as_ref().map(|r| robustness_json(r, &self.fold_labels)),
         })
     }
 }
@@ -283,6 +348,8 @@ pub struct RunReport {
     pub options: Value,
     pub objective: Objective,
     pub holdout_fraction: f64,
+    /// Walk-forward folds `K` (the `wf_oos` column shows when `K > 0`).
+    pub folds: usize,
     /// The grid's dimensions with their values, in order.
     pub dimensions: Vec<(&'static str, DimValues)>,
     pub grid_size: usize,
@@ -332,6 +399,7 @@ impl RunReport {
             options: options_json(ds, sel, opts),
             objective: opts.objective,
             holdout_fraction: opts.holdout_fraction(),
+            folds: opts.folds,
             dimensions: grid.dimensions(),
             grid_size: grid.size(),
             eligible,
@@ -470,6 +538,7 @@ mod tests {
             collapsed,
             edge,
             holdout: None,
+            robustness: None,
             kept,
         }
     }

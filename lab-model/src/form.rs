@@ -9,6 +9,9 @@ use quantbot_format::Error;
 /// The lab's default holdout fraction (SPEC §6; the CLI's is 0).
 pub const LAB_HOLDOUT: f64 = 0.3;
 
+/// The lab's default walk-forward folds (SPEC §13.3; the CLI's is 0, off).
+pub const LAB_FOLDS: usize = 4;
+
 /// The default grid's take-profit list, written out in the lab (the CLI's `--tp-mults` is
 /// unset by default, which means the same list unless ladders are given).
 pub const LAB_TP_MULTS: &str = "[1.5,2,2.5,3,4,5]";
@@ -20,11 +23,12 @@ pub struct Form {
 }
 
 impl Default for Form {
-    /// The CLI's defaults, with the lab's holdout and the default grid written out.
+    /// The CLI's defaults, with the lab's holdout and folds and the default grid written out.
     fn default() -> Self {
         Form::from_options(&V1Options {
             tp_mults: Some(LAB_TP_MULTS.into()),
             holdout_fraction: LAB_HOLDOUT,
+            folds: LAB_FOLDS,
             ..V1Options::default()
         })
     }
@@ -119,6 +123,7 @@ mod tests {
             V1Options {
                 tp_mults: Some(LAB_TP_MULTS.into()),
                 holdout_fraction: LAB_HOLDOUT,
+                folds: LAB_FOLDS,
                 ..V1Options::default()
             }
         );

@@ -10,18 +10,20 @@ pub struct Table {
     pub muted: Vec<bool>,
 }
 
-/// One table cell: a number (absent numbers show as "–" and sort last) or text.
+/// One table cell: a number (absent numbers show as "–" and sort last), text, or a badge (a
+/// word the page colours by its value, such as a verdict; it sorts as text).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
     Num(Option<f64>),
     Text(String),
+    Badge(String),
 }
 
 impl Cell {
     /// The text shown: numbers with up to 4 decimals, trailing zeros trimmed.
     pub fn display(&self) -> String {
         match self {
-            Cell::Text(s) => s.clone(),
+            Cell::Text(s) | Cell::Badge(s) => s.clone(),
             Cell::Num(None) => "–".into(),
             Cell::Num(Some(x)) => {
                 let s = format!("{x:.4}");
@@ -42,9 +44,9 @@ impl Cell {
             (Cell::Num(None), Cell::Num(None)) => Equal,
             (Cell::Num(None), _) => Greater,
             (_, Cell::Num(None)) => Less,
-            (Cell::Text(a), Cell::Text(b)) => a.cmp(b),
-            (Cell::Num(_), Cell::Text(_)) => Less,
-            (Cell::Text(_), Cell::Num(_)) => Greater,
+            (Cell::Text(a) | Cell::Badge(a), Cell::Text(b) | Cell::Badge(b)) => a.cmp(b),
+            (Cell::Num(_), _) => Less,
+            (_, Cell::Num(_)) => Greater,
         }
     }
 }

@@ -7,6 +7,7 @@ use std::ops::Range;
 use quantbot_core::data::Call;
 use quantbot_core::metrics::{Metrics, Scored};
 use quantbot_core::optimize::{CallerResult, GroupedResult, HoldoutResult, SearchResult};
+use quantbot_core::robust::{Deflated, Fold, Robustness, Verdict, WalkForward};
 use quantbot_core::wallet::WalletRun;
 use quantbot_core::window::Exclusion;
 use serde_json::{json, Value};
@@ -98,6 +99,93 @@ fn metrics_from(v: &Value) -> Result<Metrics> {
     })
 }
 
+fn robustness(r: &Robustness) -> Value {
+    let wf = r.walk_forward.as_ref().map(|w| {
+        let folds: Vec<Value> = w
+            .folds
+            .iter()
+            .map(|k| {
+                let equity: Vec<Value> = k
+                    .out_of_sample_equity
+                    .iter()
+                    .map(|&(t, e)| json!([t, f(e)]))
+                    .collect();
+                json!([
+                    k.fold,
+                    k.best,
+                    metrics(&k.in_sample),
+                    metrics(&k.out_of_sample),
+                    equity
+                ])
+            })
+            .collect();
+        json!([f(w.compounded_oos_return), w.policy_changes, folds])
+    });
+    let d = &r.deflated;
+    json!([
+        d.trials,
+        of(d.sr0),
+        of(d.dsr),
+        of(r.pbo),
+        r.verdict.as_str(),
+        wf
+    ])
+}
+
+fn robustness_from(v: &Value) -> Result<Robustness> {
+    let a = v
+        .as_array()
+        .filter(|a| a.len() == 6)
+        .ok_or_else(|| bad("robustness"))?;
+    let verdict = Verdict::ALL
+        .into_iter()
+        .find(|x| a[4].as_str() == Some(x.as_str()))
+        .ok_or_else(|| bad("verdict"))?;
+    let walk_forward = match &a[5] {
+        Value::Null => None,
+        w => {
+            let w = w
+                .as_array()
+                .filter(|w| w.len() == 3)
+                .ok_or_else(|| bad("walk-forward"))?;
+            let mut folds = Vec::new();
+            for k in w[2].as_array().ok_or_else(|| bad("folds"))? {
+                let k = k
+                    .as_array()
+                    .filter(|k| k.len() == 5)
+                    .ok_or_else(|| bad("fold"))?;
+                let mut equity = Vec::new();
+                for p in k[4].as_array().ok_or_else(|| bad("equity"))? {
+                    let t = p[0].as_i64().ok_or_else(|| bad("time"))?;
+                    equity.push((t, get_f(&p[1])?));
+                }
+                folds.push(Fold {
+                    fold: get_u(&k[0])? as usize,
+                    best: get_u(&k[1])? as usize,
+                    in_sample: metrics_from(&k[2])?,
+                    out_of_sample: metrics_from(&k[3])?,
+                    out_of_sample_equity: equity,
+                });
+            }
+            Some(WalkForward {
+                folds,
+                compounded_oos_return: get_f(&w[0])?,
+                policy_changes: get_u(&w[1])? as usize,
+            })
+        }
+    };
+    Ok(Robustness {
+        deflated: Deflated {
+            trials: get_u(&a[0])? as usize,
+            sr0: get_of(&a[1])?,
+            dsr: get_of(&a[2])?,
+        },
+        pbo: get_of(&a[3])?,
+        walk_forward,
+        verdict,
+    })
+}
+
 /// A search result (the grouped wallet's history is left out: only its callers and metrics
 /// travel).
 pub fn result_to_json(r: &SearchResult) -> Value {
@@ -114,6 +202,7 @@ pub fn result_to_json(r: &SearchResult) -> Value {
                 metrics(&h.in_sample), metrics(&h.out_of_sample), h.in_sample_calls, h.out_of_sample_calls
             ])),
             "scored": c.scored.iter().map(|s| json!([s.index, s.feasible, metrics(&s.metrics)])).collect::<Vec<_>>(),
+            "robustness": c.robustness.as_ref().map(robustness),
         })).collect::<Vec<_>>(),
         "grouped": r.grouped.as_ref().map(|g| json!({"callers": g.callers, "metrics": metrics(&g.metrics)})),
     })
@@ -162,6 +251,10 @@ pub fn result_from_json(v: &Value) -> Result<SearchResult> {
             edge: c["edge"].as_bool().ok_or_else(|| bad("edge"))?,
             holdout,
             kept: c["kept"].as_bool().ok_or_else(|| bad("kept"))?,
+            robustness: match &c["robustness"] {
+                Value::Null => None,
+                r => Some(robustness_from(r)?),
+            },
         });
     }
     let grouped = match &v["grouped"] {
@@ -306,6 +399,26 @@ mod tests {
                     out_of_sample_calls: 3,
                 }),
                 kept: false,
+                robustness: Some(Robustness {
+                    deflated: Deflated {
+                        trials: 2,
+                        sr0: Some(0.25),
+                        dsr: None,
+                    },
+                    pbo: Some(1.0 / 70.0),
+                    walk_forward: Some(WalkForward {
+                        folds: vec![Fold {
+                            fold: 1,
+                            best: 1,
+                            in_sample: m(5.0),
+                            out_of_sample: m(6.0),
+                            out_of_sample_equity: vec![(1_700_000_000_000, 10_000.1)],
+                        }],
+                        compounded_oos_return: 0.1 + 0.2,
+                        policy_changes: 0,
+                    }),
+                    verdict: Verdict::Inconclusive,
+                }),
             }],
             grouped: None,
             evaluations: 24,
