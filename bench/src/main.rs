@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use quantbot_core::data::Candle;
 use quantbot_core::grid::Grid;
 use quantbot_core::metrics::{Metrics, Scored};
-use quantbot_core::optimize::{search, Prepared};
+use quantbot_core::optimize::{search, Prepared, SearchOptions};
 use quantbot_core::policy::ExecConfig;
 use quantbot_core::sim::{simulate_reference, CallPrep};
 use quantbot_core::store::Series;
@@ -105,6 +105,31 @@ fn table_header() {
     );
 }
 
+/// What SPEC §13 costs on top of the search (issue 17): the same search without it, with it,
+/// and with 4 walk-forward folds, on every thread count.
+fn robustness_rows(w: &Workload, n: usize, grid: &Grid, threads: &[usize]) {
+    table_header();
+    for &th in threads {
+        let mut base = None;
+        for (robustness, folds, note) in [
+            (false, 0, ", without robustness"),
+            (true, 0, ", with robustness"),
+            (true, 4, ", with robustness and --folds 4"),
+        ] {
+            let mut opts = options();
+            opts.robustness = robustness;
+            opts.folds = folds;
+            let (row, _) = search_with(w, n, grid, th, &opts, note);
+            row.print();
+            let base = *base.get_or_insert(row.secs);
+            println!(
+                "    {:+.1} % wall time against the search without robustness",
+                (row.secs / base - 1.0) * 100.0
+            );
+        }
+    }
+}
+
 /// The engine's per-caller search (fast evaluator).
 fn fast_search(w: &Workload, n: usize, grid: &Grid, threads: usize) -> (Row, Vec<Vec<Scored>>) {
     fast_search_named(w, n, grid, threads, "")
@@ -118,12 +143,23 @@ fn fast_search_named(
     threads: usize,
     note: &str,
 ) -> (Row, Vec<Vec<Scored>>) {
-    let opts = options();
+    search_with(w, n, grid, threads, &options(), note)
+}
+
+/// [`fast_search_named`] under the given options.
+fn search_with(
+    w: &Workload,
+    n: usize,
+    grid: &Grid,
+    threads: usize,
+    opts: &SearchOptions,
+    note: &str,
+) -> (Row, Vec<Vec<Scored>>) {
     reset_peak();
     let (t, cpu) = (Instant::now(), cpu_secs());
     let result = pool(threads).install(|| {
         let prepared = Prepared::new(windows(w, n), grid, &opts.exec);
-        search(&prepared, grid, &opts)
+        search(&prepared, grid, opts)
     });
     let secs = t.elapsed().as_secs_f64();
     let cpu = cpu_secs() - cpu;
@@ -493,6 +529,11 @@ fn main() {
 
     if indicators {
         indicator_rows(&w, n_calls, scale, &threads);
+        return;
+    }
+
+    if args.iter().any(|a| a == "--robustness") {
+        robustness_rows(&w, n_calls, &grid, &threads);
         return;
     }
 

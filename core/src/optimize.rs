@@ -69,6 +69,9 @@ pub struct SearchOptions {
     pub filter_edge: bool,
     /// Walk-forward folds `K` (SPEC §13.3); 0 is off.
     pub folds: usize,
+    /// Whether per-caller results carry SPEC §13's robustness (in `per-caller` and `both`
+    /// modes; on by default). Off only to measure what it costs (the benchmark).
+    pub robustness: bool,
     holdout_fraction: f64,
 }
 
@@ -85,6 +88,7 @@ impl SearchOptions {
             filter_collapsed: true,
             filter_edge: true,
             folds: 0,
+            robustness: true,
             holdout_fraction: 0.0,
         }
     }
@@ -411,7 +415,7 @@ fn evaluate_caller(
 ) -> Option<CallerResult> {
     let in_sample = &calls[..in_sample_len(calls.len(), opts)];
     let n = in_sample.len();
-    let robust = opts.mode != Mode::Grouped;
+    let robust = opts.robustness && opts.mode != Mode::Grouped;
     let folds = blocks(n, opts.folds + 1);
     let extra = Extra {
         cscv: if robust { Cscv::new(n) } else { None },

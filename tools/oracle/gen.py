@@ -1,7 +1,8 @@
-"""Random test-input generator for the oracle: memecoin-like 1-minute windows (gaps, pumps, rugs, flat and wide candles, missing bars, exact level touches) and random policy sets.
+"""Random test-input generator for the oracle: memecoin-like 1-minute windows (gaps, pumps, rugs, flat and wide candles, missing bars, exact level touches) and random policy sets, or (--robust) SPEC §13 search cases.
 
 Usage:  python3 tools/oracle/gen.py SEED N_CALLS N_POLICIES [--candles 300] [--entry-price open|close]
             [--intrabar sl_first|tp_first] [--cost-model fills|v1] > input.json
+        python3 tools/oracle/gen.py SEED --robust [--big] [same options] > input.json   (a SPEC §13 search case)
 
 The output is the oracle's input document (see README.md).  The same arguments always give the
 same document.  Every window is valid (§8): prices finite and > 0, high >= max(open, close),
@@ -9,6 +10,7 @@ low <= min(open, close), timestamps strictly increasing on the 60 s grid.
 """
 
 import argparse
+import itertools
 import json
 import math
 import random
@@ -158,7 +160,8 @@ def touch(rng, candle, level):
 
 
 def generate(seed, n_calls, n_policies, candles=300, entry_price=None, intrabar=None,
-             cost_model=None):
+             cost_model=None, policies=None):
+    """One input document; `policies` (a list) replaces the random policy draws."""
     rng = random.Random(seed)
     base = 1700000000 - 1700000000 % 60 + rng.randint(0, 1000) * 3600
     callers = ["Alpha", "Brook", "Cobra", "Delta", "Echo"]
@@ -211,7 +214,8 @@ def generate(seed, n_calls, n_policies, candles=300, entry_price=None, intrabar=
         w["max_allocation_pct"] = 0.3
         w["max_risk_per_trade"] = rng.choice([50.0, 1e9])
 
-    policies = [rnd_policy(rng) for _ in range(n_policies)]
+    if policies is None:
+        policies = [rnd_policy(rng) for _ in range(n_policies)]
     multiples = sorted({m for p in policies for m in
                         [p["tp"], p["sl"], p["be_trigger"], p["trail_activation"]] if m is not None}
                        | {m for p in policies if p["ladder"] for m, _ in p["ladder"]}
@@ -282,18 +286,148 @@ def generate(seed, n_calls, n_policies, candles=300, entry_price=None, intrabar=
             "baseline": baseline}
 
 
+GRID_DIMENSIONS = ("tp", "sl", "trail", "trail_activation", "be_trigger", "ladder", "max_hold",
+                   "indicator")
+OBJECTIVES = ["final_capital", "final_capital", "mean_return", "median_return", "sharpe",
+              "profit_factor", "win_rate", "capture"]
+CALLERS = ["Alpha", "Brook", "Brook \U0001f480", "Cobra", "Delta", "Echo", "brook", "\u017beta"]
+
+
+def _some(rng, values, lo, hi, off=0.0):
+    """lo..hi distinct values in ascending order, with null ("off") first with probability off."""
+    out = sorted(rng.sample(values, rng.randint(lo, min(hi, len(values)))))
+    return ([None] + out) if rng.random() < off else out
+
+
+def rnd_grid(rng, smallest=10):
+    """A §12 grid (dimension -> value list) of `smallest` to 40 policies."""
+    while True:
+        g = {}
+        if rng.random() < 0.25:
+            g["tp"] = [None]
+            g["ladder"] = rng.sample(LADDERS, rng.randint(1, 3))
+            if rng.random() < 0.3:
+                g["ladder"].insert(0, None)
+        else:
+            g["tp"] = _some(rng, TPS, 1, 4, off=0.15)
+            g["ladder"] = [None]
+        g["sl"] = _some(rng, SLS, 1, 4, off=0.2)
+        g["trail"] = [None] if rng.random() < 0.6 else _some(rng, TRAILS, 1, 2, off=0.5)
+        if g["trail"] != [None] and rng.random() < 0.6:
+            g["trail_activation"] = _some(rng, ACTIVATIONS, 1, 2, off=0.3)
+        else:
+            g["trail_activation"] = [None]
+        g["be_trigger"] = [None] if rng.random() < 0.7 else _some(rng, BE_TRIGGERS, 1, 2, off=0.5)
+        g["max_hold"] = _some(rng, HOLDS, 1, 2)
+        g["indicator"] = [None] if rng.random() < 0.75 else [None, rng.choice(INDICATORS)]
+        size = 1
+        for d in GRID_DIMENSIONS:
+            size *= len(g[d])
+        if smallest <= size <= 40:
+            return g
+
+
+def grid_policies(g):
+    """The grid's policies in policy-index order: row-major, the last dimension fastest (§12)."""
+    out = []
+    for point in itertools.product(*(g[d] for d in GRID_DIMENSIONS)):
+        p = dict(zip(GRID_DIMENSIONS, point))
+        p["max_hold_hours"] = p.pop("max_hold")
+        out.append(p)
+    return out
+
+
+def rnd_search(rng):
+    """The §6/§13 options of a search: objective, constraints, folds, holdout, mode."""
+    constraints = {}
+    if rng.random() < 0.6:
+        for _ in range(rng.randint(1, 2)):
+            name, values = rng.choice([("max_drawdown", [0.002, 0.005, 0.02, 0.1]),
+                                       ("min_win_rate", [0.3, 0.5, 0.6]),
+                                       ("min_trades", [3, 8, 15, 25]),
+                                       ("max_stop_out_rate", [0.2, 0.4]),
+                                       ("min_profit_factor", [1.0, 1.5])])
+            constraints[name] = rng.choice(values)
+    return {"objective": rng.choice(OBJECTIVES), "constraints": constraints,
+            "folds": rng.choice([0, 2, 4]),
+            "holdout_fraction": 0.3 if rng.random() < 0.35 else 0.0,
+            "mode": rng.choice(["both", "both", "both", "per-caller", "per-caller", "grouped"])}
+
+
+def generate_robust(seed, candles=120, entry_price=None, intrabar=None, cost_model=None,
+                    big=False):
+    """A search case for SPEC §13: several callers (most with 16 or more calls, some with fewer
+    than 16 or fewer than 2 × (K + 1)), a grid of 10 to 40 policies and random search options.
+    Every call has an entry candle (the search sees eligible calls only).  `big`: the first
+    caller has 300 to 400 calls and the grid 30 to 40 policies (more trades than the engine
+    evaluates in one block, so its blocks are merged)."""
+    rng = random.Random(seed ^ 0x5EED13)
+    grid = rnd_grid(rng, smallest=30 if big else 10)
+    search = rnd_search(rng)
+    names = rng.sample(CALLERS, rng.randint(4, 6))
+    sizes = []
+    for k in range(len(names)):
+        r = rng.random()
+        if k == 0 and big:
+            sizes.append(rng.randint(300, 400))
+        elif k < 2 or r < 0.45:
+            sizes.append(rng.randint(16, 48))
+        elif r < 0.7:
+            sizes.append(rng.randint(6, 15))
+        else:
+            sizes.append(rng.choice([1, 1, 2, 3, 5]))
+    total = sum(sizes)
+    doc = generate(seed, total + total // 8 + 4, 0, candles=candles, entry_price=entry_price,
+                   intrabar=intrabar, cost_model=cost_model, policies=grid_policies(grid))
+    calls = [c for c in doc["calls"] if c["candles"]][:total]
+    owners = [n for n, k in zip(names, sizes) for _ in range(k)][:len(calls)]
+    rng.shuffle(owners)
+    # No two calls of one caller with the same mint and alert time (§2.2 duplicate_call): a
+    # call whose owner already has that (mint, alert) trades owners with a later call.
+    seen = set()
+    for i, c in enumerate(calls):
+        spot = (c["mint"], c["alert_ts_ms"])
+        if (owners[i],) + spot in seen:
+            for j in range(i + 1, len(calls)):
+                if (owners[j],) + spot not in seen:
+                    owners[i], owners[j] = owners[j], owners[i]
+                    break
+        seen.add((owners[i],) + spot)
+        c["caller"] = owners[i]
+    doc["calls"] = calls
+    doc["grid"] = grid
+    doc["search"] = search
+    return doc
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("seed", type=int)
-    ap.add_argument("n_calls", type=int)
-    ap.add_argument("n_policies", type=int)
-    ap.add_argument("--candles", type=int, default=300,
-                    help="rough number of candles in a 48 h window (default 300)")
+    ap.add_argument("n_calls", type=int, nargs="?")
+    ap.add_argument("n_policies", type=int, nargs="?")
+    ap.add_argument("--big", action="store_true",
+                    help="with --robust: one caller with 300 to 400 calls, 30 to 40 policies")
+    ap.add_argument("--robust", action="store_true",
+                    help="a SPEC §13 search case (callers, grid, search options); "
+                         "N_CALLS and N_POLICIES are not given")
+    ap.add_argument("--candles", type=int,
+                    help="rough number of candles in a 48 h window (default 300, 120 with --robust)")
     ap.add_argument("--entry-price", choices=["open", "close"])
     ap.add_argument("--intrabar", choices=["sl_first", "tp_first"])
     ap.add_argument("--cost-model", choices=["fills", "v1"])
     a = ap.parse_args(argv)
-    doc = generate(a.seed, a.n_calls, a.n_policies, candles=a.candles,
+    if a.robust:
+        if a.n_calls is not None:
+            ap.error("--robust takes no N_CALLS or N_POLICIES")
+        doc = generate_robust(a.seed, candles=a.candles or 120, big=a.big,
+                              entry_price=a.entry_price, intrabar=a.intrabar,
+                              cost_model=a.cost_model)
+        json.dump(doc, sys.stdout)
+        sys.stdout.write("\n")
+        return
+    if a.n_calls is None or a.n_policies is None:
+        ap.error("N_CALLS and N_POLICIES are required")
+    doc = generate(a.seed, a.n_calls, a.n_policies, candles=a.candles or 300,
                    entry_price=a.entry_price, intrabar=a.intrabar, cost_model=a.cost_model)
     json.dump(doc, sys.stdout)
     sys.stdout.write("\n")

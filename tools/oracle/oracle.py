@@ -1,4 +1,4 @@
-"""Independent reference oracle (plain Python, stdlib only) for SPEC §3, §4, §5, §7 and §12: JSON in on stdin, trades, wallets, ranking and baseline metrics out on stdout.
+"""Independent reference oracle (plain Python, stdlib only) for SPEC §3, §4, §5, §7, §12 and §13: JSON in on stdin, trades, wallets, ranking, baseline metrics and per-caller robustness out on stdout.
 
 It is written from /work/shared/SPEC.md alone, candle by candle, so that the Rust engine can be
 cross-checked against it.  Every reading of the SPEC that was not forced by its text is listed in
@@ -7,6 +7,7 @@ README.md beside this file; the comments below point at those choices with "(cho
 Usage:  python3 tools/oracle/oracle.py < input.json > output.json
 """
 
+import itertools
 import json
 import math
 import sys
@@ -614,13 +615,39 @@ def wallet_metrics(initial, final, taken, skipped, max_dd):
     return out
 
 
-def rank(wallets):
-    """Objective final_capital, no constraints (all feasible) (§5)."""
+OBJECTIVES = ("final_capital", "mean_return", "median_return", "sharpe", "profit_factor",
+              "win_rate", "capture")
+
+
+def feasible(m, constraints):
+    """Every constraint met, inclusively; a constraint on a missing value is not met (§5, §12)."""
+    c = constraints or {}
+
+    def at_most(limit, v):
+        return limit is None or (v is not None and v <= limit)
+
+    def at_least(limit, v):
+        return limit is None or (v is not None and v >= limit)
+
+    return (at_most(c.get("max_drawdown"), m["max_drawdown"])
+            and at_least(c.get("min_win_rate"), m["win_rate"])
+            and at_least(c.get("min_trades"), m["trades"])
+            and at_most(c.get("max_stop_out_rate"), m["stop_out_rate"])
+            and at_least(c.get("min_profit_factor"), m["profit_factor"]))
+
+
+def rank(wallets, objective="final_capital", constraints=None):
+    """Policy indices best first (§5): feasible first; objective higher first, a missing value
+    last; lower max_drawdown; more trades; lower index.  Default: final_capital, no constraints."""
+    if objective not in OBJECTIVES:
+        raise UsageError("unknown objective %r" % objective)
+
     def key(i):
         m = wallets[i]["metrics"]
-        fc = m["final_capital"]
-        missing = fc is None
-        return (missing, -(fc if fc is not None else 0.0), m["max_drawdown"], -m["trades"], i)
+        v = m[objective]
+        missing = v is None
+        return (not feasible(m, constraints), missing, -(v if v is not None else 0.0),
+                m["max_drawdown"], -m["trades"], i)
     return sorted(range(len(wallets)), key=key)
 
 
@@ -725,6 +752,258 @@ def baseline_row(call, cfg, interval_s):
 
 
 # --------------------------------------------------------------------------------------------
+# Robustness per caller (§13): deflated Sharpe, PBO by CSCV, walk-forward, verdict
+# --------------------------------------------------------------------------------------------
+
+EULER_GAMMA = 0.5772156649015329   # §13.1 "γ = 0.5772156649015329"
+E_CONST = 2.718281828459045        # §13.1 "e = 2.718281828459045"
+SQRT_2 = 1.4142135623730951        # std::f64::consts::SQRT_2 (§13.1)
+
+
+def norm_cdf(x):
+    """Φ(x) = 0.5 × erfc(−x / √2) (§13.1)."""
+    return 0.5 * math.erfc(-x / SQRT_2)
+
+
+# Wichura (1988), Algorithm AS241 PPND16, the double-precision version: the coefficients as
+# published in Applied Statistics 37(3), 477-484.
+_A = (3.3871328727963666080e0, 1.3314166789178437745e+2, 1.9715909503065514427e+3,
+      1.3731693765509461125e+4, 4.5921953931549871457e+4, 6.7265770927008700853e+4,
+      3.3430575583588128105e+4, 2.5090809287301226727e+3)
+_B = (1.0, 4.2313330701600911252e+1, 6.8718700749205790830e+2, 5.3941960214247511077e+3,
+      2.1213794301586595867e+4, 3.9307895800092710610e+4, 2.8729085735721942674e+4,
+      5.2264952788528545610e+3)
+_C = (1.42343711074968357734e0, 4.63033784615654529590e0, 5.76949722146069140550e0,
+      3.64784832476320460504e0, 1.27045825245236838258e0, 2.41780725177450611770e-1,
+      2.27238449892691845833e-2, 7.74545014278341407640e-4)
+_D = (1.0, 2.05319162663775882187e0, 1.67638483018380384940e0, 6.89767334985100004550e-1,
+      1.48103976427480074590e-1, 1.51986665636164571966e-2, 5.47593808499534494600e-4,
+      1.05075007164441684324e-9)
+_E = (6.65790464350110377720e0, 5.46378491116411436990e0, 1.78482653991729133580e0,
+      2.96560571828504891230e-1, 2.65321895265761230930e-2, 1.24266094738807843860e-3,
+      2.71155556874348757815e-5, 2.01033439929228813265e-7)
+_F = (1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1, 1.48753612908506148525e-2,
+      7.86869131145613259100e-4, 1.84631831751005468180e-5, 1.42151175831644588870e-7,
+      2.04426310338993978564e-15)
+
+
+def _horner(coef, r):
+    """((((((c7 r + c6) r + c5) r + c4) r + c3) r + c2) r + c1) r + c0, as AS241 writes it."""
+    acc = coef[7]
+    for k in range(6, -1, -1):
+        acc = acc * r + coef[k]
+    return acc
+
+
+def norm_ppf(p):
+    """Φ⁻¹(p) for 0 < p < 1: AS241 PPND16 with log and sqrt (§13.1)."""
+    if not 0.0 < p < 1.0:
+        raise ValueError("norm_ppf needs 0 < p < 1, got %r" % (p,))
+    q = p - 0.5
+    if abs(q) <= 0.425:
+        r = 0.180625 - q * q
+        return q * _horner(_A, r) / _horner(_B, r)
+    r = p if q < 0.0 else 1.0 - p
+    r = math.sqrt(-math.log(r))
+    if r <= 5.0:
+        r = r - 1.6
+        x = _horner(_C, r) / _horner(_D, r)
+    else:
+        r = r - 5.0
+        x = _horner(_E, r) / _horner(_F, r)
+    return -x if q < 0.0 else x
+
+
+def blocks(n, b):
+    """§13: n calls in b consecutive blocks; block k holds floor(n/b) + (1 if k < n mod b)."""
+    q, rest = divmod(n, b)
+    out = []
+    start = 0
+    for k in range(b):
+        size = q + (1 if k < rest else 0)
+        out.append((start, start + size))
+        start += size
+    return out
+
+
+def deflated_sharpe(sharpes, best_sharpe, returns):
+    """§13.1: (trials N, sr0, dsr) from every policy's sharpe (policy-index order, None for
+    null), the best policy's sharpe and its wallet's returns M − 1 in entry order."""
+    vals = [x for x in sharpes if x is not None]
+    n_trials = len(vals)
+    if n_trials < 2:
+        return n_trials, None, None
+    acc = 0.0
+    for x in vals:
+        acc = acc + x
+    mu_s = acc / n_trials
+    sq = 0.0
+    for x in vals:
+        d = x - mu_s
+        sq = sq + d * d
+    var = sq / (n_trials - 1)
+    z1 = norm_ppf(1.0 - 1.0 / n_trials)
+    z2 = norm_ppf(1.0 - 1.0 / (n_trials * E_CONST))
+    sr0 = math.sqrt(var) * ((1.0 - EULER_GAMMA) * z1 + EULER_GAMMA * z2)
+
+    t = len(returns)
+    if t < 2 or best_sharpe is None:
+        return n_trials, sr0, None
+    acc = 0.0
+    for r in returns:
+        acc = acc + r
+    mu = acc / t
+    s2 = s3 = s4 = 0.0
+    for r in returns:
+        d = r - mu
+        s2 = s2 + d * d
+        s3 = s3 + d * d * d
+        s4 = s4 + d * d * d * d
+    m2, m3, m4 = s2 / t, s3 / t, s4 / t
+    if m2 == 0.0:
+        return n_trials, sr0, None
+    skew = m3 / (m2 * math.sqrt(m2))
+    kurt = m4 / (m2 * m2)
+    sr = best_sharpe
+    radicand = 1.0 - skew * sr + (kurt - 1.0) / 4.0 * (sr * sr)
+    if not radicand > 0.0:
+        return n_trials, sr0, None
+    dsr = norm_cdf((sr - sr0) * math.sqrt(t - 1.0) / math.sqrt(radicand))
+    return n_trials, sr0, dsr
+
+
+def _set_perf(row, spans):
+    """§13.2 perf: one running sum over the calls of the given blocks (ascending, time order),
+    then one division by their count."""
+    acc = 0.0
+    count = 0
+    for a, b in spans:
+        for c in range(a, b):
+            acc = acc + row[c]
+            count += 1
+    return acc / count
+
+
+def pbo_cscv(x):
+    """§13.2: x[p][c] = M − 1 of call c (time order) under policy p, 0.0 without a trade.
+    The probability of backtest overfitting over the 70 splits of 8 blocks, or None."""
+    n_pol = len(x)
+    n = len(x[0]) if x else 0
+    if n < 16 or n_pol < 2:
+        return None
+    spans = blocks(n, 8)
+    overfit = 0
+    for chosen in itertools.combinations(range(8), 4):     # lexicographic order
+        rest = [b for b in range(8) if b not in chosen]
+        ins = [_set_perf(row, [spans[b] for b in chosen]) for row in x]
+        oos = [_set_perf(row, [spans[b] for b in rest]) for row in x]
+        star = 0
+        for p in range(1, n_pol):
+            if ins[p] > ins[star]:                        # ties keep the lower index
+                star = p
+        o = oos[star]
+        below = sum(1 for p in range(n_pol) if oos[p] < o)
+        equal = sum(1 for p in range(n_pol) if p != star and oos[p] == o)
+        rho = 1.0 + below + equal / 2.0
+        omega = rho / (n_pol + 1)
+        if omega <= 0.5:
+            overfit += 1
+    return overfit / 70.0
+
+
+def verdict(dsr, pbo, best_feasible, best_total_return, folds, walk_forward):
+    """§13.4, tested in order: overfit, edge, inconclusive."""
+    if pbo is not None and pbo > 0.5:
+        return "overfit"
+    if (dsr is not None and dsr >= 0.95 and pbo is not None and pbo <= 0.2 and best_feasible
+            and best_total_return > 0.0
+            and (folds == 0 or (walk_forward is not None
+                                and walk_forward["compounded_oos_return"] > 0.0))):
+        return "edge"
+    return "inconclusive"
+
+
+def in_sample_count(n, fraction):
+    """§6/§12: the first ceil((1.0 − f) × n) calls, computed in f64; all of them without holdout."""
+    if fraction > 0.0:
+        return int(math.ceil((1.0 - fraction) * n))
+    return n
+
+
+def search_callers(calls, all_trades, policies, wcfg, cost_model, fee_bps, slippage_bps, opts):
+    """Per caller (byte order): the §5 best on the in-sample calls and its §13 robustness."""
+    objective = opts.get("objective", "final_capital")
+    constraints = opts.get("constraints") or {}
+    k_folds = int(opts.get("folds", 0))
+    if k_folds < 0:
+        raise UsageError("folds must be >= 0")
+    fraction = float(opts.get("holdout_fraction", 0.0))
+    if not 0.0 <= fraction < 1.0:
+        raise UsageError("holdout fraction must be in [0, 1)")
+    mode = opts.get("mode", "both")
+    if mode not in ("per-caller", "grouped", "both"):
+        raise UsageError("unknown mode %r" % mode)
+
+    by_caller = {}
+    for i, c in enumerate(calls):
+        by_caller.setdefault(c["caller"], []).append(i)
+
+    def wallet(idx, p):
+        return run_wallet([calls[i] for i in idx], [all_trades[p][i] for i in idx], policies[p],
+                          wcfg, cost_model, fee_bps, slippage_bps)
+
+    def choose(wallets):
+        top = rank(wallets, objective, constraints)[0]
+        return top, feasible(wallets[top]["metrics"], constraints)
+
+    out = []
+    for name in sorted(by_caller, key=lambda s: s.encode("utf-8")):
+        idx = sorted(by_caller[name],
+                     key=lambda i: (calls[i]["alert_ts_ms"], calls[i]["call_id"].encode("utf-8")))
+        n = in_sample_count(len(idx), fraction)
+        ins = idx[:n]
+        wallets = [wallet(ins, p) for p in range(len(policies))]
+        best, best_ok = choose(wallets)
+        best_m = wallets[best]["metrics"]
+        row = {"caller": name, "calls": len(idx), "in_sample_calls": n, "best": best,
+               "feasible": best_ok, "metrics": best_m,
+               "sharpes": [w["metrics"]["sharpe"] for w in wallets], "robustness": None}
+        if fraction > 0.0:
+            row["out_of_sample"] = wallet(idx[n:], best)["metrics"]
+        if mode != "grouped":
+            returns = [t["net_multiple"] - 1.0 for t in wallets[best]["taken"]]
+            trials, sr0, dsr = deflated_sharpe([w["metrics"]["sharpe"] for w in wallets],
+                                               best_m["sharpe"], returns)
+            x = [[(all_trades[p][i]["net_multiple"] - 1.0) if all_trades[p][i] is not None else 0.0
+                  for i in ins] for p in range(len(policies))]
+            pbo = pbo_cscv(x)
+            wf = None
+            if k_folds > 0 and n >= 2 * (k_folds + 1):
+                spans = blocks(n, k_folds + 1)
+                folds = []
+                prod = 1.0
+                for j in range(1, k_folds + 1):
+                    train = ins[:spans[j - 1][1]]
+                    test = ins[spans[j][0]:spans[j][1]]
+                    tw = [wallet(train, p) for p in range(len(policies))]
+                    chosen, _ = choose(tw)
+                    oos = wallet(test, chosen)["metrics"]
+                    folds.append({"fold": j, "best": chosen, "in_sample": tw[chosen]["metrics"],
+                                  "out_of_sample": oos})
+                    prod = prod * (1.0 + oos["total_return"])
+                changes = sum(1 for j in range(1, len(folds))
+                              if folds[j]["best"] != folds[j - 1]["best"])
+                wf = {"folds": folds, "compounded_oos_return": prod - 1.0,
+                      "policy_changes": changes}
+            row["robustness"] = {
+                "trials": trials, "sr0": sr0, "dsr": dsr, "pbo": pbo, "walk_forward": wf,
+                "verdict": verdict(dsr, pbo, best_ok, best_m["total_return"], k_folds, wf),
+            }
+        out.append(row)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # Driver
 # --------------------------------------------------------------------------------------------
 
@@ -781,8 +1060,12 @@ def run(doc):
     bcfg["horizon_hours"] = float(bcfg["horizon_hours"])
     baseline = [baseline_row(c, bcfg, interval_s) for c in calls]
 
-    return {"trades": all_trades, "wallets": wallets, "ranking": rank(wallets),
-            "baseline": baseline}
+    out = {"trades": all_trades, "wallets": wallets, "ranking": rank(wallets),
+           "baseline": baseline}
+    if doc.get("search") is not None:
+        out["per_caller"] = search_callers(calls, all_trades, policies, wcfg, cost_model, fee_bps,
+                                           slippage_bps, doc["search"])
+    return out
 
 
 def main():

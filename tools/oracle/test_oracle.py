@@ -433,5 +433,147 @@ class Generated(unittest.TestCase):
         self.assertEqual(json.loads(res.stdout), json.loads(json.dumps(oracle.run(d))))
 
 
+class Robustness(unittest.TestCase):
+    """§13: Φ and Φ⁻¹, blocks, the deflated Sharpe, PBO by CSCV, the verdict, and the search."""
+
+    def test_normal_quantile_is_as241(self):
+        # CPython's NormalDist.inv_cdf is also Wichura's AS241: the same numbers, bit for bit.
+        from statistics import NormalDist
+        nd = NormalDist()
+        ps = [0.5, 0.975, 0.025, 0.9, 1e-12, 1.0 - 1e-12, 0.075, 0.925, 0.5 + 0.425, 1e-300]
+        ps += [1.0 - 1.0 / n for n in range(2, 60)] + [1.0 - 1.0 / (n * oracle.E_CONST)
+                                                      for n in range(1, 60)]
+        for p in ps:
+            self.assertEqual(oracle.norm_ppf(p), nd.inv_cdf(p), p)
+        for p in (0.25, 0.125, 0.0625, 2.0 ** -20):              # 1 − p exact: symmetric
+            self.assertEqual(oracle.norm_ppf(1.0 - p), -oracle.norm_ppf(p))
+        self.assertAlmostEqual(oracle.norm_ppf(0.975), 1.959963984540054, places=15)
+        with self.assertRaises(ValueError):
+            oracle.norm_ppf(1.0)
+
+    def test_normal_cdf(self):
+        self.assertEqual(oracle.norm_cdf(0.0), 0.5)
+        self.assertAlmostEqual(oracle.norm_cdf(1.959963984540054), 0.975, places=15)
+        self.assertAlmostEqual(oracle.norm_cdf(-1.0), 0.15865525393145707, places=16)
+
+    def test_blocks(self):
+        self.assertEqual(oracle.blocks(10, 3), [(0, 4), (4, 7), (7, 10)])
+        self.assertEqual(oracle.blocks(16, 8), [(2 * k, 2 * k + 2) for k in range(8)])
+        self.assertEqual(oracle.blocks(3, 5), [(0, 1), (1, 2), (2, 3), (3, 3), (3, 3)])
+
+    def test_deflated_sharpe_nulls(self):
+        self.assertEqual(oracle.deflated_sharpe([None, None], None, []), (0, None, None))
+        self.assertEqual(oracle.deflated_sharpe([None, 1.0], 1.0, [0.1, 0.3]), (1, None, None))
+        # N = 2: sr0 exists; the best has fewer than 2 trades, no sharpe, or no spread: dsr null.
+        n, sr0, dsr = oracle.deflated_sharpe([0.5, 1.0], None, [0.2])
+        self.assertEqual((n, dsr), (2, None))
+        self.assertIsNotNone(sr0)
+        self.assertIsNone(oracle.deflated_sharpe([0.5, 1.0], 1.0, [0.2, 0.2])[2])
+
+    def test_deflated_sharpe_by_hand(self):
+        sharpes = [0.2, None, 0.5, 0.8]
+        returns = [0.5, -0.2, 0.1, 0.3, -0.1]
+        sr = 0.8
+        n, sr0, dsr = oracle.deflated_sharpe(sharpes, sr, returns)
+        self.assertEqual(n, 3)
+        var = ((0.2 - 0.5) ** 2 + 0.0 + (0.8 - 0.5) ** 2) / 2
+        z = oracle.norm_ppf
+        want_sr0 = math.sqrt(var) * ((1 - 0.5772156649015329) * z(1 - 1 / 3)
+                                     + 0.5772156649015329 * z(1 - 1 / (3 * math.e)))
+        self.assertAlmostEqual(sr0, want_sr0, places=14)
+        mu = sum(returns) / 5
+        m2 = sum((r - mu) ** 2 for r in returns) / 5
+        m3 = sum((r - mu) ** 3 for r in returns) / 5
+        m4 = sum((r - mu) ** 4 for r in returns) / 5
+        skew, kurt = m3 / m2 ** 1.5, m4 / m2 ** 2
+        want = 0.5 * math.erfc(-((sr - want_sr0) * math.sqrt(4)
+                                 / math.sqrt(1 - skew * sr + (kurt - 1) / 4 * sr ** 2))
+                               / math.sqrt(2))
+        self.assertAlmostEqual(dsr, want, places=13)
+
+    def test_pbo_nulls_and_extremes(self):
+        self.assertIsNone(oracle.pbo_cscv([[0.1] * 15, [0.2] * 15]))
+        self.assertIsNone(oracle.pbo_cscv([[0.1] * 40]))
+        # Every policy the same: every set is overfit (ω = 0.5 exactly).
+        self.assertEqual(oracle.pbo_cscv([[0.1, -0.2] * 10] * 3), 1.0)
+        # One policy better on every call: chosen in sample and best out of sample, never overfit.
+        row = [0.1, -0.2, 0.3, 0.0] * 5
+        self.assertEqual(oracle.pbo_cscv([row, [r + 1.0 for r in row]]), 0.0)
+        self.assertEqual(14 / 70.0, 0.2)
+
+    def test_pbo_against_exact_arithmetic(self):
+        """Small-integer returns (exact sums) against a Fraction-based count over bit masks."""
+        from fractions import Fraction
+        import random
+        for seed in range(40):
+            rng = random.Random(seed)
+            n, n_pol = rng.randint(16, 41), rng.randint(2, 7)
+            x = [[float(rng.randint(-3, 3)) for _ in range(n)] for _ in range(n_pol)]
+            if seed % 5 == 0:
+                x[1] = list(x[0])                               # exact ties
+            spans = oracle.blocks(n, 8)
+            overfit = 0
+            for mask in range(256):
+                if bin(mask).count("1") != 4:
+                    continue
+                ins = [c for b in range(8) if mask >> b & 1 for c in range(*spans[b])]
+                oos = [c for b in range(8) if not mask >> b & 1 for c in range(*spans[b])]
+                perf_in = [Fraction(int(sum(r[c] for c in ins)), len(ins)) for r in x]
+                perf_out = [Fraction(int(sum(r[c] for c in oos)), len(oos)) for r in x]
+                star = min(range(n_pol), key=lambda p: (-perf_in[p], p))
+                o = perf_out[star]
+                rho = Fraction(1) + sum(1 for v in perf_out if v < o) + Fraction(
+                    sum(1 for p in range(n_pol) if p != star and perf_out[p] == o), 2)
+                overfit += rho / (n_pol + 1) <= Fraction(1, 2)
+            self.assertEqual(oracle.pbo_cscv(x), overfit / 70.0, seed)
+
+    def test_verdict(self):
+        v = oracle.verdict
+        wf_up = {"compounded_oos_return": 0.1}
+        wf_down = {"compounded_oos_return": -0.1}
+        self.assertEqual(v(0.99, 0.6, True, 0.5, 0, None), "overfit")
+        self.assertEqual(v(0.95, 0.2, True, 0.5, 0, None), "edge")
+        self.assertEqual(v(0.95, 0.2, True, 0.5, 4, wf_up), "edge")
+        self.assertEqual(v(0.95, 0.2, True, 0.5, 4, wf_down), "inconclusive")
+        self.assertEqual(v(0.95, 0.2, True, 0.5, 4, None), "inconclusive")
+        self.assertEqual(v(0.95, 0.2, False, 0.5, 0, None), "inconclusive")
+        self.assertEqual(v(0.95, 0.2, True, 0.0, 0, None), "inconclusive")
+        self.assertEqual(v(0.94, 0.0, True, 0.5, 0, None), "inconclusive")
+        self.assertEqual(v(None, 0.0, True, 0.5, 0, None), "inconclusive")
+        self.assertEqual(v(0.99, None, True, 0.5, 0, None), "inconclusive")
+        self.assertEqual(v(None, 0.5, True, 0.5, 0, None), "inconclusive")
+
+    def test_in_sample_count(self):
+        self.assertEqual(oracle.in_sample_count(10, 0.3), 7)
+        self.assertEqual(oracle.in_sample_count(11, 0.3), 8)
+        self.assertEqual(oracle.in_sample_count(11, 0.0), 11)
+
+    def test_search_on_generated_cases(self):
+        for seed in range(4):
+            d = json.loads(json.dumps(gen.generate_robust(seed)))
+            self.assertTrue(10 <= len(d["policies"]) <= 40)
+            self.assertTrue(all(c["candles"] for c in d["calls"]))
+            out = oracle.run(d)
+            k = d["search"]["folds"]
+            names = [r["caller"] for r in out["per_caller"]]
+            self.assertEqual(names, sorted(names, key=lambda s: s.encode("utf-8")))
+            for r in out["per_caller"]:
+                rb = r["robustness"]
+                if d["search"]["mode"] == "grouped":
+                    self.assertIsNone(rb)
+                    continue
+                n = r["in_sample_calls"]
+                self.assertEqual(rb["trials"], sum(1 for x in r["sharpes"] if x is not None))
+                self.assertEqual(rb["sr0"] is None, rb["trials"] < 2)
+                self.assertEqual(rb["pbo"] is None, n < 16)
+                if rb["pbo"] is not None:
+                    self.assertEqual(rb["pbo"], round(rb["pbo"] * 70) / 70.0)
+                wf = rb["walk_forward"]
+                self.assertEqual(wf is None, k == 0 or n < 2 * (k + 1))
+                if wf is not None:
+                    self.assertEqual([f["fold"] for f in wf["folds"]], list(range(1, k + 1)))
+                    self.assertLessEqual(wf["policy_changes"], k - 1)
+
+
 if __name__ == "__main__":
     unittest.main()

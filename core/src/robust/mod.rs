@@ -27,9 +27,10 @@ pub fn blocks(n: usize, b: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
-/// Euler–Mascheroni γ and e as SPEC §13.1 writes them.
+/// Euler–Mascheroni γ as SPEC §13.1 writes it (its `e`, 2.718281828459045, is
+/// `std::f64::consts::E` exactly).
 const GAMMA: f64 = 0.5772156649015329;
-const E: f64 = 2.718281828459045;
+const E: f64 = std::f64::consts::E;
 
 /// The deflated Sharpe ratio of a caller's best policy (SPEC §13.1).
 #[derive(Debug, Clone, Copy, PartialEq)]
