@@ -286,12 +286,16 @@ impl<'a> Prepared<'a> {
                 metrics,
             }
         };
+        // SPEC §13.2's signal-level returns of one policy, 0 for a call without a trade.
+        let mut returns = vec![0.0; if extra.cscv.is_some() { n } else { 0 }];
         for (index, column) in range.zip(trades.chunks(n.max(1))) {
             let run = self.wallet(calls, column, |_| index, opts);
             out.scored.push(score(index, &run));
             if let Some(cscv) = &extra.cscv {
-                out.perfs
-                    .push(cscv.perf(|i| column[i].as_ref().map_or(0.0, |t| t.net_multiple - 1.0)));
+                for (x, t) in returns.iter_mut().zip(column) {
+                    *x = t.as_ref().map_or(0.0, |t| t.net_multiple - 1.0);
+                }
+                out.perfs.push(cscv.perf(&returns));
             }
             for (fold, &end) in out.folds.iter_mut().zip(&extra.prefixes) {
                 let run = self.wallet(&calls[..end], &column[..end], |_| index, opts);

@@ -157,12 +157,13 @@ pub fn options_json(ds: &Dataset, sel: &Selection, o: &SearchOptions) -> Value {
     })
 }
 
-/// Flags as words, in table order.
+/// Flags as words, in table order. The grid-boundary flag (§6 `flags.edge`) reads `grid edge`,
+/// so that it is not taken for the §13 verdict `edge` shown beside it.
 fn flag_words(feasible: bool, collapsed: bool, edge: bool, not_grouped: bool) -> Vec<&'static str> {
     [
         (!feasible, "infeasible"),
         (collapsed, "collapsed"),
-        (edge, "edge"),
+        (edge, "grid edge"),
         (not_grouped, "not grouped"),
     ]
     .into_iter()
@@ -171,7 +172,7 @@ fn flag_words(feasible: bool, collapsed: bool, edge: bool, not_grouped: bool) ->
 }
 
 /// A caller's flags as words, for tables: `infeasible` (its best point fails a constraint),
-/// `collapsed`, `edge` (SPEC §6), `not grouped` (left out of the grouped wallet).
+/// `collapsed`, `grid edge` (SPEC §6 `edge`), `not grouped` (left out of the grouped wallet).
 pub fn caller_flags(r: &CallerResult) -> Vec<&'static str> {
     flag_words(r.best_scored().feasible, r.collapsed, r.edge, !r.kept)
 }
@@ -294,7 +295,7 @@ impl CallerRow {
         r.walk_forward.as_ref().map(|w| w.compounded_oos_return)
     }
 
-    /// The SPEC §6 flags as words: `infeasible`, `collapsed`, `edge`.
+    /// The SPEC §6 flags as words: `infeasible`, `collapsed`, `grid edge`.
     pub fn quality_flags(&self) -> Vec<&'static str> {
         flag_words(self.feasible, self.collapsed, self.edge, false)
     }
@@ -627,8 +628,8 @@ mod tests {
                 "tp=2 sl=0.9 trail=- trail_activation=- be_trigger=- ladder=- max_hold=48h indicator=-",
                 1,
                 "tp=2 sl=0.9 max_hold=48h",
-                &["edge"],
-                &["edge"],
+                &["grid edge"],
+                &["grid edge"],
             ),
         );
         check_row(

@@ -8,6 +8,8 @@ use quantbot_core::optimize::{CallerResult, SearchResult};
 use quantbot_core::robust::cscv::SETS;
 use quantbot_core::robust::{Verdict, WalkForward, EDGE_MAX_PBO, EDGE_MIN_DSR, OVERFIT_PBO};
 
+use quantbot_format::results::short_label;
+
 use crate::table::{Cell, Table};
 
 /// Columns of the leaderboard.
@@ -29,7 +31,8 @@ pub fn verdict_word(r: &CallerResult) -> &'static str {
     r.robustness.as_ref().map_or("–", |x| x.verdict.as_str())
 }
 
-/// One row per caller, in result order (by name); the verdict is a [`Cell::Badge`], so the
+/// One row per caller, in result order (by name), the best policy by its non-default parts;
+/// the verdict is a [`Cell::Badge`], so the
 /// page shows it as a coloured word.
 pub fn leaderboard(grid: &Grid, result: &SearchResult) -> Table {
     let rows = result
@@ -47,7 +50,7 @@ pub fn leaderboard(grid: &Grid, result: &SearchResult) -> Table {
                 Cell::Num(wf.map(|w| w.compounded_oos_return)),
                 Cell::Num(wf.map(|w| w.policy_changes as f64)),
                 Cell::Num(Some(r.calls as f64)),
-                Cell::Text(grid.label(r.best)),
+                Cell::Text(short_label(&grid.params(r.best))),
                 Cell::Num(Some(m.total_return)),
                 Cell::Num(Some(m.max_drawdown)),
             ]
@@ -297,7 +300,8 @@ mod tests {
         // (1 + 0.1) × (1 + 0.2) − 1, and one change of policy (0 → 3).
         assert_eq!(t.rows[0][4], Cell::Num(Some(1.1 * 1.2 - 1.0)));
         assert_eq!(t.rows[0][5], Cell::Num(Some(1.0)));
-        assert_eq!(t.rows[0][7], Cell::Text(grid.label(0)));
+        // The best policy's non-default parts, so the return and drawdown stay in view.
+        assert_eq!(t.rows[0][7], Cell::Text("tp=1.5 sl=0.85 max_hold=48h".into()));
         assert_eq!(t.rows[1][1], Cell::Badge("–".into()));
         assert_eq!(t.rows[1][3], Cell::Num(None));
         assert!(t.rows.iter().all(|r| r.len() == t.columns.len()));

@@ -108,6 +108,9 @@ pub fn v1_page(report: &RunReport) -> String {
         "win rate",
         "max drawdown",
         "trades",
+        "dsr",
+        "pbo",
+        "verdict",
         "flags",
     ];
     let rows: Vec<Vec<(String, bool)>> = report
@@ -125,6 +128,9 @@ pub fn v1_page(report: &RunReport) -> String {
                 (percent(m.win_rate), true),
                 (percent(Some(m.max_drawdown)), true),
                 (m.trades.to_string(), true),
+                (en_dash(fmt_opt(r.dsr(), 3)), true),
+                (en_dash(fmt_opt(r.pbo(), 3)), true),
+                (r.verdict().unwrap_or("–").to_string(), false),
                 (r.quality_flags().join(", "), false),
             ]
         })

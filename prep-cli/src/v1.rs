@@ -140,7 +140,13 @@ pub fn table(report: &RunReport) -> String {
     if show_obj {
         header.push(obj.as_str());
     }
-    header.extend(["final", "return", "win", "max dd", "trades", "flags"]);
+    header.extend([
+        "final", "return", "win", "max dd", "trades", "dsr", "pbo", "verdict",
+    ]);
+    if report.folds > 0 {
+        header.push("wf_oos");
+    }
+    header.push("flags");
     let mut rows: Vec<Vec<String>> = Vec::new();
     for r in &report.per_caller {
         let m = &r.metrics;
@@ -154,8 +160,14 @@ pub fn table(report: &RunReport) -> String {
             pct(m.win_rate),
             pct(Some(m.max_drawdown)),
             m.trades.to_string(),
-            r.flags().join(","),
+            fmt_opt(r.dsr(), 3),
+            fmt_opt(r.pbo(), 3),
+            r.verdict().unwrap_or("-").to_string(),
         ]);
+        if report.folds > 0 {
+            row.push(pct(r.wf_oos()));
+        }
+        row.push(r.flags().join(","));
         rows.push(row);
     }
     let mut out = render_table(&header, &rows);
@@ -200,16 +212,26 @@ pub fn csv(report: &RunReport) -> String {
         .iter()
         .map(|r| format!("skipped_{}", r.as_str()))
         .collect();
+    // SPEC §13.5's columns come last, so the earlier columns keep their places.
+    let mut robust_names = vec!["dsr", "pbo", "verdict"];
+    if report.folds > 0 {
+        robust_names.push("wf_oos");
+    }
     let mut out = header.join(",");
-    for s in &skip_names {
+    for s in skip_names
+        .iter()
+        .map(String::as_str)
+        .chain(robust_names.iter().copied())
+    {
         out.push(',');
         out.push_str(s);
     }
     out.push('\n');
-    let mut row = |cells: Vec<String>, m: &Metrics| {
+    let mut row = |cells: Vec<String>, m: &Metrics, robust: Vec<String>| {
         let mut all = cells;
         all.extend(metric_values(m).into_iter().map(csv_num));
         all.extend(m.skipped.iter().map(|n| n.to_string()));
+        all.extend(robust);
         out.push_str(&all.join(","));
         out.push('\n');
     };
@@ -225,12 +247,21 @@ pub fn csv(report: &RunReport) -> String {
                 r.edge.to_string(),
             ],
             &r.metrics,
+            robust_names
+                .iter()
+                .map(|&name| match name {
+                    "dsr" => csv_num(r.dsr()),
+                    "pbo" => csv_num(r.pbo()),
+                    "verdict" => r.verdict().unwrap_or_default().to_string(),
+                    _ => csv_num(r.wf_oos()),
+                })
+                .collect(),
         );
     }
     if let Some(g) = &report.grouped {
         let mut cells = vec!["(grouped)".to_string(), g.calls.to_string()];
         cells.resize(7, String::new());
-        row(cells, &g.metrics);
+        row(cells, &g.metrics, vec![String::new(); robust_names.len()]);
     }
     out
 }

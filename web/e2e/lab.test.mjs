@@ -26,6 +26,7 @@ const GRID = {
   '--max-hold-hrs': '[24,48]',
   '--indicators': '[null,"ema_cross:9:21"]',
   '--holdout-fraction': '0.3',
+  '--folds': '4',
 };
 const MODE = 'both';
 
@@ -128,9 +129,21 @@ await check('demo dataset opens from the URL, cross-origin isolated, on the work
   const final = Number(await page.getAttribute('#equity', 'data-final'));
   assert.equal(final, urlRun.results.per_caller[0].best.metrics.final_capital);
   assert.ok((await page.getAttribute('#equity polyline', 'points')).split(' ').length > 2);
+  // The leaderboard (SPEC §13): a verdict word per caller, and the selected caller's verdict
+  // explained in one sentence that names it.
+  const verdicts = await page.$$eval('#leaderboard-table .badge', els => els.map(e => e.textContent));
+  assert.equal(verdicts.length, urlRun.results.per_caller.length);
+  assert.deepEqual(verdicts, urlRun.results.per_caller.map(c => c.robustness.verdict));
+  const sentence = await page.textContent('#verdict-sentence');
+  assert.ok(sentence.startsWith(`${urlRun.results.per_caller[0].caller} — ${verdicts[0]}`), sentence);
+  await page.waitForSelector('#folds-table');
   if (shot) {
-    await page.evaluate(() => document.querySelector('#results').scrollIntoView());
     fs.mkdirSync(path.dirname(shot), { recursive: true });
+    await page.evaluate(() => document.querySelector('#leaderboard').scrollIntoView());
+    const board = path.join(path.dirname(shot), 'leaderboard.png');
+    await page.screenshot({ path: board });
+    console.log(`     screenshot: ${board}`);
+    await page.evaluate(() => document.querySelector('#results').scrollIntoView());
     await page.screenshot({ path: shot });
     console.log(`     screenshot: ${shot}`);
   }
@@ -155,7 +168,13 @@ await check('per-caller and grouped results equal the CLI --format json, number 
   assert.equal(urlRun.results.per_caller.length, cli.per_caller.length);
   assert.ok(cli.grouped, 'the CLI has a grouped wallet');
   assert.equal(JSON.stringify(urlRun.results.grouped), JSON.stringify(cli.grouped));
-  console.log(`     ${cli.per_caller.length} callers, ${countNumbers(cli.per_caller) + countNumbers(cli.grouped)} numbers identical`);
+  // The robustness measures (SPEC §13) are part of each caller's object; say how many.
+  const robust = cli.per_caller.map(c => c.robustness);
+  assert.ok(robust.every(r => r && typeof r.verdict === 'string'), 'every caller has a verdict');
+  const folds = robust.reduce((n, r) => n + (r.walk_forward ? r.walk_forward.folds.length : 0), 0);
+  assert.ok(folds > 0, 'some caller has walk-forward folds');
+  console.log(`     ${cli.per_caller.length} callers, ${countNumbers(cli.per_caller) + countNumbers(cli.grouped)} numbers identical ` +
+    `(robustness: ${countNumbers(robust)} numbers, ${folds} walk-forward folds, verdicts ${robust.map(r => r.verdict).join(' ')})`);
 });
 
 await check('the share link reopens the data and options and reruns the same grid', async () => {
@@ -202,7 +221,7 @@ await check('a 10,000-point grid: the caller table of every point sorts and page
   const r = await run(page);
   await page.click('#callers tbody tr:first-child');
   await page.waitForSelector('#grid-table tbody tr');
-  assert.match(await page.textContent('#caller-grid .page'), /of 200 · 10000 rows/);
+  assert.match(await page.textContent('#grid-table-pager .page'), /of 200 · 10000 rows/);
   await page.evaluate(() => { window.__maxGap = 0; });
   const t0 = Date.now();
   // Sort by final_capital, descending (two clicks), then go to the last page.
@@ -212,7 +231,7 @@ await check('a 10,000-point grid: the caller table of every point sorts and page
   const first = Number(await page.textContent('#grid-table tbody tr:first-child td:nth-child(11)'));
   const best = r.results.per_caller[0].best.metrics.final_capital;
   assert.ok(Math.abs(first - best) < 1e-3, `sorted first row ${first} is not the best ${best}`);
-  for (let k = 0; k < 3; k++) await page.click('#caller-grid .pager button.next');
+  for (let k = 0; k < 3; k++) await page.click('#grid-table-pager button.next');
   const sortMs = Date.now() - t0;
   const gap = await page.evaluate(() => window.__maxGap);
   console.log(`     10,000-point grid: run ${r.stats.secs.toFixed(2)} s; two sorts and three pages in ${sortMs} ms, longest main-thread gap ${gap.toFixed(0)} ms`);

@@ -119,7 +119,7 @@ fn deflated_sharpe_of_three_policies_and_six_trades() {
 /// PBO through [`Cscv`] for policies given as per-call returns in time order.
 fn pbo_of(returns: &[Vec<f64>]) -> Option<f64> {
     let cscv = Cscv::new(returns[0].len())?;
-    let perfs: Vec<SetPerf> = returns.iter().map(|x| cscv.perf(|i| x[i])).collect();
+    let perfs: Vec<SetPerf> = returns.iter().map(|x| cscv.perf(x)).collect();
     cscv.pbo(&perfs)
 }
 
@@ -168,7 +168,7 @@ fn set_perfs_are_one_running_sum_per_set_in_time_order() {
         .map(|i| [1e16, 1.0, -1e16, 3.0, 0.1, 0.7, -0.3][i % 7] * (1.0 + i as f64 / 7.0))
         .collect();
     let cscv = Cscv::new(19).unwrap();
-    let perf = cscv.perf(|i| x[i]);
+    let perf = cscv.perf(&x);
     let blocks = blocks(19, 8);
     let mut k = 0;
     for a in 0..8 {

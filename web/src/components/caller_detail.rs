@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
+use quantbot_lab_model::leaderboard::{chained_equity, folds_table};
 use quantbot_lab_model::rows::{equity_points, grid_table};
 use quantbot_lab_model::table::{Cell, TableView};
 
@@ -31,7 +32,27 @@ pub fn CallerDetail(lab: Lab, out: Arc<RunOutput>, k: usize) -> impl IntoView {
             .with(|s| s.policy)
             .map(|p| format!("selected grid point {p}"))
     };
+    // The walk-forward (SPEC §13.3): its folds, and their out-of-sample equity chained.
+    let walk_forward = caller
+        .robustness
+        .as_ref()
+        .and_then(|r| r.walk_forward.as_ref())
+        .map(|wf| {
+            let chained = chained_equity(wf);
+            let points = equity_points(&chained, initial, 600.0, 100.0);
+            let folds = folds_table(&out.grid, wf);
+            view! {
+                <h2>"Walk-forward of "{name.clone()}</h2>
+                {data_table("folds-table", Memo::new(move |_| folds.clone()).into(), RwSignal::new(TableView::new(20)), None)}
+                <svg id="wf-equity" viewBox="-2 -2 604 104" width="604" height="104">
+                    <rect x="0" y="0" width="600" height="100" fill="#fbfcfe" stroke="#dde1e8" />
+                    <polyline points=points fill="none" stroke="#1d8a4e" stroke-width="1.5" />
+                </svg>
+                <p class="hint">"Out of sample, the folds chained: each fold's choice trades only the block after its training calls."</p>
+            }
+        });
     view! {
+        {walk_forward}
         <h2>"Best policy of "{name.clone()}": equity after each close (in sample)"</h2>
         <svg id="equity" viewBox="-2 -2 604 144" width="604" height="144" data-final=last.to_string()>
             <rect x="0" y="0" width="600" height="140" fill="#fbfcfe" stroke="#dde1e8" />

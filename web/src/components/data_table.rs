@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use quantbot_lab_model::table::{Table, TableView};
+use quantbot_lab_model::table::{Cell, Table, TableView};
 
 /// What a click on a row does, with the row's index in the table.
 pub type RowClick = Option<Arc<dyn Fn(usize) + Send + Sync>>;
@@ -47,7 +47,12 @@ pub fn data_table(
                         let cb = on_row.clone();
                         let cells = t.rows[k]
                             .iter()
-                            .map(|c| view! { <td>{c.display()}</td> })
+                            .map(|c| match c {
+                                // A badge's word is one of a few known values; as a class it
+                                // only selects a colour, and the text is shown as text.
+                                Cell::Badge(word) => view! { <td><span class=format!("badge {word}")>{word.clone()}</span></td> }.into_any(),
+                                _ => view! { <td>{c.display()}</td> }.into_any(),
+                            })
                             .collect_view();
                         let muted = t.muted.get(k).copied().unwrap_or(false);
                         view! {
@@ -71,7 +76,7 @@ pub fn data_table(
                 <tbody>{body}</tbody>
             </table>
         </div>
-        <div class="pager">
+        <div class="pager" id=format!("{id}-pager")>
             <button on:click=move |_| step(-1)>"‹ prev"</button>
             <span class="page">{move || format!("page {} of {} · {} rows", view_state.get().page + 1, view_state.get().pages(total()), total())}</span>
             <button class="next" on:click=move |_| step(1)>"next ›"</button>

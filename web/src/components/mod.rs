@@ -5,6 +5,7 @@ pub mod caller_detail;
 pub mod data_panel;
 pub mod data_table;
 pub mod header;
+pub mod leaderboard;
 pub mod options_form;
 pub mod results;
 pub mod run_bar;

@@ -1,4 +1,5 @@
-//! The results of a run: the per-caller table (a click opens the caller), the grouped wallet,
+//! The results of a run: the caller leaderboard, the per-caller table (a click opens the
+//! caller), the grouped wallet,
 //! the download of `results.json`, and the selected caller's details.
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use quantbot_lab_model::table::TableView;
 
 use crate::components::caller_detail::CallerDetail;
 use crate::components::data_table::data_table;
+use crate::components::leaderboard::Leaderboard;
 use crate::job::RunOutput;
 use crate::lab::Lab;
 
@@ -55,6 +57,7 @@ pub fn Results(lab: Lab, out: Arc<RunOutput>) -> impl IntoView {
     // Only a change of caller re-renders the details (a policy click keeps the table's page).
     let caller = Memo::new(move |_| lab.selected.with(|s| s.caller.clone()));
     view! {
+        <Leaderboard lab out=out.clone() />
         <section id="results">
             <h2>"Per caller" <a id="download" href=json_url(&out.json) download="results.json">" results.json"</a></h2>
             <p class="hint">"Click a column to sort, a row to see all its grid points."</p>
