@@ -301,7 +301,10 @@ mod tests {
         assert_eq!(t.rows[0][4], Cell::Num(Some(1.1 * 1.2 - 1.0)));
         assert_eq!(t.rows[0][5], Cell::Num(Some(1.0)));
         // The best policy's non-default parts, so the return and drawdown stay in view.
-        assert_eq!(t.rows[0][7], Cell::Text("tp=1.5 sl=0.85 max_hold=48h".into()));
+        assert_eq!(
+            t.rows[0][7],
+            Cell::Text("tp=1.5 sl=0.85 max_hold=48h".into())
+        );
         assert_eq!(t.rows[1][1], Cell::Badge("–".into()));
         assert_eq!(t.rows[1][3], Cell::Num(None));
         assert!(t.rows.iter().all(|r| r.len() == t.columns.len()));

@@ -132,6 +132,7 @@ fn setup() -> Result<(), String> {
 fn test() -> Result<(), String> {
     let started = std::time::SystemTime::now();
     setup()?;
+    let tools = web::install_tools_in_background();
     run("format", "cargo", &["fmt", "--all", "--", "--check"], &[])?;
     run(
         "lint",
@@ -178,6 +179,12 @@ fn test() -> Result<(), String> {
     let skip_log = target_dir().join(format!("xtask-skipped-{}.txt", std::process::id()));
     tally::run_counting("tests", tests, Some(&skip_log), &mut tally)?;
     // The lab: its lints, wasm-bindgen tests and the end-to-end test in headless Chromium.
+    if let Some(installs) = tools {
+        eprintln!("==> waiting for the lab's tools to be installed");
+        installs
+            .join()
+            .map_err(|_| "the tool installs panicked".to_string())??;
+    }
     web::test(&target_dir().join("debug").join("quantbot"), &mut tally)?;
     // A small benchmark run, so the benchmark cannot rot (figures are printed, not judged).
     run(

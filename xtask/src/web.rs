@@ -81,6 +81,79 @@ fn version_of(program: &Path) -> Option<String> {
     Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// The `cargo install`s of the tools the lab's build needs that are missing (Trunk and
+/// wasm-bindgen-cli, from crates.io into the cache), as (step, command). Each builds in a
+/// folder of its own, so it never waits for the lock of the workspace's target folder.
+fn tool_installs() -> Vec<(&'static str, Command)> {
+    let r = root();
+    let bin = tools_dir().join("bin");
+    let installed = |name: &str, want: &str| {
+        version_of(&bin.join(name)).is_some_and(|v| v.split_whitespace().any(|w| w == want))
+    };
+    let mut steps = Vec::new();
+    if !installed("trunk", TRUNK) {
+        let mut c = command("cargo", &r, false);
+        c.args(["install", "trunk", "--version", TRUNK, "--locked", "--root"])
+            .arg(tools_dir());
+        steps.push(("install Trunk (about 8 minutes, once)", c));
+    }
+    if !installed("wasm-bindgen", WASM_BINDGEN) {
+        // Without --locked: its lockfile pins a crate version this registry does not serve.
+        let mut c = command("cargo", &r, false);
+        c.args([
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            WASM_BINDGEN,
+            "--root",
+        ])
+        .arg(tools_dir());
+        steps.push(("install wasm-bindgen-cli (about 3 minutes, once)", c));
+    }
+    for (_, c) in &mut steps {
+        c.env("CARGO_TARGET_DIR", tools_dir().join("build"));
+    }
+    steps
+}
+
+/// Starts the missing tool installs on a thread of their own, so that on a fresh machine they
+/// build while the workspace's lints and tests do (DuckDB's C++ among them) and fill the
+/// moments one core is idle; their output goes to a log file. `join` it before the lab's steps,
+/// which then find the tools installed. `None` when nothing is missing.
+pub fn install_tools_in_background() -> Option<std::thread::JoinHandle<Result<(), String>>> {
+    let steps = tool_installs();
+    if steps.is_empty() {
+        return None;
+    }
+    let log_path = tools_dir().join("install.log");
+    eprintln!(
+        "==> installing the lab's tools in the background (log: {})",
+        log_path.display()
+    );
+    Some(std::thread::spawn(move || {
+        std::fs::create_dir_all(tools_dir())
+            .map_err(|e| format!("{}: {e}", tools_dir().display()))?;
+        let log =
+            std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        for (step, mut c) in steps {
+            let out = log.try_clone().map_err(|e| e.to_string())?;
+            let err = log.try_clone().map_err(|e| e.to_string())?;
+            let status = c
+                .stdout(out)
+                .stderr(err)
+                .status()
+                .map_err(|e| format!("{step}: cannot start cargo: {e}"))?;
+            if !status.success() {
+                return Err(format!(
+                    "{step} failed ({status}); its output is in {}",
+                    log_path.display()
+                ));
+            }
+        }
+        Ok(())
+    }))
+}
+
 /// Installs what the lab needs on a fresh machine (each step is skipped when done).
 pub fn ensure_tools() -> Result<(), String> {
     let r = root();
@@ -101,28 +174,8 @@ pub fn ensure_tools() -> Result<(), String> {
     let mut clippy = Command::new("rustup");
     clippy.args(["component", "add", "clippy", "--toolchain", NIGHTLY]);
     run("clippy for the nightly toolchain", clippy)?;
-    let bin = tools_dir().join("bin");
-    let installed = |name: &str, want: &str| {
-        version_of(&bin.join(name)).is_some_and(|v| v.split_whitespace().any(|w| w == want))
-    };
-    if !installed("trunk", TRUNK) {
-        let mut c = command("cargo", &r, false);
-        c.args(["install", "trunk", "--version", TRUNK, "--locked", "--root"])
-            .arg(tools_dir());
-        run("install Trunk (about 8 minutes, once)", c)?;
-    }
-    if !installed("wasm-bindgen", WASM_BINDGEN) {
-        // Without --locked: its lockfile pins a crate version this registry does not serve.
-        let mut c = command("cargo", &r, false);
-        c.args([
-            "install",
-            "wasm-bindgen-cli",
-            "--version",
-            WASM_BINDGEN,
-            "--root",
-        ])
-        .arg(tools_dir());
-        run("install wasm-bindgen-cli (about 3 minutes, once)", c)?;
+    for (step, c) in tool_installs() {
+        run(step, c)?;
     }
     let has_node = Command::new("node")
         .arg("--version")
