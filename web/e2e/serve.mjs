@@ -11,27 +11,51 @@ const TYPES = {
   '.parquet': 'application/octet-stream', '.png': 'image/png',
 };
 
+// The file a request path names inside `root` (real paths, so neither `..`, an encoded `..`,
+// a sibling folder whose name starts like the root's, nor a symbolic link leads outside), or
+// an HTTP status: 400 for a path that does not decode (a malformed `%`) or holds a NUL, 403 for
+// one that leaves the folder.
+export function resolveInside(root, pathname) {
+  let decoded;
+  try { decoded = decodeURIComponent(pathname); } catch { return 400; }
+  if (decoded.includes('\0')) return 400;
+  const file = path.resolve(root, '.' + path.posix.normalize('/' + decoded));
+  const inside = (p, dir) => p === dir || p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
+  if (!inside(file, root)) return 403;
+  let real;
+  try { real = fs.realpathSync(file); } catch { return file; } // missing: a 404 later
+  return inside(real, fs.realpathSync(root)) ? real : 403;
+}
+
 // `isolation: false` leaves the COOP/COEP headers out (the end-to-end test of one-worker mode).
+// A request that cannot be served gets its status; nothing a client sends stops the server.
 export function serve(dir, port = 0, { isolation = true } = {}) {
   const root = path.resolve(dir);
   const server = http.createServer((req, res) => {
-    const url = new URL(req.url, 'http://x');
-    let file = path.join(root, decodeURIComponent(url.pathname));
-    if (!file.startsWith(root)) { res.writeHead(403).end(); return; }
-    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
     const headers = isolation ? {
       'Cross-Origin-Opener-Policy': 'same-origin',
       'Cross-Origin-Embedder-Policy': 'require-corp',
       'Cross-Origin-Resource-Policy': 'same-origin',
       'Cache-Control': 'no-store',
     } : { 'Cache-Control': 'no-store' };
+    let url;
+    try { url = new URL(req.url, 'http://x'); } catch { res.writeHead(400, headers).end('bad request'); return; }
+    let file = resolveInside(root, url.pathname);
+    if (typeof file === 'number') { res.writeHead(file, headers).end(file === 400 ? 'bad request' : 'forbidden'); return; }
     fs.stat(file, (err, st) => {
-      if (err || !st.isFile()) { res.writeHead(404, headers).end('not found'); return; }
+      if (!err && st.isDirectory()) {
+        file = path.join(file, 'index.html');
+        st = fs.existsSync(file) ? fs.statSync(file) : null;
+      }
+      if (err || !st || !st.isFile()) { res.writeHead(404, headers).end('not found'); return; }
       res.writeHead(200, { ...headers, 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream',
         'Content-Length': st.size });
-      fs.createReadStream(file).pipe(res);
+      const stream = fs.createReadStream(file);
+      stream.on('error', () => res.destroy());
+      stream.pipe(res);
     });
   });
+  server.on('clientError', (_e, socket) => socket.destroy());
   return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
 }
 

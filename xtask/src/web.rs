@@ -349,7 +349,11 @@ pub fn test(quantbot: &Path, tally: &mut Tally) -> Result<(), String> {
         .arg(&demo)
         .arg(quantbot)
         .arg("docs/lab.png");
-    crate::tally::run_counting("lab end-to-end in headless Chromium", c, None, tally)
+    crate::tally::run_counting("lab end-to-end in headless Chromium", c, None, tally)?;
+    // The static server itself: malformed paths, and nothing outside its folder.
+    let mut c = command("node", &root(), false);
+    c.arg("web/e2e/serve.test.mjs");
+    crate::tally::run_counting("static server", c, None, tally)
 }
 
 /// `cargo xtask lab`: everything from a fresh machine to the served site.
