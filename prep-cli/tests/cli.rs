@@ -325,7 +325,7 @@ const EXCLUSIONS: [&str; 5] = [
 
 #[test]
 fn json_follows_the_spec_and_does_not_depend_on_threads() {
-    let v = v1_json_on_1_and_4_threads(&["--holdout-fraction", "0.3"]);
+    let v = v1_json_on_1_and_4_threads(&["--holdout-fraction", "0.3", "--folds", "3"]);
     assert_eq!(v["engine"]["name"], "quantbot");
     assert!(v["engine"]["version"].is_string());
     assert!(v["dataset"]["source"]
@@ -349,9 +349,11 @@ fn json_follows_the_spec_and_does_not_depend_on_threads() {
         "min_calls",
         "be_offset",
         "max_concurrent_positions",
+        "folds",
     ] {
         assert!(v["options"].get(k).is_some(), "options lack {k}");
     }
+    assert_eq!(v["options"]["folds"], 3);
     let dims: Vec<&str> = v["grid"]["dimensions"]
         .as_array()
         .unwrap()
@@ -387,6 +389,7 @@ fn json_follows_the_spec_and_does_not_depend_on_threads() {
         check_metrics(&p["holdout"]["in_sample"]);
         check_metrics(&p["holdout"]["out_of_sample"]);
         assert_eq!(p["holdout"]["in_sample"], b["metrics"]);
+        check_robustness(&p["robustness"], 3);
     }
     match &v["grouped"] {
         Value::Null => {}
@@ -395,6 +398,36 @@ fn json_follows_the_spec_and_does_not_depend_on_threads() {
             check_metrics(&g["metrics"]);
         }
     }
+}
+
+/// SPEC §13.5's `robustness` object of a caller of the demo data (every caller has at least
+/// 16 calls and 2 × (K + 1) of them, so no measure is null for want of calls).
+fn check_robustness(r: &Value, folds: u64) {
+    assert!(r["trials"].as_u64().unwrap() <= 30);
+    let unit = |x: &Value| x.as_f64().is_some_and(|x| (0.0..=1.0).contains(&x));
+    assert!(
+        r["sr0"].is_f64() && unit(&r["dsr"]) && unit(&r["pbo"]),
+        "{r}"
+    );
+    // PBO is a count of the 70 splits: a multiple of 1/70.
+    let splits = r["pbo"].as_f64().unwrap() * 70.0;
+    assert!((splits - splits.round()).abs() < 1e-9, "pbo {}", r["pbo"]);
+    assert!(["edge", "inconclusive", "overfit"].contains(&r["verdict"].as_str().unwrap()));
+    let wf = &r["walk_forward"];
+    let folds_json = wf["folds"].as_array().unwrap();
+    assert_eq!(folds_json.len() as u64, folds);
+    for (j, f) in folds_json.iter().enumerate() {
+        assert_eq!(f["fold"], j as u64 + 1);
+        assert!(f["best"]["index"].as_u64().unwrap() < 30);
+        assert!(f["best"]["label"].as_str().unwrap().starts_with("tp="));
+        check_metrics(&f["in_sample"]);
+        check_metrics(&f["out_of_sample"]);
+    }
+    let compounded = folds_json.iter().fold(1.0, |acc, f| {
+        acc * (1.0 + f["out_of_sample"]["total_return"].as_f64().unwrap())
+    }) - 1.0;
+    assert_eq!(wf["compounded_oos_return"].as_f64().unwrap(), compounded);
+    assert!(wf["policy_changes"].as_u64().unwrap() < folds);
 }
 
 fn sha256(path: &Path) -> String {
@@ -555,6 +588,9 @@ fn usage_errors_name_the_flag() {
     assert!(err.contains("--max-hold-hrs"), "{err}");
     let err = fails(d, &["backtest", "v1-baseline", "--from", "2025-13-01"], 2);
     assert!(err.contains("--from"), "{err}");
+    // SPEC §13.3: a negative K is a usage error that names the flag.
+    let err = fails(d, &["backtest", "v1-baseline", "--folds", "-1"], 2);
+    assert!(err.contains("--folds") && err.contains("-1"), "{err}");
     let err = fails(d, &["backtest", "v1-baseline", "--taker-fee-bps=-1"], 2);
     assert!(err.contains("--taker-fee-bps"), "{err}");
     // Clap's own errors are one line too.
@@ -1211,4 +1247,171 @@ fn run_registry_imports_lists_and_records() {
     let err = fails(&d, &IMPORT, 1);
     assert!(err.contains("reg.duckdb"), "{err}");
     drop(holder);
+}
+
+/// A folder's files as (path relative to it, sha256).
+fn relative_hashes(dir: &Path) -> BTreeMap<PathBuf, String> {
+    tree_hashes(dir)
+        .into_iter()
+        .map(|(p, h)| (p.strip_prefix(dir).unwrap().to_path_buf(), h))
+        .collect()
+}
+
+/// The folders beside `out` that a run writing it leaves while it works (`.NAME.tmp-PID`,
+/// `.NAME.old-PID`).
+fn siblings_of(out: &Path) -> Vec<PathBuf> {
+    let name = out.file_name().unwrap().to_string_lossy().into_owned();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!(".{name}."))
+        })
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Runs `args` in `dir` and SIGKILLs it `delay` after it starts writing `out` (once its
+/// temporary folder appears), or lets it finish if it finishes first. True when the kill
+/// landed while it was writing.
+fn kill_while_writing(dir: &Path, args: &[&str], out: &Path, delay: std::time::Duration) -> bool {
+    let mut child = Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("quantbot runs");
+    let tmp_name = format!(
+        ".{}.tmp-{}",
+        out.file_name().unwrap().to_string_lossy(),
+        child.id()
+    );
+    let tmp = out.with_file_name(tmp_name);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        if tmp.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    std::thread::sleep(delay);
+    let writing = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    writing
+}
+
+/// Issue 20: `export` and an `--out-dir` run killed with SIGKILL at several points while they
+/// write leave the previous output whole and byte-identical (or, killed after the swap, the
+/// new one whole); the next run removes what the killed ones left beside it.
+#[test]
+fn a_killed_run_leaves_the_previous_output_whole() {
+    let d = demo_dir();
+    let export = |to: &'static str, out: &'static str| -> Vec<&'static str> {
+        vec![
+            "export",
+            "--duckdb",
+            "data/alerts.duckdb",
+            "--from",
+            "2025-05-01",
+            "--to",
+            to,
+            "--interval",
+            "1m",
+            "--out",
+            out,
+            "--force",
+        ]
+    };
+    let v1 = |tp: &'static str, out: &'static str| -> Vec<&'static str> {
+        vec![
+            "backtest",
+            "v1-baseline",
+            "--data",
+            "kill/new-ref",
+            "--tp-mults",
+            tp,
+            "--out-dir",
+            out,
+            "--force",
+            "--quiet",
+        ]
+    };
+    // (what, the command writing the previous output, the one killed, its output folder)
+    let cases = [
+        (
+            "export",
+            export("2025-05-20", "kill/out"),
+            export("2025-06-10", "kill/out"),
+            "kill/out",
+        ),
+        (
+            "--out-dir",
+            v1("[2]", "kill/bundle"),
+            v1("[2,3,4]", "kill/bundle"),
+            "kill/bundle",
+        ),
+    ];
+    // The new export's own output, complete, to compare with (and the v1 runs' dataset).
+    ok(d, &export("2025-06-10", "kill/new-ref"));
+    // From the first moment of writing on, finer where a small bundle is written.
+    let delays_us = [
+        0, 100, 300, 1_000, 2_000, 5_000, 10_000, 30_000, 100_000, 300_000, 1_000_000,
+    ];
+    let mut report = Vec::new();
+    for (what, previous, killed, out) in cases {
+        let out_path = d.join(out);
+        let new_ref = d.join(format!("{out}-new"));
+        let mut complete = killed.clone();
+        let last = complete.iter().position(|a| *a == out).unwrap();
+        let new_ref_arg = format!("{out}-new");
+        complete[last] = &new_ref_arg;
+        ok(d, &complete);
+        let new_hashes = relative_hashes(&new_ref);
+        ok(d, &previous);
+        let old_hashes = relative_hashes(&out_path);
+        assert_ne!(
+            old_hashes, new_hashes,
+            "{what}: the two outputs must differ"
+        );
+        let (mut mid_write, mut old_kept, mut new_whole) = (0, 0, 0);
+        for &us in &delays_us {
+            let delay = std::time::Duration::from_micros(us);
+            let writing = kill_while_writing(d, &killed, &out_path, delay);
+            mid_write += usize::from(writing);
+            let now = relative_hashes(&out_path);
+            if now == old_hashes {
+                old_kept += 1;
+            } else {
+                assert_eq!(
+                    now, new_hashes,
+                    "{what}: killed {us} µs into writing, {out} is neither the previous output nor the new one"
+                );
+                new_whole += 1;
+                ok(d, &previous);
+            }
+        }
+        assert!(
+            mid_write >= 3,
+            "{what}: only {mid_write} of the kills landed while it wrote"
+        );
+        // The next run removes what the killed ones left, and writes whole.
+        let left = siblings_of(&out_path).len();
+        let out_run = run_in(d, &killed);
+        assert!(out_run.status.success());
+        assert!(siblings_of(&out_path).is_empty(), "{what}: leftovers stay");
+        assert_eq!(relative_hashes(&out_path), new_hashes);
+        report.push(format!(
+            "{what}: {} kills, {mid_write} while writing; previous output whole {old_kept} times, new one whole {new_whole} times; {left} leftovers removed by the next run",
+            delays_us.len()
+        ));
+    }
+    println!("{}", report.join("\n"));
 }

@@ -1,5 +1,7 @@
-//! Helpers shared by the cross-crate tests: the golden-case reader (tests are data) and small
-//! builders for calls, candles and policies.
+//! Helpers shared by the cross-crate tests: the golden-case reader (tests are data), the
+//! independent oracle's cases ([`oracle`]) and small builders for calls, candles and policies.
+
+pub mod oracle;
 
 use quantbot_core::data::{Call, Candle};
 use quantbot_core::indicator::Rule;

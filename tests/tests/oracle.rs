@@ -4,62 +4,21 @@
 //! agree (discrete fields exactly, floats to a few ulps: the two readings may order a sum
 //! differently, see tools/oracle/README.md).
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use quantbot_core::baseline::{baseline_call, BaselineConfig, BaselineParams};
 use quantbot_core::data::{Call, Candle};
 use quantbot_core::metrics::Metrics;
-use quantbot_core::policy::{
-    hours_to_ms, CostModel, EntryPrice, ExecConfig, ExecParams, Intrabar, Ladder, Policy,
-    PolicyParams,
-};
+use quantbot_core::policy::{hours_to_ms, ExecConfig, Intrabar, Policy};
 use quantbot_core::sim::{simulate_reference, CallPrep};
 use quantbot_core::store::Series;
 use quantbot_core::trade::Trade;
-use quantbot_core::wallet::{run_wallet, Offer, WalletConfig, WalletParams};
+use quantbot_core::wallet::{run_wallet, Offer, WalletConfig};
 use quantbot_core::window::{call_window, WindowSpec};
+use quantbot_tests::oracle::{
+    calls_with_candles, close, exec_config, f, opt_f, policy_params, python, wallet_config,
+};
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn python(args: &[&str], stdin: Option<&[u8]>) -> Option<Vec<u8>> {
-    let mut child = Command::new("python3")
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .ok()?;
-    if let Some(bytes) = stdin {
-        child.stdin.take().unwrap().write_all(bytes).unwrap();
-    } else {
-        drop(child.stdin.take());
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "python3 {args:?} failed");
-    Some(out.stdout)
-}
-
-fn f(v: &Value) -> f64 {
-    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
-}
-
-fn opt_f(v: &Value) -> Option<f64> {
-    v.as_f64()
-}
-
-/// Equal to within a few ulps (relative), or both missing.
-fn close(a: Option<f64>, b: Option<f64>, rel: f64) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(x), Some(y)) => x == y || (x - y).abs() <= rel * x.abs().max(y.abs()).max(1e-300),
-        _ => false,
-    }
-}
 
 struct Case {
     exec: ExecConfig,
@@ -72,83 +31,15 @@ struct Case {
 }
 
 fn parse_case(doc: &Value) -> Case {
-    let o = &doc["options"];
     let interval = doc["interval_s"].as_i64().unwrap();
-    let exec = ExecConfig::new(ExecParams {
-        interval_s: interval,
-        entry_price: match o["entry_price"].as_str().unwrap() {
-            "open" => EntryPrice::Open,
-            _ => EntryPrice::Close,
-        },
-        intrabar: match o["intrabar"].as_str().unwrap() {
-            "sl_first" => Intrabar::SlFirst,
-            _ => Intrabar::TpFirst,
-        },
-        cost_model: match o["cost_model"].as_str().unwrap() {
-            "fills" => CostModel::Fills,
-            _ => CostModel::V1,
-        },
-        fee_bps: f(&o["fee_bps"]),
-        slippage_bps: f(&o["slippage_bps"]),
-        be_offset: f(&o["be_offset"]),
-    })
-    .unwrap();
-    let w = &o["wallet"];
-    let wallet = WalletConfig::new(WalletParams {
-        initial_capital: f(&w["initial_capital"]),
-        max_allocation_pct: f(&w["max_allocation_pct"]),
-        max_risk_per_trade: f(&w["max_risk_per_trade"]),
-        max_concurrent_positions: w["max_concurrent_positions"].as_u64().unwrap() as u32,
-        min_executable_size: f(&w["min_executable_size"]),
-        allow_same_token: w["allow_same_token"].as_bool().unwrap(),
-    })
-    .unwrap();
-    let mut calls = Vec::new();
-    let mut windows = Vec::new();
-    for c in doc["calls"].as_array().unwrap() {
-        calls.push(Call {
-            call_id: c["call_id"].as_str().unwrap().into(),
-            caller: c["caller"].as_str().unwrap().into(),
-            chain: c["chain"].as_str().unwrap().into(),
-            mint: c["mint"].as_str().unwrap().into(),
-            alert_ts_ms: c["alert_ts_ms"].as_i64().unwrap(),
-            price_at_alert: None,
-        });
-        windows.push(
-            c["candles"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|b| Candle {
-                    ts: b[0].as_i64().unwrap(),
-                    open: f(&b[1]),
-                    high: f(&b[2]),
-                    low: f(&b[3]),
-                    close: f(&b[4]),
-                    volume: f(&b[5]),
-                })
-                .collect(),
-        );
-    }
+    let exec = exec_config(doc);
+    let wallet = wallet_config(doc);
+    let (calls, windows) = calls_with_candles(doc).into_iter().unzip();
     let policies = doc["policies"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| {
-            Policy::new(PolicyParams {
-                tp: opt_f(&p["tp"]),
-                sl: opt_f(&p["sl"]),
-                trail: opt_f(&p["trail"]),
-                trail_activation: opt_f(&p["trail_activation"]),
-                be_trigger: opt_f(&p["be_trigger"]),
-                ladder: p["ladder"].as_array().map(|l| {
-                    Ladder::new(l.iter().map(|lv| (f(&lv[0]), f(&lv[1]))).collect()).unwrap()
-                }),
-                max_hold_hours: f(&p["max_hold_hours"]),
-                indicator: p["indicator"].as_str().map(|r| r.parse().unwrap()),
-            })
-            .unwrap()
-        })
+        .map(|p| Policy::new(policy_params(p)).unwrap())
         .collect();
     let b = &doc["baseline"];
     let baseline = BaselineConfig::new(BaselineParams {

@@ -5,20 +5,19 @@
 //! the engine's `optimize::search` and the oracle must agree on every caller's robustness:
 //! counts, indices, verdicts and PBO exactly, the other numbers to 1e-12 relative.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use quantbot_core::data::{Call, Candle};
+use quantbot_core::data::Call;
 use quantbot_core::grid::{Grid, GridSpec};
 use quantbot_core::metrics::{Constraints, Metrics, Objective};
 use quantbot_core::optimize::{search, CallWindow, CallerResult, Mode, Prepared, SearchOptions};
-use quantbot_core::policy::{
-    CostModel, EntryPrice, ExecConfig, ExecParams, Intrabar, Ladder, PolicyParams,
-};
+use quantbot_core::policy::CostModel;
 use quantbot_core::robust::{Verdict, WalkForward};
 use quantbot_core::store::Series;
-use quantbot_core::wallet::{WalletConfig, WalletParams};
+use quantbot_tests::oracle::{
+    calls_with_candles, close, exec_config, f, ladder, opt_f, policy_params, python, rel_diff,
+    wallet_config,
+};
 use rayon::prelude::*;
 use serde_json::Value;
 
@@ -36,52 +35,6 @@ fn cases() -> Vec<(u64, bool)> {
     plain.chain([3001, 3002, 3006].map(|s| (s, true))).collect()
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn python(args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
-    let mut child = Command::new("python3")
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    if let Some(bytes) = stdin {
-        child.stdin.take().unwrap().write_all(bytes).unwrap();
-    } else {
-        drop(child.stdin.take());
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "python3 {args:?} failed");
-    out.stdout
-}
-
-fn f(v: &Value) -> f64 {
-    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
-}
-
-fn opt_f(v: &Value) -> Option<f64> {
-    v.as_f64()
-}
-
-/// Equal to within `rel` (relative), or both missing.
-fn close(a: Option<f64>, b: Option<f64>, rel: f64) -> bool {
-    rel_diff(a, b).is_some_and(|d| d <= rel)
-}
-
-/// The relative difference of two values (0 when equal or both missing), `None` when only one
-/// is missing.
-fn rel_diff(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (None, None) => Some(0.0),
-        (Some(x), Some(y)) if x == y => Some(0.0),
-        (Some(x), Some(y)) => Some((x - y).abs() / x.abs().max(y.abs()).max(1e-300)),
-        _ => None,
-    }
-}
-
 /// One generated search case, as the engine takes it.
 struct Case {
     calls: Vec<Call>,
@@ -94,71 +47,19 @@ fn numbers(v: &Value) -> Vec<Option<f64>> {
     v.as_array().unwrap().iter().map(opt_f).collect()
 }
 
-fn ladder(v: &Value) -> Option<Ladder> {
-    v.as_array()
-        .map(|l| Ladder::new(l.iter().map(|lv| (f(&lv[0]), f(&lv[1]))).collect()).unwrap())
-}
-
 fn parse_case(doc: &Value) -> Case {
-    let o = &doc["options"];
-    let exec = ExecConfig::new(ExecParams {
-        interval_s: doc["interval_s"].as_i64().unwrap(),
-        entry_price: match o["entry_price"].as_str().unwrap() {
-            "open" => EntryPrice::Open,
-            _ => EntryPrice::Close,
-        },
-        intrabar: match o["intrabar"].as_str().unwrap() {
-            "sl_first" => Intrabar::SlFirst,
-            _ => Intrabar::TpFirst,
-        },
-        cost_model: match o["cost_model"].as_str().unwrap() {
-            "fills" => CostModel::Fills,
-            _ => CostModel::V1,
-        },
-        fee_bps: f(&o["fee_bps"]),
-        slippage_bps: f(&o["slippage_bps"]),
-        be_offset: f(&o["be_offset"]),
-    })
-    .unwrap();
-    let w = &o["wallet"];
-    let wallet = WalletConfig::new(WalletParams {
-        initial_capital: f(&w["initial_capital"]),
-        max_allocation_pct: f(&w["max_allocation_pct"]),
-        max_risk_per_trade: f(&w["max_risk_per_trade"]),
-        max_concurrent_positions: w["max_concurrent_positions"].as_u64().unwrap() as u32,
-        min_executable_size: f(&w["min_executable_size"]),
-        allow_same_token: w["allow_same_token"].as_bool().unwrap(),
-    })
-    .unwrap();
-    let mut calls = Vec::new();
-    let mut series = Vec::new();
-    for c in doc["calls"].as_array().unwrap() {
-        calls.push(Call {
-            call_id: c["call_id"].as_str().unwrap().into(),
-            caller: c["caller"].as_str().unwrap().into(),
-            chain: c["chain"].as_str().unwrap().into(),
-            mint: c["mint"].as_str().unwrap().into(),
-            alert_ts_ms: c["alert_ts_ms"].as_i64().unwrap(),
-            price_at_alert: None,
-        });
-        let candles: Vec<Candle> = c["candles"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| Candle {
-                ts: b[0].as_i64().unwrap(),
-                open: f(&b[1]),
-                high: f(&b[2]),
-                low: f(&b[3]),
-                close: f(&b[4]),
-                volume: f(&b[5]),
-            })
-            .collect();
-        // The generator gives each call its window from the entry candle on, as the search
-        // expects; calls without an entry candle were left out (the search sees eligible calls).
-        assert!(!candles.is_empty(), "robust cases hold eligible calls only");
-        series.push(Series::new(&candles));
-    }
+    let exec = exec_config(doc);
+    let wallet = wallet_config(doc);
+    let (calls, series) = calls_with_candles(doc)
+        .into_iter()
+        .map(|(call, candles)| {
+            // The generator gives each call its window from the entry candle on, as the
+            // search expects; calls without an entry candle were left out (the search sees
+            // eligible calls).
+            assert!(!candles.is_empty(), "robust cases hold eligible calls only");
+            (call, Series::new(&candles))
+        })
+        .unzip();
 
     let g = &doc["grid"];
     let spec = GridSpec {
@@ -182,16 +83,7 @@ fn parse_case(doc: &Value) -> Case {
     let policies = doc["policies"].as_array().unwrap();
     assert_eq!(policies.len(), grid.size(), "grid size");
     for (i, p) in policies.iter().enumerate() {
-        let want = PolicyParams {
-            tp: opt_f(&p["tp"]),
-            sl: opt_f(&p["sl"]),
-            trail: opt_f(&p["trail"]),
-            trail_activation: opt_f(&p["trail_activation"]),
-            be_trigger: opt_f(&p["be_trigger"]),
-            ladder: ladder(&p["ladder"]),
-            max_hold_hours: f(&p["max_hold_hours"]),
-            indicator: p["indicator"].as_str().map(|r| r.parse().unwrap()),
-        };
+        let want = policy_params(p);
         assert_eq!(grid.params(i), want, "policy {i} of the grid");
     }
 
@@ -511,8 +403,8 @@ fn robustness_agrees_with_the_independent_oracle() {
             if big {
                 args.push("--big");
             }
-            let input = python(&args, None);
-            let out = python(&["tools/oracle/oracle.py"], Some(&input));
+            let input = python(&args, None).expect("python3 runs");
+            let out = python(&["tools/oracle/oracle.py"], Some(&input)).expect("python3 runs");
             (seed_s, input, out)
         })
         .collect();

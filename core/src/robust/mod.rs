@@ -1,7 +1,7 @@
 //! Robustness (SPEC §13): how much of a caller's best result is luck. The deflated Sharpe
 //! ratio ([`deflated_sharpe`]), the probability of backtest overfitting by CSCV ([`Cscv`],
-//! [`pbo`]), the walk-forward folds ([`WalkForward`]) and the [`Verdict`] that sums them up.
-//! The grid search ([`crate::optimize`]) feeds them from the evaluation it already does.
+//! [`Cscv::pbo`]), the walk-forward folds ([`WalkForward`]) and the [`Verdict`] that sums them
+//! up. The grid search ([`crate::optimize`]) feeds them from the evaluation it already does.
 
 pub mod cscv;
 pub mod normal;
