@@ -273,23 +273,18 @@ mod tests {
         }
     }
 
+    /// A caller judged `edge`: DSR 0.98, PBO 3/70, two folds (+10 %, +20 %, one change).
+    fn brook_with_an_edge() -> CallerResult {
+        let wf = WalkForward::new(vec![fold(1, 0, 0.1, vec![]), fold(2, 3, 0.2, vec![])]);
+        let r = robust(Some(0.98), Some(3.0 / 70.0), Some(wf), Verdict::Edge);
+        caller("Brook 💀🧲", Some(r))
+    }
+
     #[test]
     fn the_leaderboard_has_a_row_per_caller_with_the_verdict_as_a_badge() {
         let grid = Grid::new(GridSpec::default(), 48.0).unwrap();
-        let wf = WalkForward::new(vec![fold(1, 0, 0.1, vec![]), fold(2, 3, 0.2, vec![])]);
         let result = SearchResult {
-            per_caller: vec![
-                caller(
-                    "Brook 💀🧲",
-                    Some(robust(
-                        Some(0.98),
-                        Some(3.0 / 70.0),
-                        Some(wf),
-                        Verdict::Edge,
-                    )),
-                ),
-                caller("grouped only", None),
-            ],
+            per_caller: vec![brook_with_an_edge(), caller("grouped only", None)],
             grouped: None,
             evaluations: 0,
         };
@@ -312,16 +307,7 @@ mod tests {
 
     #[test]
     fn the_verdict_is_explained_with_its_numbers() {
-        let wf = WalkForward::new(vec![fold(1, 0, 0.1, vec![]), fold(2, 3, 0.2, vec![])]);
-        let edge = caller(
-            "Brook 💀🧲",
-            Some(robust(
-                Some(0.98),
-                Some(3.0 / 70.0),
-                Some(wf),
-                Verdict::Edge,
-            )),
-        );
+        let edge = brook_with_an_edge();
         assert_eq!(
             explain(&edge, 2),
             "Brook 💀🧲 — edge: the best of 30 policies has a deflated Sharpe of 0.98 (its Sharpe \

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use quantbot_core::data::{Call, Candle};
+use quantbot_core::metrics::Metrics;
 use quantbot_core::policy::{
     CostModel, EntryPrice, ExecConfig, ExecParams, Intrabar, Ladder, PolicyParams,
 };
@@ -153,4 +154,22 @@ pub fn policy_params(p: &Value) -> PolicyParams {
         max_hold_hours: f(&p["max_hold_hours"]),
         indicator: p["indicator"].as_str().map(|r| r.parse().unwrap()),
     }
+}
+
+/// The §5 metrics that are floats, under the names the oracle's JSON uses, in §5 order (the
+/// counts are compared apart).
+pub fn float_metrics(m: &Metrics) -> [(&'static str, Option<f64>); 11] {
+    [
+        ("final_capital", Some(m.final_capital)),
+        ("total_return", Some(m.total_return)),
+        ("win_rate", m.win_rate),
+        ("mean_return", m.mean_return),
+        ("median_return", m.median_return),
+        ("profit_factor", m.profit_factor),
+        ("sharpe", m.sharpe),
+        ("max_drawdown", Some(m.max_drawdown)),
+        ("stop_out_rate", m.stop_out_rate),
+        ("mean_hold_hours", m.mean_hold_hours),
+        ("capture", m.capture),
+    ]
 }

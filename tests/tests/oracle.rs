@@ -16,7 +16,8 @@ use quantbot_core::trade::Trade;
 use quantbot_core::wallet::{run_wallet, Offer, WalletConfig};
 use quantbot_core::window::{call_window, WindowSpec};
 use quantbot_tests::oracle::{
-    calls_with_candles, close, exec_config, f, opt_f, policy_params, python, wallet_config,
+    calls_with_candles, close, exec_config, f, float_metrics, opt_f, policy_params, python,
+    wallet_config,
 };
 use serde_json::Value;
 
@@ -108,20 +109,8 @@ fn check_trade(ctx: &str, t: &Trade, want: &Value, errors: &mut Vec<String>) {
 }
 
 fn check_metrics(ctx: &str, m: &Metrics, want: &Value, errors: &mut Vec<String>) {
-    let nums: [(&str, Option<f64>); 12] = [
-        ("final_capital", Some(m.final_capital)),
-        ("total_return", Some(m.total_return)),
-        ("win_rate", m.win_rate),
-        ("mean_return", m.mean_return),
-        ("median_return", m.median_return),
-        ("profit_factor", m.profit_factor),
-        ("sharpe", m.sharpe),
-        ("max_drawdown", Some(m.max_drawdown)),
-        ("stop_out_rate", m.stop_out_rate),
-        ("mean_hold_hours", m.mean_hold_hours),
-        ("capture", m.capture),
-        ("trades", Some(m.trades as f64)),
-    ];
+    let mut nums = float_metrics(m).to_vec();
+    nums.push(("trades", Some(f64::from(m.trades))));
     for (name, got) in nums {
         // Sharpe divides by a spread that can be a difference of nearly equal numbers.
         let rel = if name == "sharpe" { 1e-6 } else { 1e-9 };

@@ -15,8 +15,8 @@ use quantbot_core::policy::CostModel;
 use quantbot_core::robust::{Verdict, WalkForward};
 use quantbot_core::store::Series;
 use quantbot_tests::oracle::{
-    calls_with_candles, close, exec_config, f, ladder, opt_f, policy_params, python, rel_diff,
-    wallet_config,
+    calls_with_candles, close, exec_config, f, float_metrics, ladder, opt_f, policy_params, python,
+    rel_diff, wallet_config,
 };
 use rayon::prelude::*;
 use serde_json::Value;
@@ -130,19 +130,7 @@ fn v1_no_spread(v1: bool, got: Option<f64>, want: Option<f64>) -> bool {
 
 /// Every §5 metric of a wallet against the oracle's, to `REL`; counts exactly.
 fn check_metrics(ctx: &str, v1: bool, m: &Metrics, want: &Value, errors: &mut Vec<String>) {
-    let nums = [
-        ("final_capital", Some(m.final_capital)),
-        ("total_return", Some(m.total_return)),
-        ("win_rate", m.win_rate),
-        ("mean_return", m.mean_return),
-        ("median_return", m.median_return),
-        ("profit_factor", m.profit_factor),
-        ("sharpe", m.sharpe),
-        ("max_drawdown", Some(m.max_drawdown)),
-        ("stop_out_rate", m.stop_out_rate),
-        ("mean_hold_hours", m.mean_hold_hours),
-        ("capture", m.capture),
-    ];
+    let nums = float_metrics(m);
     for (name, got) in nums {
         if name == "sharpe" && v1_no_spread(v1, got, opt_f(&want[name])) {
             continue;

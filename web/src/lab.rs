@@ -124,6 +124,24 @@ impl Lab {
     }
 
     /// The share link of what the page shows now.
+    /// What a click on a row of a per-caller table does: select that caller of `out` (row `k`
+    /// is `out`'s `k`-th caller), which opens its details.
+    pub fn open_caller(&self, out: &RunOutput) -> crate::components::data_table::RowClick {
+        let names: Vec<String> = out
+            .result
+            .per_caller
+            .iter()
+            .map(|c| c.caller.clone())
+            .collect();
+        let selected = self.selected;
+        Some(Arc::new(move |k: usize| {
+            selected.set(Selected {
+                caller: names.get(k).cloned(),
+                policy: None,
+            })
+        }))
+    }
+
     pub fn share_link(&self) -> ShareLink {
         ShareLink {
             data: Some(self.data_url.get()),

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use quantbot_lab_model::leaderboard::{explain, leaderboard, verdict_rule};
-use quantbot_lab_model::share::Selected;
 use quantbot_lab_model::table::TableView;
 
 use crate::components::data_table::data_table;
@@ -16,18 +15,7 @@ use crate::lab::Lab;
 #[component]
 pub fn Leaderboard(lab: Lab, out: Arc<RunOutput>) -> impl IntoView {
     let table = leaderboard(&out.grid, &out.result);
-    let names: Vec<String> = out
-        .result
-        .per_caller
-        .iter()
-        .map(|c| c.caller.clone())
-        .collect();
-    let open = Arc::new(move |k: usize| {
-        lab.selected.set(Selected {
-            caller: names.get(k).cloned(),
-            policy: None,
-        })
-    });
+    let open = lab.open_caller(&out);
     let folds = out.options.folds;
     let o2 = out.clone();
     let sentence = move || {
@@ -39,7 +27,7 @@ pub fn Leaderboard(lab: Lab, out: Arc<RunOutput>) -> impl IntoView {
         <section id="leaderboard">
             <h2>"Is this caller worth following?"</h2>
             <p class="hint">{verdict_rule(folds)}" Click a row for the caller's details."</p>
-            {data_table("leaderboard-table", Memo::new(move |_| table.clone()).into(), RwSignal::new(TableView::new(50)), Some(open))}
+            {data_table("leaderboard-table", Memo::new(move |_| table.clone()).into(), RwSignal::new(TableView::new(50)), open)}
             <p id="verdict-sentence">{sentence}</p>
         </section>
     }

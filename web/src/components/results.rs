@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use quantbot_lab_model::rows::{caller_table, metric_cells, METRIC_COLUMNS};
-use quantbot_lab_model::share::Selected;
 use quantbot_lab_model::table::TableView;
 
 use crate::components::caller_detail::CallerDetail;
@@ -29,12 +28,6 @@ fn json_url(json: &str) -> String {
 #[component]
 pub fn Results(lab: Lab, out: Arc<RunOutput>) -> impl IntoView {
     let table = caller_table(&out.grid, &out.result, out.options.objective);
-    let names: Vec<String> = out
-        .result
-        .per_caller
-        .iter()
-        .map(|c| c.caller.clone())
-        .collect();
     let grouped = out.result.grouped.as_ref().map(|g| {
         let cells = metric_cells(&g.metrics);
         view! {
@@ -47,12 +40,7 @@ pub fn Results(lab: Lab, out: Arc<RunOutput>) -> impl IntoView {
             </section>
         }
     });
-    let open = Arc::new(move |k: usize| {
-        lab.selected.set(Selected {
-            caller: names.get(k).cloned(),
-            policy: None,
-        })
-    });
+    let open = lab.open_caller(&out);
     let o2 = out.clone();
     // Only a change of caller re-renders the details (a policy click keeps the table's page).
     let caller = Memo::new(move |_| lab.selected.with(|s| s.caller.clone()));
@@ -61,7 +49,7 @@ pub fn Results(lab: Lab, out: Arc<RunOutput>) -> impl IntoView {
         <section id="results">
             <h2>"Per caller" <a id="download" href=json_url(&out.json) download="results.json">" results.json"</a></h2>
             <p class="hint">"Click a column to sort, a row to see all its grid points."</p>
-            {data_table("callers", Memo::new(move |_| table.clone()).into(), RwSignal::new(TableView::new(50)), Some(open))}
+            {data_table("callers", Memo::new(move |_| table.clone()).into(), RwSignal::new(TableView::new(50)), open)}
         </section>
         {grouped}
         <section id="caller-grid">
