@@ -28,7 +28,7 @@ use quantbot_core::policy::ExecConfig;
 use quantbot_core::sim::{simulate_reference, CallPrep};
 use quantbot_core::store::Series;
 use quantbot_core::trade::Trade;
-use quantbot_core::wallet::{run_wallet, Offer};
+use quantbot_core::wallet::{run_wallet, wallet_metrics, Book, Offer, Scratch};
 
 use quantbot_bench::workload::{indicator_grid, standard_grid, Workload};
 use quantbot_bench::{digest, options, windows};
@@ -81,6 +81,9 @@ struct Row {
     peak_mb: f64,
     /// [`digest`] of the search result (fast search only; the browser benchmark prints it too).
     digest: u64,
+    /// Wallets the search ran, and the wallets of its grid points (fast search only): the
+    /// difference was shared by policies with identical trades.
+    wallets: (u64, u64),
 }
 
 impl Row {
@@ -176,7 +179,7 @@ fn search_with(
     let secs = t.elapsed().as_secs_f64();
     let cpu = cpu_secs() - cpu;
     let digest = digest(&result);
-    let scored = result.per_caller.into_iter().map(|c| c.scored).collect();
+    let scored = result.per_caller.iter().map(|c| c.scored.clone()).collect();
     let row = Row {
         what: format!("per-caller search, fast, {n} calls{note}"),
         threads,
@@ -185,6 +188,10 @@ fn search_with(
         evals: result.evaluations,
         peak_mb: peak_rss_mb().unwrap_or(f64::NAN),
         digest,
+        wallets: (
+            result.wallets,
+            (result.per_caller.len() * grid.size() * (1 + opts.folds)) as u64,
+        ),
     };
     (row, scored)
 }
@@ -259,6 +266,7 @@ fn reference_search(
         evals: (n * policies.len()) as u64,
         peak_mb: peak_rss_mb().unwrap_or(f64::NAN),
         digest: 0,
+        wallets: (0, 0),
     };
     (row, scored)
 }
@@ -328,23 +336,93 @@ fn trades_only(w: &Workload, n: usize, grid: &Grid) -> (f64, f64, usize) {
 }
 
 /// The wallet pass alone (wallet and metrics of every caller × policy, trades given), one
-/// thread: offers processed per second.
-fn wallet_pass(w: &Workload, n: usize, grid: &Grid) -> (f64, u64) {
+/// thread: offers processed per second, through the full wallet (`run_wallet` with its
+/// history, then `Metrics::of`: what the holdout, the grouped wallet and the lab's detail views
+/// run) and through the search's reduced wallet (`wallet_metrics`), whose metrics are checked
+/// equal to the full wallet's on every caller × policy before either is timed.
+fn wallet_pass(w: &Workload, n: usize, grid: &Grid, every: usize) -> WalletPass {
     let opts = options();
     let prepared = Prepared::new(windows(w, n), grid, &opts.exec);
-    let mut steps = 0u64;
-    let mut secs = 0.0;
+    let mut pass = WalletPass::default();
+    let mut scratch = Scratch::new();
+    let policies = grid.policies();
+    let picked: Vec<usize> = (0..grid.size()).step_by(every).collect();
     for (_, calls) in prepared.callers() {
-        for index in 0..grid.size() {
-            let trades = prepared.trades(calls, index, &opts.exec);
-            let t = Instant::now();
-            let run = prepared.wallet(calls, &trades, |_| index, &opts);
-            std::hint::black_box(Metrics::of(&run));
-            secs += t.elapsed().as_secs_f64();
-            steps += calls.len() as u64;
-        }
+        let book = Book::new(calls.iter().map(|&c| {
+            let call = prepared.windows()[c].call;
+            (
+                call.call_id.as_str(),
+                (call.chain.as_str(), call.mint.as_str()),
+            )
+        }));
+        let columns: Vec<Vec<Option<Trade>>> = picked
+            .iter()
+            .map(|&index| prepared.trades(calls, index, &opts.exec))
+            .collect();
+        let t = Instant::now();
+        let full: Vec<Metrics> = picked
+            .iter()
+            .zip(&columns)
+            .map(|(&index, trades)| {
+                let run = prepared.wallet(calls, trades, |_| index, &opts);
+                std::hint::black_box(Metrics::of(&run))
+            })
+            .collect();
+        pass.full_secs += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let reduced: Vec<Metrics> = picked
+            .iter()
+            .zip(&columns)
+            .map(|(&index, trades)| {
+                std::hint::black_box(wallet_metrics(
+                    &book,
+                    trades,
+                    policies[index].entry_stop(),
+                    &opts.wallet,
+                    opts.exec.cost_model(),
+                    opts.exec.fee_bps(),
+                    opts.exec.slippage_bps(),
+                    &mut scratch,
+                ))
+            })
+            .collect();
+        pass.reduced_secs += t.elapsed().as_secs_f64();
+        assert_eq!(
+            format!("{reduced:?}"),
+            format!("{full:?}"),
+            "the reduced wallet must give the full wallet's metrics"
+        );
+        pass.wallets += picked.len();
+        pass.steps += (calls.len() * picked.len()) as u64;
     }
-    (secs, steps)
+    pass
+}
+
+#[derive(Default)]
+struct WalletPass {
+    wallets: usize,
+    full_secs: f64,
+    reduced_secs: f64,
+    steps: u64,
+}
+
+/// Prints the wallet pass: every caller's 200 calls (as in the search), every 20th policy.
+fn wallet_row(w: &Workload, n_calls: usize, grid: &Grid, quick: bool) {
+    let every = if quick { 1 } else { 20 };
+    let wp = wallet_pass(w, n_calls, grid, every);
+    // The nominal clock of this machine's processor (2.3 GHz; the hypervisor hides the cycle
+    // counter), so "cycles" is an estimate.
+    let cycles = |secs: f64| secs / wp.steps as f64 * 2.3e9;
+    println!(
+        "wallet pass alone ({n_calls} calls × every {every}th policy, 1 thread, metrics included): full wallet with history {:.3} s, {:.3e} steps/s ({:.0} cycles/step at 2.3 GHz); search's reduced wallet {:.3} s, {:.3e} steps/s ({:.0} cycles/step); metrics equal on all {} wallets",
+        wp.full_secs,
+        wp.steps as f64 / wp.full_secs,
+        cycles(wp.full_secs),
+        wp.reduced_secs,
+        wp.steps as f64 / wp.reduced_secs,
+        cycles(wp.reduced_secs),
+        wp.wallets,
+    );
 }
 
 /// Bytes held per candle during a search: the compact candles the engine reads, and the fast
@@ -549,6 +627,11 @@ fn main() {
         return;
     }
 
+    if args.iter().any(|a| a == "--wallet-only") {
+        wallet_row(&w, n_calls, &grid, quick);
+        return;
+    }
+
     if search_only {
         table_header();
         let rows: Vec<Row> = threads
@@ -557,6 +640,11 @@ fn main() {
             .collect();
         rows.iter().for_each(Row::print);
         println!("results digest: {:016x}", rows[0].digest);
+        let (ran, points) = rows[0].wallets;
+        println!(
+            "wallets run: {ran} of {points} ({:.1} % shared by policies with identical trades)",
+            (1.0 - ran as f64 / points as f64) * 100.0
+        );
         assert!(
             rows.iter().all(|r| r.digest == rows[0].digest),
             "results must not depend on the thread count"
@@ -583,12 +671,7 @@ fn main() {
     if trades_only_flag {
         return;
     }
-    let (wsecs, wsteps) = wallet_pass(&w, n_small, &grid);
-    println!(
-        "wallet pass alone ({n_small} calls × {} policies, 1 thread): {wsecs:.3} s, {:.3e} wallet steps/s (offers taken or skipped, metrics included)",
-        grid.size(),
-        wsteps as f64 / wsecs
-    );
+    wallet_row(&w, n_calls, &grid, quick);
 
     // 2. The per-caller search on identical work: reference and fast, 1 thread and all cores.
     println!();

@@ -18,7 +18,7 @@ use crate::robust::{blocks, deflated_sharpe, Cscv, Fold, Robustness, SetPerf, Wa
 use crate::sim::CallPrep;
 use crate::store::Window;
 use crate::trade::Trade;
-use crate::wallet::{run_wallet, Offer, WalletConfig, WalletRun};
+use crate::wallet::{run_wallet, wallet_metrics, Book, Offer, Scratch, WalletConfig, WalletRun};
 
 /// One eligible call and its window (starting at the entry candle), read from its token's
 /// compact [`crate::store::Series`].
@@ -156,6 +156,9 @@ pub struct SearchResult {
     pub grouped: Option<GroupedResult>,
     /// Evaluations of (call, policy) pairs done.
     pub evaluations: u64,
+    /// Wallets the grid search ran: one per caller and policy and one per walk-forward
+    /// training prefix, less those shared by policies with identical trades.
+    pub wallets: u64,
 }
 
 /// Calls prepared once for every grid point.
@@ -277,20 +280,64 @@ impl<'a> Prepared<'a> {
             scored: Vec::with_capacity(policies.len()),
             perfs: Vec::new(),
             folds: vec![Vec::with_capacity(policies.len()); extra.prefixes.len()],
+            wallets: 0,
         };
-        let score = |index: usize, run: &WalletRun| {
-            let metrics = Metrics::of(run);
-            Scored {
-                index,
-                feasible: opts.constraints.feasible(&metrics),
-                metrics,
-            }
+        let mut scratch = Scratch::new();
+        let mut metrics_of = |column: &[Option<Trade>], entry_stop: Option<f64>| {
+            wallet_metrics(
+                &extra.book,
+                column,
+                entry_stop,
+                &opts.wallet,
+                opts.exec.cost_model(),
+                opts.exec.fee_bps(),
+                opts.exec.slippage_bps(),
+                &mut scratch,
+            )
+        };
+        let score = |index: usize, metrics: Metrics| Scored {
+            index,
+            feasible: opts.constraints.feasible(&metrics),
+            metrics,
         };
         // SPEC §13.2's signal-level returns of one policy, 0 for a call without a trade.
         let mut returns = vec![0.0; if extra.cscv.is_some() { n } else { 0 }];
-        for (index, column) in range.zip(trades.chunks(n.max(1))) {
-            let run = self.wallet(calls, column, |_| index, opts);
-            out.scored.push(score(index, &run));
+        // Policies whose trades are the same (every field the wallet, the metrics and the
+        // robustness measures read) and whose entry stop is the same have the same wallets:
+        // the first one's results are copied. A hash of the column finds the candidate, a
+        // comparison confirms it.
+        let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
+        for (k, column) in trades.chunks(n.max(1)).enumerate() {
+            let index = range.start + k;
+            let entry_stop = policies[k].entry_stop();
+            let hash = column_hash(column, entry_stop);
+            let twin = seen.get(&hash).copied().filter(|&j| {
+                same_stop(policies[j].entry_stop(), entry_stop)
+                    && same_trades(&trades[j * n..(j + 1) * n], column)
+            });
+            if let Some(j) = twin {
+                let first = &out.scored[j];
+                out.scored.push(Scored {
+                    index,
+                    ..first.clone()
+                });
+                if extra.cscv.is_some() {
+                    out.perfs.push(out.perfs[j]);
+                }
+                for fold in out.folds.iter_mut() {
+                    let first = &fold[j];
+                    fold.push(Scored {
+                        index,
+                        ..first.clone()
+                    });
+                }
+                progress();
+                continue;
+            }
+            seen.entry(hash).or_insert(k);
+            out.scored
+                .push(score(index, metrics_of(column, entry_stop)));
+            out.wallets += 1;
             if let Some(cscv) = &extra.cscv {
                 for (x, t) in returns.iter_mut().zip(column) {
                     *x = t.as_ref().map_or(0.0, |t| t.net_multiple - 1.0);
@@ -298,8 +345,8 @@ impl<'a> Prepared<'a> {
                 out.perfs.push(cscv.perf(&returns));
             }
             for (fold, &end) in out.folds.iter_mut().zip(&extra.prefixes) {
-                let run = self.wallet(&calls[..end], &column[..end], |_| index, opts);
-                fold.push(score(index, &run));
+                fold.push(score(index, metrics_of(&column[..end], entry_stop)));
+                out.wallets += 1;
             }
             progress();
         }
@@ -313,7 +360,7 @@ impl<'a> Prepared<'a> {
 }
 
 /// Trades per block of the search (policies × calls of one caller), about 600 KB.
-const BLOCK_TRADES: usize = 8192;
+const BLOCK_TRADES: usize = 65536;
 
 /// Runs the whole search (SPEC §6).
 pub fn search(prepared: &Prepared<'_>, grid: &Grid, opts: &SearchOptions) -> SearchResult {
@@ -354,7 +401,7 @@ pub fn search_cancellable(
     // Callers in parallel and, inside each, blocks of policies in parallel (rayon balances
     // the two levels); each caller's scores are reduced to its result as soon as its blocks
     // are in, so the robustness measures' per-policy data is held for a few callers at a time.
-    let per_caller: Vec<Option<CallerResult>> = callers
+    let per_caller: Vec<Option<(CallerResult, u64)>> = callers
         .par_iter()
         .map(|&(caller, calls)| {
             evaluate_caller(prepared, grid, opts, (caller, calls), &tick, cancel)
@@ -363,7 +410,8 @@ pub fn search_cancellable(
     if cancel.load(AtomicOrdering::Relaxed) {
         return None;
     }
-    let per_caller: Vec<CallerResult> = per_caller.into_iter().collect::<Option<_>>()?;
+    let (per_caller, wallets): (Vec<CallerResult>, Vec<u64>) =
+        per_caller.into_iter().collect::<Option<_>>()?;
     let evaluations = per_caller
         .iter()
         .map(|r| in_sample_len(r.calls, opts) as u64)
@@ -379,6 +427,7 @@ pub fn search_cancellable(
         per_caller,
         grouped,
         evaluations,
+        wallets: wallets.iter().sum(),
     })
 }
 
@@ -398,17 +447,59 @@ struct BlockScores {
     scored: Vec<Scored>,
     perfs: Vec<SetPerf>,
     folds: Vec<Vec<Scored>>,
+    /// Wallets run (the others were shared).
+    wallets: u64,
+}
+
+/// A hash of the exits of a column of trades and of the entry stop, to find policies with
+/// identical wallets (equal hashes are confirmed by [`same_trades`]).
+fn column_hash(column: &[Option<Trade>], entry_stop: Option<f64>) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = entry_stop.map_or(1, f64::to_bits);
+    for t in column {
+        let x = t.as_ref().map_or(2, |t| {
+            (t.exit_ts_ms as u64).rotate_left(17) ^ t.net_multiple.to_bits()
+        });
+        h = (h ^ x).wrapping_mul(K).rotate_left(29);
+    }
+    h
+}
+
+fn same_stop(a: Option<f64>, b: Option<f64>) -> bool {
+    a.map(f64::to_bits) == b.map(f64::to_bits)
+}
+
+/// Whether two columns hold the same trades in every field the wallet, the metrics and the
+/// robustness measures read (numbers compared bit for bit).
+fn same_trades(a: &[Option<Trade>], b: &[Option<Trade>]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (None, None) => true,
+            (Some(x), Some(y)) => {
+                x.entry_ts_ms == y.entry_ts_ms
+                    && x.exit_ts_ms == y.exit_ts_ms
+                    && x.exit_reason == y.exit_reason
+                    && x.ambiguous == y.ambiguous
+                    && x.net_multiple.to_bits() == y.net_multiple.to_bits()
+                    && x.gross_multiple.to_bits() == y.gross_multiple.to_bits()
+                    && x.peak_multiple.to_bits() == y.peak_multiple.to_bits()
+            }
+            _ => false,
+        })
 }
 
 /// What the robustness measures need from the evaluation of one caller's in-sample calls.
 struct Extra {
+    /// The in-sample calls' tokens and call-id ranks, for the wallets.
+    book: Book,
     cscv: Option<Cscv>,
     /// The walk-forward training prefixes: calls `..end` for folds 1…K.
     prefixes: Vec<usize>,
 }
 
 /// One caller's search: every policy scored on the in-sample calls, the best with its flags,
-/// the holdout run and the robustness measures. `None` once cancelled.
+/// the holdout run and the robustness measures, with the number of wallets run. `None` once
+/// cancelled.
 fn evaluate_caller(
     prepared: &Prepared<'_>,
     grid: &Grid,
@@ -416,12 +507,19 @@ fn evaluate_caller(
     (caller, calls): (&str, &[usize]),
     tick: &(dyn Fn() + Sync),
     cancel: &AtomicBool,
-) -> Option<CallerResult> {
+) -> Option<(CallerResult, u64)> {
     let in_sample = &calls[..in_sample_len(calls.len(), opts)];
     let n = in_sample.len();
     let robust = opts.robustness && opts.mode != Mode::Grouped;
     let folds = blocks(n, opts.folds + 1);
     let extra = Extra {
+        book: Book::new(in_sample.iter().map(|&c| {
+            let call = prepared.windows[c].call;
+            (
+                call.call_id.as_str(),
+                (call.chain.as_str(), call.mint.as_str()),
+            )
+        })),
         cscv: if robust { Cscv::new(n) } else { None },
         prefixes: if robust && WalkForward::applies(n, opts.folds) {
             folds[..opts.folds].iter().map(|b| b.end).collect()
@@ -444,10 +542,12 @@ fn evaluate_caller(
         })
         .collect();
     let mut scored = Vec::with_capacity(size);
+    let mut wallets = 0;
     let mut perfs = Vec::with_capacity(if extra.cscv.is_some() { size } else { 0 });
     let mut fold_scores: Vec<Vec<Scored>> = vec![Vec::with_capacity(size); extra.prefixes.len()];
     for part in parts {
         let part = part?;
+        wallets += part.wallets;
         scored.extend(part.scored);
         perfs.extend(part.perfs);
         for (all, some) in fold_scores.iter_mut().zip(part.folds) {
@@ -500,7 +600,7 @@ fn evaluate_caller(
         Robustness::new(deflated, pbo, walk_forward, best_point, opts.folds)
     });
     let kept = !((opts.filter_collapsed && collapsed) || (opts.filter_edge && edge));
-    Some(CallerResult {
+    let result = CallerResult {
         caller: caller.to_string(),
         calls: calls.len(),
         best: top.index,
@@ -510,7 +610,8 @@ fn evaluate_caller(
         kept,
         robustness,
         scored,
-    })
+    };
+    Some((result, wallets))
 }
 
 /// The kept callers in one shared wallet, each call under its caller's best policy (all
@@ -561,14 +662,14 @@ mod tests {
     use crate::policy::ExecParams;
     use crate::store::Series;
 
-    #[test]
-    fn cancel_stops_the_search_and_an_unset_flag_changes_nothing() {
+    /// Forty calls of two callers on two tokens, candles that go up to 2.7× and down to 0.8×.
+    fn fixture() -> (Vec<Call>, Vec<Series>) {
         let calls: Vec<Call> = (0..40)
             .map(|k| Call {
                 call_id: format!("c{k}"),
                 caller: ["A", "B"][k % 2].into(),
                 chain: "sol".into(),
-                mint: format!("m{k}"),
+                mint: format!("m{}", k % 2),
                 alert_ts_ms: k as i64 * 60_000,
                 price_at_alert: None,
             })
@@ -590,7 +691,54 @@ mod tests {
                     .collect()
             })
             .collect();
-        let series: Vec<Series> = paths.iter().map(|p| Series::new(p)).collect();
+        (calls, paths.iter().map(|p| Series::new(p)).collect())
+    }
+
+    /// Policies whose trades are identical share one wallet (take-profits no candle reaches,
+    /// time stops no trade lasts to), and every policy's score is still its own wallet's:
+    /// `Metrics::of` of `run_wallet` over its trades, bit for bit, with and without folds.
+    #[test]
+    fn identical_wallets_run_once_and_every_score_is_its_own_wallets() {
+        let (calls, series) = fixture();
+        let windows: Vec<CallWindow<'_>> = calls
+            .iter()
+            .zip(&series)
+            .map(|(call, s)| CallWindow {
+                call,
+                candles: s.window(0..s.len()),
+            })
+            .collect();
+        let spec = GridSpec {
+            tp: [1.5, 2.0, 3.5, 4.0, 6.0].map(Some).to_vec(),
+            sl: vec![Some(0.85), None],
+            max_hold: vec![1.0, 24.0, 48.0],
+            ..GridSpec::default()
+        };
+        let grid = Grid::new(spec, 48.0).unwrap();
+        let exec = ExecConfig::new(ExecParams::default()).unwrap();
+        for folds in [0, 2] {
+            let mut opts = SearchOptions::new(exec.clone(), WalletConfig::default());
+            opts.folds = folds;
+            let prepared = Prepared::new(windows.clone(), &grid, &opts.exec);
+            let result = search(&prepared, &grid, &opts);
+            let points = (result.per_caller.len() * grid.size() * (1 + folds)) as u64;
+            assert!(
+                result.wallets < points / 2,
+                "{} of {points} wallets run",
+                result.wallets
+            );
+            for (r, (_, idx)) in result.per_caller.iter().zip(prepared.callers()) {
+                for s in &r.scored {
+                    let own = Metrics::of(&prepared.run_alone(idx, s.index, &opts));
+                    assert_eq!(format!("{:?}", s.metrics), format!("{own:?}"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cancel_stops_the_search_and_an_unset_flag_changes_nothing() {
+        let (calls, series) = fixture();
         let windows: Vec<CallWindow<'_>> = calls
             .iter()
             .zip(&series)

@@ -605,6 +605,7 @@ mod tests {
                 },
             }),
             evaluations: 6,
+            wallets: 0,
         };
         let report = RunReport::new(&dataset(), sel, &grid, &opts, &result);
         (grid, result, report)

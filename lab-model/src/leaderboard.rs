@@ -287,6 +287,7 @@ mod tests {
             per_caller: vec![brook_with_an_edge(), caller("grouped only", None)],
             grouped: None,
             evaluations: 0,
+            wallets: 0,
         };
         let t = leaderboard(&grid, &result);
         assert_eq!(t.columns.len(), LEADERBOARD_COLUMNS.len());

@@ -191,6 +191,7 @@ fn robustness_from(v: &Value) -> Result<Robustness> {
 pub fn result_to_json(r: &SearchResult) -> Value {
     json!({
         "evaluations": r.evaluations,
+        "wallets": r.wallets,
         "per_caller": r.per_caller.iter().map(|c| json!({
             "caller": c.caller,
             "calls": c.calls,
@@ -286,6 +287,7 @@ pub fn result_from_json(v: &Value) -> Result<SearchResult> {
         per_caller,
         grouped,
         evaluations: get_u(&v["evaluations"])?,
+        wallets: get_u(&v["wallets"])?,
     })
 }
 
@@ -422,6 +424,7 @@ mod tests {
             }],
             grouped: None,
             evaluations: 24,
+            wallets: 3,
         };
         let text = serde_json::to_string(&result_to_json(&r)).unwrap();
         let back = result_from_json(&serde_json::from_str(&text).unwrap()).unwrap();

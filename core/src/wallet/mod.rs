@@ -3,6 +3,9 @@
 
 use thiserror::Error;
 
+mod score;
+pub use score::{wallet_metrics, Book, Scratch};
+
 use crate::policy::CostModel;
 use crate::sim::v1_pnl;
 use crate::trade::{ExitReason, Trade};
