@@ -266,23 +266,30 @@ impl<'a> Prepared<'a> {
         opts: &SearchOptions,
         extra: &Extra,
         progress: &(dyn Fn() + Sync),
+        buffers: &mut BlockBuffers,
     ) -> BlockScores {
         let n = calls.len();
         let policies = &self.policies[range.clone()];
-        // trades[k * n + i]: policy range.start + k on call calls[i].
-        let mut trades: Vec<Option<Trade>> = vec![None; policies.len() * n];
+        // trades[k * n + i]: policy range.start + k on call calls[i]. Every element is written
+        // below, so the buffer of an earlier block is reused as it is.
+        let BlockBuffers { trades, scratch } = buffers;
+        trades.resize(policies.len() * n, None);
+        let trades = &mut trades[..policies.len() * n];
         for (i, &c) in calls.iter().enumerate() {
-            if let Some(prep) = &self.preps[c] {
-                prep.evaluate_each(&opts.exec, policies, |k, t| trades[k * n + i] = Some(t));
+            match &self.preps[c] {
+                Some(prep) => {
+                    prep.evaluate_each(&opts.exec, policies, |k, t| trades[k * n + i] = Some(t))
+                }
+                None => (0..policies.len()).for_each(|k| trades[k * n + i] = None),
             }
         }
+        let trades = &*trades;
         let mut out = BlockScores {
             scored: Vec::with_capacity(policies.len()),
             perfs: Vec::new(),
             folds: vec![Vec::with_capacity(policies.len()); extra.prefixes.len()],
             wallets: 0,
         };
-        let mut scratch = Scratch::new();
         let mut metrics_of = |column: &[Option<Trade>], entry_stop: Option<f64>| {
             wallet_metrics(
                 &extra.book,
@@ -292,7 +299,7 @@ impl<'a> Prepared<'a> {
                 opts.exec.cost_model(),
                 opts.exec.fee_bps(),
                 opts.exec.slippage_bps(),
-                &mut scratch,
+                scratch,
             )
         };
         let score = |index: usize, metrics: Metrics| Scored {
@@ -359,7 +366,10 @@ impl<'a> Prepared<'a> {
     }
 }
 
-/// Trades per block of the search (policies × calls of one caller), about 600 KB.
+/// Trades per block of the search (policies × calls of one caller), about 5 MB: a call's
+/// candles are read once per block, and identical wallets are found inside a block (on the
+/// standard workload 69 % of the wallets with blocks of 327 policies, 70 % with the whole grid
+/// in one block, 62 % with blocks of 40).
 const BLOCK_TRADES: usize = 65536;
 
 /// Runs the whole search (SPEC §6).
@@ -488,6 +498,13 @@ fn same_trades(a: &[Option<Trade>], b: &[Option<Trade>]) -> bool {
         })
 }
 
+/// The buffers a thread's blocks reuse: the block's trades and the wallets' scratch.
+#[derive(Default)]
+struct BlockBuffers {
+    trades: Vec<Option<Trade>>,
+    scratch: Scratch,
+}
+
 /// What the robustness measures need from the evaluation of one caller's in-sample calls.
 struct Extra {
     /// The in-sample calls' tokens and call-id ranks, for the wallets.
@@ -527,7 +544,7 @@ fn evaluate_caller(
             Vec::new()
         },
     };
-    // Blocks of about `BLOCK_TRADES` trades, so a block stays in cache.
+    // Blocks of about `BLOCK_TRADES` trades, so a block stays in the last-level cache.
     let size = grid.size();
     let block = (BLOCK_TRADES / n.max(1)).clamp(1, size.max(1));
     let ranges: Vec<std::ops::Range<usize>> = (0..size)
@@ -536,9 +553,9 @@ fn evaluate_caller(
         .collect();
     let parts: Vec<Option<BlockScores>> = ranges
         .into_par_iter()
-        .map(|range| {
+        .map_init(BlockBuffers::default, |buffers, range| {
             (!cancel.load(AtomicOrdering::Relaxed))
-                .then(|| prepared.score_block(in_sample, range, opts, &extra, tick))
+                .then(|| prepared.score_block(in_sample, range, opts, &extra, tick, buffers))
         })
         .collect();
     let mut scored = Vec::with_capacity(size);
