@@ -11,7 +11,8 @@
 //! and without issue 9's four indicator rules (5× the policies) and prints the time ratio;
 //! `--calls N` uses the workload's first N calls for `--search-only` and `--indicators`;
 //! `--trades-only` runs only the identical-work trades comparison (goal 1).
-//! `race-dump DIR` writes the vectorbt race's inputs and the engine's trades (see `race.rs`).
+//! `race-dump DIR [--cli]` writes the vectorbt race's inputs and the engine's trades (see
+//! `race.rs`; `--cli` the command-line race's: 3,000 calls, 30 policies).
 
 mod race;
 
@@ -576,8 +577,15 @@ fn indicator_rows(w: &Workload, n: usize, scale: usize, threads: &[usize]) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("race-dump") {
-        let dir = args.get(1).expect("usage: quantbot-bench race-dump DIR");
-        race::dump(std::path::Path::new(dir));
+        let dir = args
+            .get(1)
+            .expect("usage: quantbot-bench race-dump DIR [--cli]");
+        let which = if args.iter().any(|a| a == "--cli") {
+            race::Race::Cli
+        } else {
+            race::Race::Trades
+        };
+        race::dump(std::path::Path::new(dir), which);
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");

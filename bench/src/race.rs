@@ -10,7 +10,10 @@
 //! - `ohlc.f64`: open, high, low, close, each `[calls][candles]`;
 //! - `exit_pos.i32`: exit candle position per `[call][tp][sl]` (the entry candle is 0);
 //! - `gross.f64`: exit price / entry price per `[call][tp][sl]` (one fill per trade here);
-//! - `meta.json`: sizes, the grid as vectorbt fractions, and the engine's time.
+//! - `meta.json`: sizes, the grid as vectorbt fractions, and the engine's time;
+//! - `calls.tsv`: each call's id, caller, chain, mint and alert time (ms; its first candle is
+//!   at the alert, one a minute after), for `race.py --cli`, which writes them to a DuckDB file
+//!   and times the `quantbot` command line end to end on them.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -23,18 +26,43 @@ use quantbot_core::trade::Trade;
 
 use quantbot_bench::workload::Workload;
 
-/// Calls in the race (the first ones of the standard workload) and the grid's sides.
+/// Calls in the trade race (the first ones of the standard workload) and its grid's sides.
 pub const CALLS: usize = 200;
 const SIDE: usize = 20;
 
-/// The grid as vectorbt takes it: `tp_stop` and `sl_stop` fractions. The engine's multiples
-/// are `1 + tp_stop` and `1 − sl_stop`, chosen so that vectorbt's `entry × (1 + tp_stop)` and
-/// `entry × (1 − sl_stop)` are the very f64 products the engine computes (`P0 × tp`,
-/// `P0 × sl`): `1 + (tp − 1)` and `1 − (1 − sl)` are exact for these values (checked below).
-fn fractions() -> (Vec<f64>, Vec<f64>) {
-    let tp_stop = (0..SIDE).map(|i| 0.2 + 0.2 * i as f64).collect();
-    let sl_stop = (0..SIDE).map(|i| 0.025 + 0.025 * i as f64).collect();
-    (tp_stop, sl_stop)
+/// Which race: the trade race (200 calls × a 20 × 20 grid), or the command-line race (3,000
+/// calls × a grid shaped like `backtest v1-baseline`'s default, 6 tp × 5 sl).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Race {
+    Trades,
+    Cli,
+}
+
+impl Race {
+    fn calls(self) -> usize {
+        match self {
+            Race::Trades => CALLS,
+            Race::Cli => 3000,
+        }
+    }
+
+    /// The grid as vectorbt takes it: `tp_stop` and `sl_stop` fractions. The engine's
+    /// multiples are `1 + tp_stop` and `1 − sl_stop`, chosen so that vectorbt's
+    /// `entry × (1 + tp_stop)` and `entry × (1 − sl_stop)` are the very f64 products the engine
+    /// computes (`P0 × tp`, `P0 × sl`): `1 + (tp − 1)` and `1 − (1 − sl)` are exact for these
+    /// values (checked below).
+    fn fractions(self) -> (Vec<f64>, Vec<f64>) {
+        match self {
+            Race::Trades => (
+                (0..SIDE).map(|i| 0.2 + 0.2 * i as f64).collect(),
+                (0..SIDE).map(|i| 0.025 + 0.025 * i as f64).collect(),
+            ),
+            Race::Cli => (
+                vec![0.5, 1.0, 1.5, 2.0, 3.0, 4.0],
+                vec![0.05, 0.08, 0.1, 0.12, 0.15],
+            ),
+        }
+    }
 }
 
 fn grid(tp_stop: &[f64], sl_stop: &[f64]) -> Grid {
@@ -62,8 +90,8 @@ fn grid(tp_stop: &[f64], sl_stop: &[f64]) -> Grid {
 /// Every (call, policy) trade of the race on one thread, precomputation included.
 fn run(w: &Workload, exec: &ExecConfig, grid: &Grid) -> Vec<Trade> {
     let policies = grid.policies();
-    let mut trades = Vec::with_capacity(CALLS * policies.len());
-    for path in &w.paths[..CALLS] {
+    let mut trades = Vec::with_capacity(w.paths.len() * policies.len());
+    for path in &w.paths {
         let prep = CallPrep::new(path.whole(), exec, &[]).expect("an entry");
         prep.evaluate_each(exec, &policies, |_, t| trades.push(t));
     }
@@ -76,11 +104,12 @@ fn write_f64(path: &Path, values: impl Iterator<Item = f64>) {
 }
 
 /// Writes the race's inputs and the engine's trades into `dir`, and the engine's time.
-pub fn dump(dir: &Path) {
+pub fn dump(dir: &Path, race: Race) {
     std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let candles = 2880;
-    let w = Workload::new(CALLS, 50, candles);
-    let (tp_stop, sl_stop) = fractions();
+    let calls = race.calls();
+    let w = Workload::new(calls, 50, candles);
+    let (tp_stop, sl_stop) = race.fractions();
     let grid = grid(&tp_stop, &sl_stop);
     let exec = ExecConfig::new(ExecParams {
         fee_bps: 0.0,
@@ -132,14 +161,23 @@ pub fn dump(dir: &Path) {
     let mut meta = String::new();
     let _ = write!(
         meta,
-        "{{\n  \"calls\": {CALLS},\n  \"candles\": {candles},\n  \"tp_stop\": [{}],\n  \"sl_stop\": [{}],\n  \"policies\": {},\n  \"engine_seconds\": {best},\n  \"engine_threads\": 1\n}}\n",
+        "{{\n  \"calls\": {calls},\n  \"candles\": {candles},\n  \"tp_stop\": [{}],\n  \"sl_stop\": [{}],\n  \"policies\": {},\n  \"engine_seconds\": {best},\n  \"engine_threads\": 1\n}}\n",
         list(&tp_stop),
         list(&sl_stop),
         grid.size()
     );
     std::fs::write(dir.join("meta.json"), meta).expect("meta.json");
+    let mut tsv = String::new();
+    for c in &w.calls {
+        let _ = writeln!(
+            tsv,
+            "{}\t{}\t{}\t{}\t{}",
+            c.call_id, c.caller, c.chain, c.mint, c.alert_ts_ms
+        );
+    }
+    std::fs::write(dir.join("calls.tsv"), tsv).expect("calls.tsv");
     println!(
-        "race: {CALLS} calls × {} policies ({} trades) in {:.4} s on 1 thread (best of 7), written to {}",
+        "race: {calls} calls × {} policies ({} trades) in {:.4} s on 1 thread (best of 7), written to {}",
         grid.size(),
         trades.len(),
         best,
