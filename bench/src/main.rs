@@ -29,7 +29,7 @@ use quantbot_core::policy::ExecConfig;
 use quantbot_core::sim::{simulate_reference, CallPrep};
 use quantbot_core::store::Series;
 use quantbot_core::trade::Trade;
-use quantbot_core::wallet::{run_wallet, wallet_metrics, Book, Offer, Scratch};
+use quantbot_core::wallet::{run_wallet, wallet_metrics, Book, Offer, Scratch, WalletTrade};
 
 use quantbot_bench::workload::{indicator_grid, standard_grid, Workload};
 use quantbot_bench::{digest, options, windows};
@@ -360,6 +360,10 @@ fn wallet_pass(w: &Workload, n: usize, grid: &Grid, every: usize) -> WalletPass 
             .iter()
             .map(|&index| prepared.trades(calls, index, &opts.exec))
             .collect();
+        let compact: Vec<Vec<WalletTrade>> = columns
+            .iter()
+            .map(|c| c.iter().map(|t| t.as_ref().into()).collect())
+            .collect();
         let t = Instant::now();
         let full: Vec<Metrics> = picked
             .iter()
@@ -374,7 +378,8 @@ fn wallet_pass(w: &Workload, n: usize, grid: &Grid, every: usize) -> WalletPass 
         let reduced: Vec<Metrics> = picked
             .iter()
             .zip(&columns)
-            .map(|(&index, trades)| {
+            .zip(&compact)
+            .map(|((&index, _), trades)| {
                 std::hint::black_box(wallet_metrics(
                     &book,
                     trades,

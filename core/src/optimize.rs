@@ -18,7 +18,9 @@ use crate::robust::{blocks, deflated_sharpe, Cscv, Fold, Robustness, SetPerf, Wa
 use crate::sim::CallPrep;
 use crate::store::Window;
 use crate::trade::Trade;
-use crate::wallet::{run_wallet, wallet_metrics, Book, Offer, Scratch, WalletConfig, WalletRun};
+use crate::wallet::{
+    run_wallet, wallet_metrics, Book, Offer, Scratch, WalletConfig, WalletRun, WalletTrade,
+};
 
 /// One eligible call and its window (starting at the entry candle), read from its token's
 /// compact [`crate::store::Series`].
@@ -270,17 +272,19 @@ impl<'a> Prepared<'a> {
     ) -> BlockScores {
         let n = calls.len();
         let policies = &self.policies[range.clone()];
-        // trades[k * n + i]: policy range.start + k on call calls[i]. Every element is written
-        // below, so the buffer of an earlier block is reused as it is.
+        // trades[k * n + i]: policy range.start + k on call calls[i], as the wallet reads it.
+        // Every element is written below, so the buffer of an earlier block is reused as it is.
         let BlockBuffers { trades, scratch } = buffers;
-        trades.resize(policies.len() * n, None);
+        trades.resize(policies.len() * n, WalletTrade::default());
         let trades = &mut trades[..policies.len() * n];
         for (i, &c) in calls.iter().enumerate() {
             match &self.preps[c] {
-                Some(prep) => {
-                    prep.evaluate_each(&opts.exec, policies, |k, t| trades[k * n + i] = Some(t))
+                Some(prep) => prep.evaluate_each(&opts.exec, policies, |k, t| {
+                    trades[k * n + i] = WalletTrade::from(Some(&t))
+                }),
+                None => {
+                    (0..policies.len()).for_each(|k| trades[k * n + i] = WalletTrade::default())
                 }
-                None => (0..policies.len()).for_each(|k| trades[k * n + i] = None),
             }
         }
         let trades = &*trades;
@@ -290,7 +294,7 @@ impl<'a> Prepared<'a> {
             folds: vec![Vec::with_capacity(policies.len()); extra.prefixes.len()],
             wallets: 0,
         };
-        let mut metrics_of = |column: &[Option<Trade>], entry_stop: Option<f64>| {
+        let mut metrics_of = |column: &[WalletTrade], entry_stop: Option<f64>| {
             wallet_metrics(
                 &extra.book,
                 column,
@@ -347,7 +351,7 @@ impl<'a> Prepared<'a> {
             out.wallets += 1;
             if let Some(cscv) = &extra.cscv {
                 for (x, t) in returns.iter_mut().zip(column) {
-                    *x = t.as_ref().map_or(0.0, |t| t.net_multiple - 1.0);
+                    *x = if t.traded { t.net_multiple - 1.0 } else { 0.0 };
                 }
                 out.perfs.push(cscv.perf(&returns));
             }
@@ -463,13 +467,15 @@ struct BlockScores {
 
 /// A hash of the exits of a column of trades and of the entry stop, to find policies with
 /// identical wallets (equal hashes are confirmed by [`same_trades`]).
-fn column_hash(column: &[Option<Trade>], entry_stop: Option<f64>) -> u64 {
+fn column_hash(column: &[WalletTrade], entry_stop: Option<f64>) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut h = entry_stop.map_or(1, f64::to_bits);
     for t in column {
-        let x = t.as_ref().map_or(2, |t| {
+        let x = if t.traded {
             (t.exit_ts_ms as u64).rotate_left(17) ^ t.net_multiple.to_bits()
-        });
+        } else {
+            2
+        };
         h = (h ^ x).wrapping_mul(K).rotate_left(29);
     }
     h
@@ -481,27 +487,14 @@ fn same_stop(a: Option<f64>, b: Option<f64>) -> bool {
 
 /// Whether two columns hold the same trades in every field the wallet, the metrics and the
 /// robustness measures read (numbers compared bit for bit).
-fn same_trades(a: &[Option<Trade>], b: &[Option<Trade>]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| match (x, y) {
-            (None, None) => true,
-            (Some(x), Some(y)) => {
-                x.entry_ts_ms == y.entry_ts_ms
-                    && x.exit_ts_ms == y.exit_ts_ms
-                    && x.exit_reason == y.exit_reason
-                    && x.ambiguous == y.ambiguous
-                    && x.net_multiple.to_bits() == y.net_multiple.to_bits()
-                    && x.gross_multiple.to_bits() == y.gross_multiple.to_bits()
-                    && x.peak_multiple.to_bits() == y.peak_multiple.to_bits()
-            }
-            _ => false,
-        })
+fn same_trades(a: &[WalletTrade], b: &[WalletTrade]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same(y))
 }
 
 /// The buffers a thread's blocks reuse: the block's trades and the wallets' scratch.
 #[derive(Default)]
 struct BlockBuffers {
-    trades: Vec<Option<Trade>>,
+    trades: Vec<WalletTrade>,
     scratch: Scratch,
 }
 

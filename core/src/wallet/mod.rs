@@ -4,7 +4,7 @@
 use thiserror::Error;
 
 mod score;
-pub use score::{wallet_metrics, Book, Scratch};
+pub use score::{wallet_metrics, Book, Scratch, WalletTrade};
 
 use crate::policy::CostModel;
 use crate::sim::v1_pnl;
