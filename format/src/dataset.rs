@@ -40,7 +40,7 @@ pub struct Dataset {
     /// Candles per token, sorted by `ts`, held compact (about half the bytes of `Candle`s).
     pub tokens: BTreeMap<Token, Series>,
     /// Per call: its window inside its token's candles, or why it is excluded.
-    pub status: Vec<std::result::Result<Range<usize>, Exclusion>>,
+    pub status: Vec<CallStatus>,
 }
 
 impl Dataset {
@@ -106,10 +106,15 @@ impl Dataset {
     }
 
     pub fn window_spec(&self) -> WindowSpec {
-        WindowSpec {
+        self.load_options().window_spec()
+    }
+
+    /// Interval, horizon and coverage threshold this dataset was loaded with.
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
             interval_s: self.interval_s,
-            horizon_ms: hours_to_ms(self.horizon_hours),
-            entry_delay_candles: 0,
+            horizon_hours: self.horizon_hours,
+            min_coverage: self.min_coverage,
         }
     }
 
@@ -170,6 +175,44 @@ pub struct LoadOptions {
     pub min_coverage: f64,
 }
 
+impl LoadOptions {
+    /// The windows of the calls (no entry delay: that is a policy's business).
+    pub fn window_spec(&self) -> WindowSpec {
+        WindowSpec {
+            interval_s: self.interval_s,
+            horizon_ms: hours_to_ms(self.horizon_hours),
+            entry_delay_candles: 0,
+        }
+    }
+}
+
+/// A call's window inside its token's candles, or why it is excluded.
+pub type CallStatus = std::result::Result<Range<usize>, Exclusion>;
+
+/// Classifies the calls `ks` of one token on that token's candles (sorted by `ts`; empty when
+/// it has none): the engine's rules, then `duplicate_call` for a call flagged in `dups` that
+/// would otherwise be eligible. A call needs only its own token's candles, so a loader can
+/// classify token by token and let each token's decoded candles go before the next.
+pub fn classify_token(
+    calls: &[Call],
+    ks: &[usize],
+    candles: &[Candle],
+    opts: &LoadOptions,
+    dups: &[bool],
+    status: &mut [CallStatus],
+) {
+    let spec = opts.window_spec();
+    for &k in ks {
+        status[k] = classify(&calls[k], candles, &spec, opts.min_coverage).and_then(|w| {
+            if dups[k] {
+                Err(Exclusion::DuplicateCall)
+            } else {
+                Ok(w)
+            }
+        });
+    }
+}
+
 /// Checks that every caller-group entry matches some caller (an unknown group is a usage
 /// error).
 pub fn check_groups(groups: &[String], callers: &BTreeSet<String>) -> Result<()> {
@@ -214,14 +257,8 @@ pub fn classify_all(
     tokens: BTreeMap<Token, Series>,
     known: Vec<(usize, Exclusion)>,
 ) -> Dataset {
-    let spec = WindowSpec {
-        interval_s: opts.interval_s,
-        horizon_ms: hours_to_ms(opts.horizon_hours),
-        entry_delay_candles: 0,
-    };
     let dups = duplicate_flags(&calls);
-    let mut status: Vec<std::result::Result<Range<usize>, Exclusion>> =
-        vec![Err(Exclusion::NoCandles); calls.len()];
+    let mut status: Vec<CallStatus> = vec![Err(Exclusion::NoCandles); calls.len()];
     let mut by_token: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
     for (k, call) in calls.iter().enumerate() {
         by_token
@@ -233,15 +270,7 @@ pub fn classify_all(
         let candles = tokens
             .get(&(chain.to_string(), mint.to_string()))
             .map_or_else(Vec::new, Series::to_vec);
-        for k in ks {
-            status[k] = classify(&calls[k], &candles, &spec, opts.min_coverage).and_then(|w| {
-                if dups[k] {
-                    Err(Exclusion::DuplicateCall)
-                } else {
-                    Ok(w)
-                }
-            });
-        }
+        classify_token(&calls, &ks, &candles, &opts, &dups, &mut status);
     }
     for (k, why) in known {
         status[k] = Err(why);
