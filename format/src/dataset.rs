@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::options::Selection;
-use crate::parquet_read::{read_calls, read_candles};
+use crate::parquet_read::{read_calls, read_candle_runs};
 use crate::{data, hex, usage, Result};
 
 /// The name of the published format, in `manifest.json`.
@@ -246,44 +246,140 @@ pub fn sort_calls(calls: &mut [Call]) {
     });
 }
 
-/// Classifies selected calls: the engine's rules for calls with candles, plus the reasons
-/// already known (`known`, for excluded rows of a dataset folder). Each token's candles are
-/// decoded once, for its calls, and dropped before the next token's.
-pub fn classify_all(
-    source_label: String,
-    manifest_sha256: Option<String>,
+/// Sorts one token's rows by time where they are not (a stable sort: rows with equal times keep
+/// their order, as if all the token's rows had been read first and then sorted).
+pub fn sort_by_time(rows: &mut [Candle]) {
+    if !rows.is_sorted_by_key(|c| c.ts) {
+        rows.sort_by_key(|c| c.ts);
+    }
+}
+
+/// A [`Dataset`] built as a loader reads candles, token by token: each run of a token's rows
+/// is compacted into its [`Series`] at once, and the token's calls are classified on the
+/// decoded rows while they are at hand (no token is decoded again to classify it). Only the
+/// run's rows are ever held decoded.
+///
+/// Rows may come in any order. A token whose rows come in several runs is decoded, extended,
+/// sorted by time and compacted again (and its calls classified again), which gives what
+/// reading all its rows first would have: a rare slow path, whose work
+/// [`DatasetBuilder::merged_rows`] counts so that a loader can ask for sorted rows instead.
+#[derive(Debug)]
+pub struct DatasetBuilder {
     opts: LoadOptions,
+    volumes: Volumes,
     calls: Vec<Call>,
+    dups: Vec<bool>,
+    /// The calls of each token: chain → mint → positions in `calls`.
+    by_token: BTreeMap<String, BTreeMap<String, Vec<usize>>>,
+    status: Vec<CallStatus>,
     tokens: BTreeMap<Token, Series>,
-    known: Vec<(usize, Exclusion)>,
-) -> Dataset {
-    let dups = duplicate_flags(&calls);
-    let mut status: Vec<CallStatus> = vec![Err(Exclusion::NoCandles); calls.len()];
-    let mut by_token: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
-    for (k, call) in calls.iter().enumerate() {
-        by_token
-            .entry((call.chain.as_str(), call.mint.as_str()))
-            .or_default()
-            .push(k);
+    rows_added: usize,
+    merged_rows: usize,
+}
+
+impl DatasetBuilder {
+    /// A builder for `calls` (sorted by `(alert_ts_ms, call_id)`), every one of them without
+    /// candles until its token's rows come.
+    pub fn new(opts: LoadOptions, volumes: Volumes, calls: Vec<Call>) -> DatasetBuilder {
+        let dups = duplicate_flags(&calls);
+        let mut by_token: BTreeMap<String, BTreeMap<String, Vec<usize>>> = BTreeMap::new();
+        for (k, c) in calls.iter().enumerate() {
+            by_token
+                .entry(c.chain.clone())
+                .or_default()
+                .entry(c.mint.clone())
+                .or_default()
+                .push(k);
+        }
+        let mut status: Vec<CallStatus> = vec![Err(Exclusion::NoCandles); calls.len()];
+        for ks in by_token.values().flat_map(BTreeMap::values) {
+            classify_token(&calls, ks, &[], &opts, &dups, &mut status);
+        }
+        DatasetBuilder {
+            opts,
+            volumes,
+            calls,
+            dups,
+            by_token,
+            status,
+            tokens: BTreeMap::new(),
+            rows_added: 0,
+            merged_rows: 0,
+        }
     }
-    for ((chain, mint), ks) in by_token {
-        let candles = tokens
-            .get(&(chain.to_string(), mint.to_string()))
-            .map_or_else(Vec::new, Series::to_vec);
-        classify_token(&calls, &ks, &candles, &opts, &dups, &mut status);
+
+    /// Whether some call is on this token (rows of other tokens are not needed).
+    pub fn wants(&self, chain: &str, mint: &str) -> bool {
+        self.by_token
+            .get(chain)
+            .is_some_and(|mints| mints.contains_key(mint))
     }
-    for (k, why) in known {
-        status[k] = Err(why);
+
+    /// Adds one run of a token's rows, in any time order; `rows` is left empty (its buffer
+    /// kept for the next run). Rows of a token no call is on are dropped.
+    pub fn add_run(&mut self, chain: &str, mint: &str, rows: &mut Vec<Candle>) {
+        let Some(ks) = self.by_token.get(chain).and_then(|m| m.get(mint)) else {
+            rows.clear();
+            return;
+        };
+        self.rows_added += rows.len();
+        let key = (chain.to_string(), mint.to_string());
+        let mut merged = self.tokens.get(&key).map(Series::to_vec);
+        if let Some(all) = &mut merged {
+            self.merged_rows += all.len();
+            all.append(rows);
+        }
+        let all = merged.as_mut().unwrap_or(rows);
+        sort_by_time(all);
+        classify_token(
+            &self.calls,
+            ks,
+            all,
+            &self.opts,
+            &self.dups,
+            &mut self.status,
+        );
+        self.tokens.insert(key, Series::with(all, self.volumes));
+        rows.clear();
     }
-    Dataset {
-        source_label,
-        manifest_sha256,
-        interval_s: opts.interval_s,
-        horizon_hours: opts.horizon_hours,
-        min_coverage: opts.min_coverage,
-        calls,
-        tokens,
-        status,
+
+    /// Rows added so far.
+    pub fn rows_added(&self) -> usize {
+        self.rows_added
+    }
+
+    /// Rows decoded again because their token came back.
+    pub fn merged_rows(&self) -> usize {
+        self.merged_rows
+    }
+
+    /// The calls back, for a loader that starts over.
+    pub fn into_calls(self) -> Vec<Call> {
+        self.calls
+    }
+
+    /// The dataset, with the reasons already known (`known`, excluded rows of a dataset
+    /// folder) taking precedence.
+    pub fn finish(
+        self,
+        source_label: String,
+        manifest_sha256: Option<String>,
+        known: Vec<(usize, Exclusion)>,
+    ) -> Dataset {
+        let mut status = self.status;
+        for (k, why) in known {
+            status[k] = Err(why);
+        }
+        Dataset {
+            source_label,
+            manifest_sha256,
+            interval_s: self.opts.interval_s,
+            horizon_hours: self.opts.horizon_hours,
+            min_coverage: self.opts.min_coverage,
+            calls: self.calls,
+            tokens: self.tokens,
+            status,
+        }
     }
 }
 
@@ -420,24 +516,31 @@ pub fn load_published<R: ChunkReader + 'static>(
             .cmp(&b.0.alert_ts_ms)
             .then_with(|| a.0.call_id.as_bytes().cmp(b.0.call_id.as_bytes()))
     });
-    let wanted: BTreeSet<Token> = rows
+    // Only the tokens of eligible rows are read (an excluded row keeps its reason).
+    let wanted: BTreeSet<(&str, &str)> = rows
         .iter()
         .filter(|(_, why)| why.is_none())
-        .map(|(c, _)| (c.chain.clone(), c.mint.clone()))
+        .map(|(c, _)| (c.chain.as_str(), c.mint.as_str()))
         .collect();
-    let tokens = read_candles(&files.candles.0, files.candles.1, Some(&wanted), volumes)?;
+    let wanted: BTreeMap<String, BTreeSet<String>> = wanted.into_iter().fold(
+        BTreeMap::new(),
+        |mut m: BTreeMap<String, BTreeSet<String>>, (ch, mi)| {
+            m.entry(ch.to_string()).or_default().insert(mi.to_string());
+            m
+        },
+    );
     let known = rows
         .iter()
         .enumerate()
         .filter_map(|(k, (_, why))| why.map(|w| (k, w)))
         .collect();
     let calls = rows.into_iter().map(|(c, _)| c).collect();
-    Ok(classify_all(
-        source_label,
-        manifest.map(|m| m.sha256.clone()),
-        opts,
-        calls,
-        tokens,
-        known,
-    ))
+    let mut builder = DatasetBuilder::new(opts, volumes, calls);
+    read_candle_runs(
+        &files.candles.0,
+        files.candles.1,
+        |ch, mi| wanted.get(ch).is_some_and(|m| m.contains(mi)),
+        |ch, mi, run| builder.add_run(ch, mi, run),
+    )?;
+    Ok(builder.finish(source_label, manifest.map(|m| m.sha256.clone()), known))
 }

@@ -10,7 +10,7 @@ use parquet::file::reader::ChunkReader;
 use quantbot_core::data::{Call, Candle};
 use quantbot_core::store::{Series, Volumes};
 
-use crate::dataset::Token;
+use crate::dataset::{sort_by_time, Token};
 use crate::{data, Result};
 
 /// Calls every batch of a Parquet file in turn.
@@ -155,32 +155,40 @@ pub fn read_candles<R: ChunkReader + 'static>(
     volumes: Volumes,
 ) -> Result<BTreeMap<Token, Series>> {
     let mut tokens: BTreeMap<Token, Series> = BTreeMap::new();
-    // The token of the previous row and whether it is wanted: rows come grouped by token, so
-    // the map is looked up once per run of rows, without allocating per row.
-    let mut current: Option<(Token, bool)> = None;
+    read_candle_runs(
+        name,
+        file,
+        |ch, mi| wanted.is_none_or(|w| w.contains(&(ch.to_string(), mi.to_string()))),
+        |ch, mi, run| {
+            let key = (ch.to_string(), mi.to_string());
+            if let Some(earlier) = tokens.get(&key) {
+                let mut all = earlier.to_vec();
+                all.append(run);
+                *run = all;
+            }
+            sort_by_time(run);
+            tokens.insert(key, Series::with(run, volumes));
+            run.clear();
+        },
+    )?;
+    Ok(tokens)
+}
+
+/// Streams `candles.parquet` one run of consecutive rows of a token at a time:
+/// `on_run(chain, mint, rows)` for each run of a token `wanted(chain, mint)` accepts, with the
+/// run's rows in file order (`on_run` may take them; the buffer is cleared after). The token's
+/// key is compared with the previous row's, so nothing is allocated per row. Null prices read
+/// as NaN so that validation rejects them.
+pub fn read_candle_runs<R: ChunkReader + 'static>(
+    name: &str,
+    file: R,
+    mut wanted: impl FnMut(&str, &str) -> bool,
+    mut on_run: impl FnMut(&str, &str, &mut Vec<Candle>),
+) -> Result<()> {
+    let (mut chain_key, mut mint_key) = (String::new(), String::new());
+    // Whether the current run's token is wanted; None before the first row.
+    let mut keep: Option<bool> = None;
     let mut run: Vec<Candle> = Vec::new();
-    let mut flush = |current: &Option<(Token, bool)>, run: &mut Vec<Candle>| {
-        if let Some((key, true)) = current {
-            let mut rows = match tokens.remove(key) {
-                Some(earlier) => {
-                    let mut rows = earlier.to_vec();
-                    rows.append(run);
-                    rows
-                }
-                None => std::mem::take(run),
-            };
-            if !rows.is_sorted_by_key(|c| c.ts) {
-                rows.sort_by_key(|c| c.ts);
-            }
-            tokens.insert(key.clone(), Series::with(&rows, volumes));
-            if run.capacity() == 0 {
-                // The run's buffer went into `rows`: keep it for the next token.
-                rows.clear();
-                *run = rows;
-            }
-        }
-        run.clear();
-    };
     for_each_batch(name, file, |b| {
         let chain = strs(name, b, "chain")?;
         let mint = strs(name, b, "mint")?;
@@ -196,14 +204,18 @@ pub fn read_candles<R: ChunkReader + 'static>(
                 req_str(name, chain, "chain", i)?,
                 req_str(name, mint, "mint", i)?,
             );
-            let same = matches!(&current, Some(((c0, m0), _)) if c0 == ch && m0 == mi);
-            if !same {
-                flush(&current, &mut run);
-                let key = (ch.to_string(), mi.to_string());
-                let keep = wanted.is_none_or(|w| w.contains(&key));
-                current = Some((key, keep));
+            if keep.is_none() || mi != mint_key || ch != chain_key {
+                if keep == Some(true) {
+                    on_run(&chain_key, &mint_key, &mut run);
+                }
+                run.clear();
+                chain_key.clear();
+                chain_key.push_str(ch);
+                mint_key.clear();
+                mint_key.push_str(mi);
+                keep = Some(wanted(ch, mi));
             }
-            if matches!(current, Some((_, true))) {
+            if keep == Some(true) {
                 run.push(Candle {
                     ts: req_i64(name, ts, "ts", i)?,
                     open: val(o, i),
@@ -216,8 +228,10 @@ pub fn read_candles<R: ChunkReader + 'static>(
         }
         Ok(())
     })?;
-    flush(&current, &mut run);
-    Ok(tokens)
+    if keep == Some(true) {
+        on_run(&chain_key, &mint_key, &mut run);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
@@ -13,9 +15,10 @@ use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use duckdb::{params, AccessMode, Config, Connection};
 
 use quantbot_core::data::{Call, Candle};
-use quantbot_core::store::{Series, Volumes};
+use quantbot_core::store::Volumes;
+pub use quantbot_format::dataset::sort_by_time;
 use quantbot_format::dataset::{
-    check_groups, classify_all, load_published, parse_manifest, selected, sort_calls,
+    check_groups, load_published, parse_manifest, selected, sort_calls, DatasetBuilder,
     PublishedFiles,
 };
 pub use quantbot_format::dataset::{Dataset, LoadOptions, ManifestInfo, Token};
@@ -351,37 +354,6 @@ impl<'b> CandleColumns<'b> {
     }
 }
 
-/// Sorts one token's rows by time where they are not (a stable sort: rows with equal times keep
-/// their order, as if all the token's rows had been read first and then sorted).
-pub fn sort_by_time(rows: &mut [Candle]) {
-    if !rows.is_sorted_by_key(|c| c.ts) {
-        rows.sort_by_key(|c| c.ts);
-    }
-}
-
-/// Adds one run of a token's rows to its series: compacted at once when the token is new;
-/// when it came before (its rows in several runs), its series is decoded, extended, sorted by
-/// time and compacted again (a rare slow path, with the result of reading all its rows first).
-fn add_run(
-    tokens: &mut BTreeMap<Token, Series>,
-    key: Token,
-    rows: &mut Vec<Candle>,
-    volumes: Volumes,
-) {
-    match tokens.get_mut(&key) {
-        Some(series) => {
-            let mut all = series.to_vec();
-            all.append(rows);
-            sort_by_time(&mut all);
-            *series = Series::with(&all, volumes);
-        }
-        None => {
-            sort_by_time(rows);
-            tokens.insert(key, Series::with(rows, volumes));
-        }
-    }
-}
-
 /// The chains a mint's candles serve: in the lab layout the row's own; in the quantbot layout,
 /// which has no chain column, every chain the selected calls name with that mint.
 pub type ChainsOfMint<'a> = BTreeMap<&'a str, Vec<&'a str>>;
@@ -411,58 +383,132 @@ fn load_duckdb(
     t: &mut Timings,
 ) -> anyhow::Result<Dataset> {
     let load_start = Instant::now();
-    let src = DuckSource::open(path, layout, None)?;
-    let calls = src.calls(sel)?;
-    // Candles of the selected tokens from the earliest alert on (no upper bound, so a late
-    // first candle is seen as late_start, not as no_candles).
-    let mut tokens: BTreeMap<Token, Series> = BTreeMap::new();
-    if let Some(first) = calls.first() {
-        let by_mint = layout == SourceLayout::Quantbot;
-        let wanted = wanted_tokens(&calls);
-        let mints = chains_of_mint(&wanted);
-        // Every run is taken (`on_run` never stops the stream).
-        let _taken_all = src.candle_runs(
+    // Where DuckDB spills the sort of the slow path (see `build_dataset`); it removes its files.
+    let spill = std::env::temp_dir().join(format!("quantbot-load-{}", std::process::id()));
+    let src = DuckSource::open(path, layout, Some(&spill))?;
+    let mut calls = src.calls(sel)?;
+    let mut order = RowOrder::Table;
+    let builder = loop {
+        match build_dataset(&src, calls, opts, volumes, order)? {
+            Built::Done(b) => break b,
+            Built::Disordered(back) => {
+                calls = back;
+                order = RowOrder::Sorted;
+            }
+        }
+    };
+    t.add(Stage::Load, load_start.elapsed());
+    Ok(builder.finish(format!("duckdb:{}", path.display()), None, Vec::new()))
+}
+
+/// What one reading of the candles gave.
+enum Built {
+    Done(DatasetBuilder),
+    /// Tokens came back so often that merging them would cost more than reading everything
+    /// again sorted: the calls, to start over.
+    Disordered(Vec<Call>),
+}
+
+/// Reads the candles of the selected calls' tokens from the earliest alert on (no upper bound,
+/// so a late first candle is seen as late_start, not as no_candles) into a [`DatasetBuilder`].
+///
+/// Two threads: this one fetches DuckDB's chunks and cuts them into runs of a token's rows; a
+/// second one compacts each run into its series and classifies the token's calls on it (in the
+/// order the runs come, so the result is the same as on one thread). A token that comes back
+/// is merged by the builder (decoded, extended, compacted again); when that work grows past the
+/// rows read (rows in no useful order), the stream stops and the caller asks for sorted rows.
+fn build_dataset(
+    src: &DuckSource<'_>,
+    calls: Vec<Call>,
+    opts: LoadOptions,
+    volumes: Volumes,
+    order: RowOrder,
+) -> anyhow::Result<Built> {
+    let Some(first) = calls.first() else {
+        return Ok(Built::Done(DatasetBuilder::new(opts, volumes, calls)));
+    };
+    let min_ts = first.alert_ts_ms.div_euclid(1000);
+    let wanted = wanted_tokens(&calls);
+    let by_mint = src.layout == SourceLayout::Quantbot;
+    // Per mint, the chains of its calls (in the quantbot layout a mint's candles serve its
+    // calls on every chain), owned: the builder takes the calls to its thread.
+    let mints: BTreeMap<String, Vec<String>> = chains_of_mint(&wanted)
+        .into_iter()
+        .map(|(mi, chains)| {
+            (
+                mi.to_string(),
+                chains.into_iter().map(str::to_string).collect(),
+            )
+        })
+        .collect();
+    let disordered = AtomicBool::new(false);
+    let (send, receive) = mpsc::sync_channel::<(String, String, Vec<Candle>)>(8);
+    std::thread::scope(|scope| {
+        let disordered = &disordered;
+        let worker = scope.spawn(move || {
+            let mut builder = DatasetBuilder::new(opts, volumes, calls);
+            for (chain, mint, mut rows) in receive {
+                builder.add_run(&chain, &mint, &mut rows);
+                // Merging costs a token's rows so far each time it comes back; past the rows
+                // read (and a floor for small data), rows in order are cheaper.
+                if builder.merged_rows() > builder.rows_added().max(MERGE_FLOOR_ROWS) {
+                    disordered.store(true, Ordering::Relaxed);
+                    break;
+                }
+            }
+            builder
+        });
+        let read = src.candle_runs(
             opts.interval_s,
-            first.alert_ts_ms.div_euclid(1000),
-            RowOrder::Table,
+            min_ts,
+            order,
             volumes == Volumes::Keep,
             |ch, mi| {
                 mints
                     .get(mi)
-                    .is_some_and(|chains| by_mint || chains.contains(&ch))
+                    .is_some_and(|chains| by_mint || chains.iter().any(|c| c == ch))
             },
             |ch, mi, rows| {
-                if by_mint {
-                    // A mint's candles serve its calls on every chain.
-                    let chains = &mints[mi];
-                    for (k, chain) in chains.iter().enumerate() {
-                        let key = (chain.to_string(), mi.to_string());
-                        if k + 1 == chains.len() {
-                            add_run(&mut tokens, key, rows, volumes);
-                        } else {
-                            add_run(&mut tokens, key, &mut rows.clone(), volumes);
-                        }
+                if disordered.load(Ordering::Relaxed) {
+                    return Ok(ControlFlow::Break(()));
+                }
+                let chains: &[String] = if by_mint { &mints[mi] } else { &[] };
+                let mut runs: Vec<(String, String, Vec<Candle>)> = match chains {
+                    [] => vec![(ch.to_string(), mi.to_string(), std::mem::take(rows))],
+                    _ => chains
+                        .iter()
+                        .map(|c| (c.clone(), mi.to_string(), rows.clone()))
+                        .collect(),
+                };
+                for run in runs.drain(..) {
+                    if send.send(run).is_err() {
+                        // The builder stopped: the rows are in no useful order.
+                        return Ok(ControlFlow::Break(()));
                     }
-                } else {
-                    add_run(&mut tokens, (ch.to_string(), mi.to_string()), rows, volumes);
                 }
                 Ok(ControlFlow::Continue(()))
             },
-        )?;
-    }
-    t.add(Stage::Load, load_start.elapsed());
-    let canonical = path.display().to_string();
-    Ok(t.time(Stage::Prepare, || {
-        classify_all(
-            format!("duckdb:{canonical}"),
-            None,
-            opts,
-            calls,
-            tokens,
-            Vec::new(),
-        )
-    }))
+        );
+        drop(send);
+        let builder = worker.join().expect("the compacting thread does not panic");
+        // A stream stopped early is told by `disordered`.
+        let _stopped = read?;
+        if disordered.load(Ordering::Relaxed) {
+            if order == RowOrder::Sorted {
+                anyhow::bail!(
+                    "{}: the candles came out of order even sorted",
+                    src.path.display()
+                );
+            }
+            return Ok(Built::Disordered(builder.into_calls()));
+        }
+        Ok(Built::Done(builder))
+    })
 }
+
+/// Rows a builder may decode again for tokens that come back before the rows are asked for
+/// sorted (see [`build_dataset`]).
+const MERGE_FLOOR_ROWS: usize = 1 << 20;
 
 /// Reads `DIR/manifest.json`.
 pub fn read_manifest(dir: &Path) -> anyhow::Result<ManifestInfo> {

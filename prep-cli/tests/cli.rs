@@ -629,6 +629,87 @@ fn indicator_grid_is_deterministic_across_threads() {
     assert_eq!(v["grid"]["size"], 150);
 }
 
+/// A copy of part of the demo data (the calls of May 2025 and every candle of their tokens) with
+/// the candle rows stored `ORDER BY order_by`.
+fn reordered_db(demo: &Path, path: &Path, order_by: &str) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(&format!(
+        "ATTACH '{}' AS src (READ_ONLY);
+         CREATE TABLE calls AS SELECT * FROM src.calls WHERE alert_ts_ms < 1748736000000;
+         CREATE TABLE candles AS SELECT * FROM src.candles
+             WHERE mint IN (SELECT mint FROM calls) ORDER BY {order_by};
+         DETACH src;",
+        demo.display()
+    ))
+    .unwrap();
+}
+
+/// How the candle rows of a DuckDB are stored changes nothing: the backtest's results and the
+/// exported files are those of the rows sorted by (chain, mint, ts), whether each token's rows
+/// come together in another key order and time order (read as stored), some tokens come in two
+/// runs (merged when they come back), or every row is shuffled (read again, sorted by DuckDB).
+#[test]
+fn row_order_in_duckdb_does_not_change_results_or_exports() {
+    let d = tmp("order");
+    let demo = demo_dir().join("data/alerts.duckdb");
+    let orders = [
+        ("sorted", "chain, mint, ts"),
+        ("tokens_shuffled_time_reversed", "hash(mint), ts DESC"),
+        (
+            "some_tokens_in_two_runs",
+            "CASE WHEN hash(mint) % 4 = 0 THEN ts % 120 ELSE 0 END, hash(mint), ts",
+        ),
+        ("rows_shuffled", "hash(mint, ts)"),
+    ];
+    let mut reference: Option<(Value, BTreeMap<&str, Vec<u8>>)> = None;
+    for (name, order_by) in orders {
+        let db = format!("{name}.duckdb");
+        reordered_db(&demo, &d.join(&db), order_by);
+        let run = backtest_json(&d, "v1-baseline", &["--duckdb", &db]);
+        let out = format!("export-{name}");
+        let export = run_in(
+            &d,
+            &[
+                "export",
+                "--duckdb",
+                &db,
+                "--from",
+                "2025-05-01",
+                "--to",
+                "2025-05-31",
+                "--out",
+                &out,
+                "--timings",
+            ],
+        );
+        let err = String::from_utf8_lossy(&export.stderr);
+        assert!(export.status.success(), "{name}: {err}");
+        assert!(err.contains("timings: load "), "{name}: {err}");
+        let files: BTreeMap<&str, Vec<u8>> = [
+            "calls.parquet",
+            "candles.parquet",
+            "excluded.parquet",
+            "manifest.json",
+        ]
+        .into_iter()
+        .map(|f| (f, std::fs::read(d.join(&out).join(f)).unwrap()))
+        .collect();
+        let eligible = run["coverage"]["eligible"].as_u64().unwrap();
+        assert!(eligible > 100, "{name}: {eligible} eligible calls");
+        match &reference {
+            None => reference = Some((run, files)),
+            Some((run0, files0)) => {
+                for key in ["per_caller", "grouped", "coverage"] {
+                    assert_eq!(run[key], run0[key], "{name}: {key}");
+                }
+                for (f, bytes) in &files {
+                    assert!(bytes == &files0[f], "{name}: {f} differs from the sorted rows'");
+                }
+            }
+        }
+    }
+}
+
 /// A small DuckDB in the original quantbot layout.
 fn quantbot_layout_db(path: &Path) {
     let conn = Connection::open(path).unwrap();
