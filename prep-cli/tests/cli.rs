@@ -703,7 +703,10 @@ fn row_order_in_duckdb_does_not_change_results_or_exports() {
                     assert_eq!(run[key], run0[key], "{name}: {key}");
                 }
                 for (f, bytes) in &files {
-                    assert!(bytes == &files0[f], "{name}: {f} differs from the sorted rows'");
+                    assert!(
+                        bytes == &files0[f],
+                        "{name}: {f} differs from the sorted rows'"
+                    );
                 }
             }
         }
