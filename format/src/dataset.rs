@@ -466,8 +466,66 @@ pub fn load_published<R: ChunkReader + 'static>(
     volumes: Volumes,
 ) -> Result<Dataset> {
     let opts = manifest.map_or(fallback, ManifestInfo::load_options);
-    let eligible = read_calls(&files.calls.0, files.calls.1, false)?;
-    let excluded = match files.excluded {
+    let PublishedFiles {
+        calls,
+        excluded,
+        candles,
+    } = files;
+    let selected = read_published_calls(calls, excluded, sel)?;
+    let wanted = selected.wanted_tokens();
+    let mut builder = DatasetBuilder::new(opts, volumes, selected.calls);
+    read_candle_runs(
+        &candles.0,
+        candles.1,
+        |ch, mi| wanted.get(ch).is_some_and(|m| m.contains(mi)),
+        |ch, mi, run| builder.add_run(ch, mi, run),
+    )?;
+    Ok(builder.finish(
+        source_label,
+        manifest.map(|m| m.sha256.clone()),
+        selected.known,
+    ))
+}
+
+/// The selected calls of a published dataset, before its candles are read.
+#[derive(Debug)]
+pub struct PublishedCalls {
+    /// Eligible and excluded rows inside the selection, sorted by `(alert_ts_ms, call_id)`.
+    pub calls: Vec<Call>,
+    /// The excluded rows (positions in `calls`) with their reasons.
+    pub known: Vec<(usize, Exclusion)>,
+}
+
+impl PublishedCalls {
+    /// The tokens whose candles are needed, chain → mints: those of eligible rows (an excluded
+    /// row keeps its reason).
+    pub fn wanted_tokens(&self) -> BTreeMap<String, BTreeSet<String>> {
+        let mut excluded = vec![false; self.calls.len()];
+        for (k, _) in &self.known {
+            excluded[*k] = true;
+        }
+        let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (c, _) in self.calls.iter().zip(&excluded).filter(|(_, ex)| !**ex) {
+            if !wanted.get(&c.chain).is_some_and(|m| m.contains(&c.mint)) {
+                wanted
+                    .entry(c.chain.clone())
+                    .or_default()
+                    .insert(c.mint.clone());
+            }
+        }
+        wanted
+    }
+}
+
+/// Reads the calls of a published dataset (`calls.parquet` and, when given,
+/// `excluded.parquet`) and selects them. An unknown caller group is a usage error.
+pub fn read_published_calls<R: ChunkReader + 'static>(
+    calls: (String, R),
+    excluded: Option<(String, R)>,
+    sel: &Selection,
+) -> Result<PublishedCalls> {
+    let eligible = read_calls(&calls.0, calls.1, false)?;
+    let excluded = match excluded {
         Some((name, r)) => {
             let rows = read_calls(&name, r, true)?;
             let mut out = Vec::with_capacity(rows.len());
@@ -489,7 +547,7 @@ pub fn load_published<R: ChunkReader + 'static>(
         None => Vec::new(),
     };
     if eligible.is_empty() && excluded.is_empty() {
-        return Err(data(format!("{}: the dataset has no call", files.calls.0)));
+        return Err(data(format!("{}: the dataset has no call", calls.0)));
     }
     if let Some(groups) = &sel.groups {
         let callers: BTreeSet<String> = eligible
@@ -516,31 +574,105 @@ pub fn load_published<R: ChunkReader + 'static>(
             .cmp(&b.0.alert_ts_ms)
             .then_with(|| a.0.call_id.as_bytes().cmp(b.0.call_id.as_bytes()))
     });
-    // Only the tokens of eligible rows are read (an excluded row keeps its reason).
-    let wanted: BTreeSet<(&str, &str)> = rows
-        .iter()
-        .filter(|(_, why)| why.is_none())
-        .map(|(c, _)| (c.chain.as_str(), c.mint.as_str()))
-        .collect();
-    let wanted: BTreeMap<String, BTreeSet<String>> = wanted.into_iter().fold(
-        BTreeMap::new(),
-        |mut m: BTreeMap<String, BTreeSet<String>>, (ch, mi)| {
-            m.entry(ch.to_string()).or_default().insert(mi.to_string());
-            m
-        },
-    );
     let known = rows
         .iter()
         .enumerate()
         .filter_map(|(k, (_, why))| why.map(|w| (k, w)))
         .collect();
     let calls = rows.into_iter().map(|(c, _)| c).collect();
-    let mut builder = DatasetBuilder::new(opts, volumes, calls);
-    read_candle_runs(
-        &files.candles.0,
-        files.candles.1,
-        |ch, mi| wanted.get(ch).is_some_and(|m| m.contains(mi)),
-        |ch, mi, run| builder.add_run(ch, mi, run),
-    )?;
-    Ok(builder.finish(source_label, manifest.map(|m| m.sha256.clone()), known))
+    Ok(PublishedCalls { calls, known })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_746_057_600; // 2025-05-01 00:00 UTC
+
+    fn call(id: &str, mint: &str, alert_s: i64) -> Call {
+        Call {
+            call_id: id.into(),
+            caller: "Brook".into(),
+            chain: "solana".into(),
+            mint: mint.into(),
+            alert_ts_ms: alert_s * 1000,
+            price_at_alert: None,
+        }
+    }
+
+    /// A valid candle at `ts` (the price a function of the time, so rows can be told apart).
+    fn candle(ts: i64) -> Candle {
+        let p = 1.0 + (ts - T0) as f64 / 1e6;
+        Candle {
+            ts,
+            open: p,
+            high: p * 1.01,
+            low: p * 0.99,
+            close: p,
+            volume: (ts % 7) as f64,
+        }
+    }
+
+    /// The dataset built from runs of `(mint, times)` handed over in that order.
+    fn build(runs: &[(&str, Vec<i64>)]) -> (Dataset, usize) {
+        let opts = LoadOptions {
+            interval_s: 60,
+            horizon_hours: 2.0,
+            min_coverage: 0.8,
+        };
+        let mut calls = vec![
+            call("a1", "a", T0 + 30),
+            call("a2", "a", T0 + 30), // a duplicate of a1
+            call("b1", "b", T0 + 3600),
+            call("c1", "c", T0), // a token without candles
+        ];
+        sort_calls(&mut calls);
+        let mut b = DatasetBuilder::new(opts, Volumes::Keep, calls);
+        for (mint, times) in runs {
+            let mut rows: Vec<Candle> = times.iter().map(|&t| candle(t)).collect();
+            b.add_run("solana", mint, &mut rows);
+            assert!(rows.is_empty());
+        }
+        let merged = b.merged_rows();
+        (b.finish("test".into(), None, Vec::new()), merged)
+    }
+
+    #[test]
+    fn any_row_order_builds_the_same_dataset() {
+        let times = |from: i64| (0..150).map(move |i| from + 60 + i * 60);
+        let (a, b): (Vec<i64>, Vec<i64>) = (times(T0).collect(), times(T0 + 3600).collect());
+        let (sorted, merged) = build(&[("a", a.clone()), ("b", b.clone())]);
+        assert_eq!(merged, 0);
+        // In call order: c1, a1, a2, b1.
+        let status: Vec<Option<Exclusion>> =
+            sorted.status.iter().map(|s| s.clone().err()).collect();
+        assert_eq!(
+            status,
+            [
+                Some(Exclusion::NoCandles),
+                None,
+                Some(Exclusion::DuplicateCall),
+                None
+            ]
+        );
+        let rev = |v: &[i64]| v.iter().rev().copied().collect::<Vec<_>>();
+        let (odd, even): (Vec<i64>, Vec<i64>) = a.iter().partition(|t| (*t / 60) % 2 == 1);
+        let orders: [Vec<(&str, Vec<i64>)>; 3] = [
+            // Another token order, times reversed.
+            vec![("b", rev(&b)), ("a", rev(&a))],
+            // Token a in two runs around b's, a token no call is on among them.
+            vec![("a", even), ("x", b.clone()), ("b", b.clone()), ("a", odd)],
+            // Every row a run of its own, interleaved.
+            a.iter()
+                .zip(&b)
+                .flat_map(|(&ta, &tb)| [("b", vec![tb]), ("a", vec![ta])])
+                .collect(),
+        ];
+        for (k, runs) in orders.iter().enumerate() {
+            let (got, merged) = build(runs);
+            assert_eq!(got.tokens, sorted.tokens, "order {k}");
+            assert_eq!(got.status, sorted.status, "order {k}");
+            assert_eq!(merged > 0, k > 0, "order {k}: {merged} rows merged");
+        }
+    }
 }

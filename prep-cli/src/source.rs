@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -18,10 +17,10 @@ use quantbot_core::data::{Call, Candle};
 use quantbot_core::store::Volumes;
 pub use quantbot_format::dataset::sort_by_time;
 use quantbot_format::dataset::{
-    check_groups, load_published, parse_manifest, selected, sort_calls, DatasetBuilder,
-    PublishedFiles,
+    check_groups, parse_manifest, read_published_calls, selected, sort_calls, DatasetBuilder,
 };
 pub use quantbot_format::dataset::{Dataset, LoadOptions, ManifestInfo, Token};
+use quantbot_format::parquet_read::read_candle_runs;
 
 use crate::args::SourceLayout;
 use crate::plan::{cli_error, Selection, Source};
@@ -420,13 +419,10 @@ enum Built {
 }
 
 /// Reads the candles of the selected calls' tokens from the earliest alert on (no upper bound,
-/// so a late first candle is seen as late_start, not as no_candles) into a [`DatasetBuilder`].
-///
-/// Two threads: this one fetches DuckDB's chunks and cuts them into runs of a token's rows; a
-/// second one compacts each run into its series and classifies the token's calls on it (in the
-/// order the runs come, so the result is the same as on one thread). A token that comes back
-/// is merged by the builder (decoded, extended, compacted again); when that work grows past the
-/// rows read (rows in no useful order), the stream stops and the caller asks for sorted rows.
+/// so a late first candle is seen as late_start, not as no_candles) into a [`DatasetBuilder`]
+/// on its own thread ([`on_builder_thread`]). A token that comes back is merged by the builder
+/// (decoded, extended, compacted again); when that work grows past the rows read (rows in no
+/// useful order), the stream stops and the caller asks for sorted rows.
 fn build_dataset(
     src: &DuckSource<'_>,
     calls: Vec<Call>,
@@ -451,24 +447,12 @@ fn build_dataset(
             )
         })
         .collect();
-    let disordered = AtomicBool::new(false);
-    let (send, receive) = mpsc::sync_channel::<(String, String, Vec<Candle>)>(8);
-    std::thread::scope(|scope| {
-        let disordered = &disordered;
-        let worker = scope.spawn(move || {
-            let mut builder = DatasetBuilder::new(opts, volumes, calls);
-            for (chain, mint, mut rows) in receive {
-                builder.add_run(&chain, &mint, &mut rows);
-                // Merging costs a token's rows so far each time it comes back; past the rows
-                // read (and a floor for small data), rows in order are cheaper.
-                if builder.merged_rows() > builder.rows_added().max(MERGE_FLOOR_ROWS) {
-                    disordered.store(true, Ordering::Relaxed);
-                    break;
-                }
-            }
-            builder
-        });
-        let read = src.candle_runs(
+    let builder = DatasetBuilder::new(opts, volumes, calls);
+    // Merging costs a token's rows so far each time it comes back; past the rows read (and a
+    // floor for small data), rows sorted by DuckDB are cheaper.
+    let give_up = |b: &DatasetBuilder| b.merged_rows() > b.rows_added().max(MERGE_FLOOR_ROWS);
+    let (builder, gave_up, read) = on_builder_thread(builder, give_up, |add| {
+        src.candle_runs(
             opts.interval_s,
             min_ts,
             order,
@@ -479,40 +463,66 @@ fn build_dataset(
                     .is_some_and(|chains| by_mint || chains.iter().any(|c| c == ch))
             },
             |ch, mi, rows| {
-                if disordered.load(Ordering::Relaxed) {
-                    return Ok(ControlFlow::Break(()));
-                }
-                let chains: &[String] = if by_mint { &mints[mi] } else { &[] };
-                let mut runs: Vec<(String, String, Vec<Candle>)> = match chains {
-                    [] => vec![(ch.to_string(), mi.to_string(), std::mem::take(rows))],
-                    _ => chains
+                let taken = if by_mint {
+                    let chains = &mints[mi];
+                    chains
                         .iter()
-                        .map(|c| (c.clone(), mi.to_string(), rows.clone()))
-                        .collect(),
+                        .all(|c| add(c.clone(), mi.to_string(), rows.clone()))
+                } else {
+                    add(ch.to_string(), mi.to_string(), std::mem::take(rows))
                 };
-                for run in runs.drain(..) {
-                    if send.send(run).is_err() {
-                        // The builder stopped: the rows are in no useful order.
-                        return Ok(ControlFlow::Break(()));
-                    }
-                }
-                Ok(ControlFlow::Continue(()))
+                // The builder stops taking runs once it gave up.
+                Ok(if taken {
+                    ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(())
+                })
             },
-        );
-        drop(send);
-        let builder = worker.join().expect("the compacting thread does not panic");
-        // A stream stopped early is told by `disordered`.
-        let _stopped = read?;
-        if disordered.load(Ordering::Relaxed) {
-            if order == RowOrder::Sorted {
-                anyhow::bail!(
-                    "{}: the candles came out of order even sorted",
-                    src.path.display()
-                );
-            }
-            return Ok(Built::Disordered(builder.into_calls()));
+        )
+    });
+    // A stream stopped early is told by `gave_up`.
+    let _stopped = read?;
+    if gave_up {
+        if order == RowOrder::Sorted {
+            anyhow::bail!(
+                "{}: the candles came out of order even sorted",
+                src.path.display()
+            );
         }
-        Ok(Built::Done(builder))
+        return Ok(Built::Disordered(builder.into_calls()));
+    }
+    Ok(Built::Done(builder))
+}
+
+/// Runs `feed` on this thread and `builder` on a second one, fed the runs of rows that `feed`
+/// hands to `add(chain, mint, rows)` through a short queue, in order (so the result is what
+/// one thread would give): the thread that reads (DuckDB's chunks, Parquet pages) and cuts the
+/// rows into runs goes on while the previous runs are compacted and classified. After each
+/// run `give_up` is asked; once it says yes the builder takes no more runs and `add` returns
+/// false. Returns the builder, whether it gave up, and what `feed` returned.
+fn on_builder_thread<T>(
+    builder: DatasetBuilder,
+    give_up: impl Fn(&DatasetBuilder) -> bool + Send,
+    feed: impl FnOnce(&mut dyn FnMut(String, String, Vec<Candle>) -> bool) -> T,
+) -> (DatasetBuilder, bool, T) {
+    let (send, receive) = mpsc::sync_channel::<(String, String, Vec<Candle>)>(8);
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            let mut builder = builder;
+            for (chain, mint, mut rows) in receive {
+                builder.add_run(&chain, &mint, &mut rows);
+                if give_up(&builder) {
+                    return (builder, true);
+                }
+            }
+            (builder, false)
+        });
+        let fed = feed(&mut |chain, mint, rows| send.send((chain, mint, rows)).is_ok());
+        drop(send);
+        let (builder, gave_up) = worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (builder, gave_up, fed)
     })
 }
 
@@ -532,6 +542,8 @@ pub fn read_manifest(dir: &Path) -> anyhow::Result<ManifestInfo> {
     parse_manifest(&path.display().to_string(), &bytes).map_err(cli_error)
 }
 
+/// [`load_published`] with the compaction on a second thread ([`on_builder_thread`]): the same
+/// steps, the same result (the lab runs them on one thread).
 fn load_dataset(dir: &Path, sel: &Selection, volumes: Volumes) -> anyhow::Result<Dataset> {
     let m = read_manifest(dir)?;
     let open = |name: &str| -> anyhow::Result<(String, File)> {
@@ -539,18 +551,32 @@ fn load_dataset(dir: &Path, sel: &Selection, volumes: Volumes) -> anyhow::Result
         let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
         Ok((path.display().to_string(), file))
     };
-    let files = PublishedFiles {
-        calls: open("calls.parquet")?,
-        excluded: Some(open("excluded.parquet")?),
-        candles: open("candles.parquet")?,
-    };
-    load_published(
+    let (calls, excluded, candles) = (
+        open("calls.parquet")?,
+        open("excluded.parquet")?,
+        open("candles.parquet")?,
+    );
+    let selected = read_published_calls(calls, Some(excluded), sel).map_err(cli_error)?;
+    let wanted = selected.wanted_tokens();
+    let builder = DatasetBuilder::new(m.load_options(), volumes, selected.calls);
+    let (builder, _, read) = on_builder_thread(
+        builder,
+        |_| false,
+        |add| {
+            read_candle_runs(
+                &candles.0,
+                candles.1,
+                |ch, mi| wanted.get(ch).is_some_and(|m| m.contains(mi)),
+                |ch, mi, run| {
+                    add(ch.to_string(), mi.to_string(), std::mem::take(run));
+                },
+            )
+        },
+    );
+    read.map_err(cli_error)?;
+    Ok(builder.finish(
         format!("data:{}", dir.display()),
-        Some(&m),
-        m.load_options(),
-        files,
-        sel,
-        volumes,
-    )
-    .map_err(cli_error)
+        Some(m.sha256.clone()),
+        selected.known,
+    ))
 }
