@@ -5,10 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::{ControlFlow, Range};
 use std::path::Path;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use quantbot_core::data::Call;
+use quantbot_core::data::{Call, Candle};
 use quantbot_core::window::{duplicate_flags, Exclusion};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -140,54 +141,89 @@ fn write_candles(
         for ks in by_token.values() {
             classify_token(calls, ks, &[], &opts, &dups, &mut status);
         }
-        let mut out = CandleWriter::create(&path)?;
         let mut last: Option<Token> = None;
         let mut out_of_order = false;
-        for &pass in &passes {
-            let stream_start = Instant::now();
-            let (mut prepare, mut write) = (Duration::ZERO, Duration::ZERO);
-            let flow = src.candle_runs(
-                opts.interval_s,
-                min_ts,
-                order,
-                true,
-                |ch, mi| {
-                    let ch = pass.unwrap_or(ch);
-                    mints.get(mi).is_some_and(|chains| chains.contains(&ch))
-                },
-                |ch, mi, rows| {
-                    let ch = pass.unwrap_or(ch);
-                    if last
-                        .as_ref()
-                        .is_some_and(|(c0, m0)| (c0.as_str(), m0.as_str()) >= (ch, mi))
-                    {
-                        out_of_order = true;
-                        return Ok(ControlFlow::Break(()));
-                    }
-                    let key = last.insert((ch.to_string(), mi.to_string()));
+        // The Parquet file is encoded on a second thread, fed each token's union of windows
+        // through a short queue while this one reads and classifies the next tokens.
+        let (send, receive) = mpsc::sync_channel::<(String, String, Vec<Candle>)>(8);
+        let read = std::thread::scope(|scope| {
+            let path = &path;
+            // Returns the rows written and the time spent writing (not waiting for rows).
+            let writer = scope.spawn(move || -> anyhow::Result<(usize, Duration)> {
+                let start = Instant::now();
+                let mut out = CandleWriter::create(path)?;
+                let mut busy = start.elapsed();
+                for (chain, mint, rows) in receive {
                     let t0 = Instant::now();
-                    sort_by_time(rows);
-                    let ks = &by_token[key];
-                    classify_token(calls, ks, rows, &opts, &dups, &mut status);
-                    let union = union_of_windows(ks.iter().map(|&k| &status[k]));
-                    let t1 = Instant::now();
-                    for r in union {
-                        out.push(ch, mi, &rows[r])?;
+                    out.push(&chain, &mint, &rows)?;
+                    busy += t0.elapsed();
+                }
+                let t0 = Instant::now();
+                let rows = out.finish()?;
+                Ok((rows, busy + t0.elapsed()))
+            });
+            let mut read = || -> anyhow::Result<()> {
+                for &pass in &passes {
+                    let stream_start = Instant::now();
+                    let mut prepare = Duration::ZERO;
+                    let flow = src.candle_runs(
+                        opts.interval_s,
+                        min_ts,
+                        order,
+                        true,
+                        |ch, mi| {
+                            let ch = pass.unwrap_or(ch);
+                            mints.get(mi).is_some_and(|chains| chains.contains(&ch))
+                        },
+                        |ch, mi, rows| {
+                            let ch = pass.unwrap_or(ch);
+                            if last
+                                .as_ref()
+                                .is_some_and(|(c0, m0)| (c0.as_str(), m0.as_str()) >= (ch, mi))
+                            {
+                                out_of_order = true;
+                                return Ok(ControlFlow::Break(()));
+                            }
+                            let key = last.insert((ch.to_string(), mi.to_string()));
+                            let t0 = Instant::now();
+                            sort_by_time(rows);
+                            let ks = &by_token[key];
+                            classify_token(calls, ks, rows, &opts, &dups, &mut status);
+                            let union: Vec<Candle> =
+                                union_of_windows(ks.iter().map(|&k| &status[k]))
+                                    .into_iter()
+                                    .flat_map(|r| rows[r].iter().copied())
+                                    .collect();
+                            prepare += t0.elapsed();
+                            if union.is_empty() {
+                                return Ok(ControlFlow::Continue(()));
+                            }
+                            if send.send((key.0.clone(), key.1.clone(), union)).is_err() {
+                                // The writer failed: its error is reported when it is joined.
+                                return Ok(ControlFlow::Break(()));
+                            }
+                            Ok(ControlFlow::Continue(()))
+                        },
+                    )?;
+                    t.add(Stage::Prepare, prepare);
+                    t.add(Stage::Load, stream_start.elapsed() - prepare);
+                    if flow.is_break() {
+                        break;
                     }
-                    prepare += t1 - t0;
-                    write += t1.elapsed();
-                    Ok(ControlFlow::Continue(()))
-                },
-            )?;
-            t.add(Stage::Prepare, prepare);
-            t.add(Stage::Write, write);
-            t.add(Stage::Load, stream_start.elapsed() - prepare - write);
-            if flow.is_break() {
-                break;
-            }
-        }
+                }
+                Ok(())
+            };
+            let read = read();
+            drop(send);
+            let written = writer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            read.and(written)
+        });
+        let (rows, writing) = read?;
+        // The writing ran beside the reading: its time overlaps theirs.
+        t.add(Stage::Write, writing);
         if !out_of_order {
-            let rows = t.time(Stage::Write, || out.finish())?;
             return Ok((status, rows));
         }
         if order == RowOrder::Sorted {
