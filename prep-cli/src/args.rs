@@ -188,8 +188,9 @@ pub struct OutputArgs {
     /// No progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,
-    /// At the end, print on stderr where the wall time went: seconds spent loading, preparing,
-    /// searching and writing.
+    /// At the end, print on stderr where the wall time went: seconds spent loading (reading,
+    /// compacting and classifying), preparing (the per-call precomputation), searching and
+    /// writing.
     #[arg(long)]
     pub timings: bool,
 }

@@ -48,14 +48,14 @@ pub fn load(
 const DUCKDB_MEMORY_LIMIT: &str = "32MB";
 
 /// DuckDB's memory limit while it sorts the candles (the slow path of rows in no useful
-/// order): a sort of the demo data needs about 100 MB to run at all; the rest spills.
+/// order): with 32 MB it refuses to sort the demo data at all; what does not fit spills.
 const DUCKDB_SORT_MEMORY_LIMIT: &str = "SET memory_limit = '256MB'";
 
 /// Opens a DuckDB file read-only, for one scan at a time: one DuckDB thread (the stream is
 /// decoded on the thread that fetches it, and the compaction runs beside it; a second DuckDB
-/// thread only contended with them: 2.3 s against 2.5 s on the demo data) and a small memory
-/// limit. With `spill`, a sort that does not fit goes to that folder.
-pub fn open_read_only(path: &Path, spill: Option<&Path>) -> anyhow::Result<Connection> {
+/// thread did not help: 1.62 s against 1.68 s on the demo data, fastest of 3, and 10 MB more)
+/// and a small memory limit. With `spill`, a sort that does not fit goes to that folder.
+fn open_read_only(path: &Path, spill: Option<&Path>) -> anyhow::Result<Connection> {
     if !path.is_file() {
         bail!(
             "{}: no such DuckDB file (create the demo data with `quantbot demo-data --out {}`)",
@@ -363,11 +363,12 @@ impl<'b> CandleColumns<'b> {
     }
 }
 
-/// The chains a mint's candles serve: in the lab layout the row's own; in the quantbot layout,
-/// which has no chain column, every chain the selected calls name with that mint.
+/// Per mint, the chains the selected calls name with it (byte order). In the lab layout a row
+/// serves the token of its own chain; in the quantbot layout, which has no chain column, a
+/// mint's rows serve its calls on every chain.
 pub type ChainsOfMint<'a> = BTreeMap<&'a str, Vec<&'a str>>;
 
-/// Every selected call's token and, per mint, the chains its calls name (byte order).
+/// Every selected call's token.
 pub fn wanted_tokens(calls: &[Call]) -> BTreeSet<Token> {
     calls
         .iter()
@@ -375,6 +376,7 @@ pub fn wanted_tokens(calls: &[Call]) -> BTreeSet<Token> {
         .collect()
 }
 
+/// The [`ChainsOfMint`] of a set of tokens.
 pub fn chains_of_mint(wanted: &BTreeSet<Token>) -> ChainsOfMint<'_> {
     let mut m: ChainsOfMint<'_> = BTreeMap::new();
     for (ch, mi) in wanted {

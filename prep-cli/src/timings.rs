@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 /// The stages of a command, in the order they are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
-    /// Reading calls and candles (DuckDB or Parquet) into memory, compacted.
+    /// Reading calls and candles (DuckDB or Parquet) into memory, compacted, and classifying
+    /// each token's calls as its rows come.
     Load,
-    /// Classification, windows and the per-call precomputation of the search.
+    /// The search's per-call precomputation; for export, classifying and the union of windows.
     Prepare,
     /// The grid search.
     Search,
