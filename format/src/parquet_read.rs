@@ -103,6 +103,32 @@ fn opt_f64(a: &Float64Array, i: usize) -> Option<f64> {
     (!a.is_null(i)).then(|| a.value(i))
 }
 
+/// A float column of a batch read row by row, NULL as NaN (so that validation rejects a NULL
+/// price): the values slice itself when the column has no NULL, the usual case.
+#[derive(Debug, Clone, Copy)]
+pub enum Floats<'a> {
+    Dense(&'a [f64]),
+    Nullable(&'a Float64Array),
+}
+
+impl<'a> Floats<'a> {
+    pub fn of(a: &'a Float64Array) -> Floats<'a> {
+        if a.null_count() == 0 {
+            Floats::Dense(a.values())
+        } else {
+            Floats::Nullable(a)
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> f64 {
+        match self {
+            Floats::Dense(v) => v[i],
+            Floats::Nullable(a) => opt_f64(a, i).unwrap_or(f64::NAN),
+        }
+    }
+}
+
 /// Reads calls (`calls.parquet`, or `excluded.parquet` with `reason`).
 pub fn read_calls<R: ChunkReader + 'static>(
     name: &str,
@@ -193,17 +219,20 @@ pub fn read_candle_runs<R: ChunkReader + 'static>(
         let chain = strs(name, b, "chain")?;
         let mint = strs(name, b, "mint")?;
         let ts = i64s(name, b, "ts")?;
-        let o = f64s(name, b, "open")?;
-        let h = f64s(name, b, "high")?;
-        let l = f64s(name, b, "low")?;
-        let c = f64s(name, b, "close")?;
-        let v = f64s(name, b, "volume")?;
-        let val = |a: &Float64Array, i: usize| opt_f64(a, i).unwrap_or(f64::NAN);
+        let [o, h, l, c, v] = ["open", "high", "low", "close", "volume"]
+            .map(|col| f64s(name, b, col).map(Floats::of));
+        let (o, h, l, c, v) = (o?, h?, l?, c?, v?);
+        // Without NULL keys (the usual case) no row needs checking.
+        let keys_whole = chain.null_count() == 0 && mint.null_count() == 0 && ts.null_count() == 0;
         for i in 0..b.num_rows() {
-            let (ch, mi) = (
-                req_str(name, chain, "chain", i)?,
-                req_str(name, mint, "mint", i)?,
-            );
+            let (ch, mi) = if keys_whole {
+                (chain.value(i), mint.value(i))
+            } else {
+                (
+                    req_str(name, chain, "chain", i)?,
+                    req_str(name, mint, "mint", i)?,
+                )
+            };
             if keep.is_none() || mi != mint_key || ch != chain_key {
                 if keep == Some(true) {
                     on_run(&chain_key, &mint_key, &mut run);
@@ -217,12 +246,16 @@ pub fn read_candle_runs<R: ChunkReader + 'static>(
             }
             if keep == Some(true) {
                 run.push(Candle {
-                    ts: req_i64(name, ts, "ts", i)?,
-                    open: val(o, i),
-                    high: val(h, i),
-                    low: val(l, i),
-                    close: val(c, i),
-                    volume: val(v, i),
+                    ts: if keys_whole {
+                        ts.value(i)
+                    } else {
+                        req_i64(name, ts, "ts", i)?
+                    },
+                    open: o.get(i),
+                    high: h.get(i),
+                    low: l.get(i),
+                    close: c.get(i),
+                    volume: v.get(i),
                 });
             }
         }
@@ -359,6 +392,25 @@ mod tests {
                 assert!(a.volume.is_nan());
             }
         }
+    }
+
+    #[test]
+    fn floats_read_null_as_nan_with_or_without_nulls_in_the_column() {
+        let check = |values: Vec<Option<f64>>, dense: bool| {
+            let a = Float64Array::from(values.clone());
+            let f = Floats::of(&a);
+            assert_eq!(matches!(f, Floats::Dense(_)), dense);
+            for (i, v) in values.iter().enumerate() {
+                let got = f.get(i);
+                match v {
+                    Some(x) => assert_eq!(got.to_bits(), x.to_bits()),
+                    None => assert!(got.is_nan()),
+                }
+            }
+        };
+        check(vec![Some(1.5), Some(-0.0), Some(f64::INFINITY)], true);
+        check(vec![Some(1.5), None, Some(2.5)], false);
+        check(vec![None], false);
     }
 
     #[test]

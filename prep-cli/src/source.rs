@@ -20,7 +20,7 @@ use quantbot_format::dataset::{
     check_groups, parse_manifest, read_published_calls, selected, sort_calls, DatasetBuilder,
 };
 pub use quantbot_format::dataset::{Dataset, LoadOptions, ManifestInfo, Token};
-use quantbot_format::parquet_read::read_candle_runs;
+use quantbot_format::parquet_read::{read_candle_runs, Floats};
 
 use crate::args::SourceLayout;
 use crate::plan::{cli_error, Selection, Source};
@@ -295,8 +295,10 @@ struct CandleColumns<'b> {
     chain: Option<&'b StringArray>,
     mint: &'b StringArray,
     ts: &'b Int64Array,
-    prices: [&'b Float64Array; 4],
-    volume: Option<&'b Float64Array>,
+    prices: [Floats<'b>; 4],
+    volume: Option<Floats<'b>>,
+    /// Whether no key column (chain, mint, ts) has a NULL: then no row needs checking.
+    keys_whole: bool,
 }
 
 impl<'b> CandleColumns<'b> {
@@ -323,19 +325,36 @@ impl<'b> CandleColumns<'b> {
                     anyhow!("column {i} is {}, expected DOUBLE", b.column(i).data_type())
                 })
         };
+        // The quantbot layout has no chain column.
+        let chain = if by_mint { None } else { Some(s(0)?) };
+        let (mint, ts) = (s(1)?, i64c(2)?);
         Ok(CandleColumns {
-            // The quantbot layout has no chain column.
-            chain: if by_mint { None } else { Some(s(0)?) },
-            mint: s(1)?,
-            ts: i64c(2)?,
-            prices: [f64c(3)?, f64c(4)?, f64c(5)?, f64c(6)?],
-            volume: if volume { Some(f64c(7)?) } else { None },
+            chain,
+            mint,
+            ts,
+            prices: [
+                Floats::of(f64c(3)?),
+                Floats::of(f64c(4)?),
+                Floats::of(f64c(5)?),
+                Floats::of(f64c(6)?),
+            ],
+            volume: if volume {
+                Some(Floats::of(f64c(7)?))
+            } else {
+                None
+            },
+            keys_whole: mint.null_count() == 0
+                && ts.null_count() == 0
+                && chain.is_none_or(|c| c.null_count() == 0),
         })
     }
 
     /// The row's token (chain empty in the quantbot layout), or `None` for a row to skip.
     #[inline]
     fn key(&self, i: usize) -> Option<(&'b str, &'b str)> {
+        if self.keys_whole {
+            return Some((self.chain.map_or("", |c| c.value(i)), self.mint.value(i)));
+        }
         if self.mint.is_null(i) || self.ts.is_null(i) {
             return None;
         }
@@ -350,15 +369,14 @@ impl<'b> CandleColumns<'b> {
     #[inline]
     fn candle(&self, i: usize) -> Candle {
         // NULL prices are invalid (SPEC §12): they read as NaN, which validation rejects.
-        let val = |a: &Float64Array| if a.is_null(i) { f64::NAN } else { a.value(i) };
-        let [o, h, l, c] = self.prices;
+        let [o, h, l, c] = &self.prices;
         Candle {
             ts: self.ts.value(i),
-            open: val(o),
-            high: val(h),
-            low: val(l),
-            close: val(c),
-            volume: self.volume.map_or(0.0, val),
+            open: o.get(i),
+            high: h.get(i),
+            low: l.get(i),
+            close: c.get(i),
+            volume: self.volume.map_or(0.0, |v| v.get(i)),
         }
     }
 }

@@ -630,7 +630,8 @@ fn indicator_grid_is_deterministic_across_threads() {
 }
 
 /// A copy of part of the demo data (the calls of May 2025 and every candle of their tokens) with
-/// the candle rows stored `ORDER BY order_by`.
+/// the candle rows stored `ORDER BY order_by`, and one NULL price: the high of the first call's
+/// entry candle (a NULL price reads NaN, so that call is invalid_candles).
 fn reordered_db(demo: &Path, path: &Path, order_by: &str) {
     let conn = Connection::open(path).unwrap();
     conn.execute_batch(&format!(
@@ -638,7 +639,14 @@ fn reordered_db(demo: &Path, path: &Path, order_by: &str) {
          CREATE TABLE calls AS SELECT * FROM src.calls WHERE alert_ts_ms < 1748736000000;
          CREATE TABLE candles AS SELECT * FROM src.candles
              WHERE mint IN (SELECT mint FROM calls) ORDER BY {order_by};
-         DETACH src;",
+         DETACH src;
+         CREATE TEMP TABLE first_call AS
+             SELECT chain, mint, alert_ts_ms FROM calls ORDER BY alert_ts_ms, call_id LIMIT 1;
+         UPDATE candles SET high = NULL
+             WHERE (chain, mint) = (SELECT (chain, mint) FROM first_call)
+             AND ts = (SELECT min(c.ts) FROM candles c, first_call f
+                       WHERE c.chain = f.chain AND c.mint = f.mint
+                       AND c.ts * 1000 >= f.alert_ts_ms);",
         demo.display()
     ))
     .unwrap();
@@ -696,6 +704,8 @@ fn row_order_in_duckdb_does_not_change_results_or_exports() {
         .collect();
         let eligible = run["coverage"]["eligible"].as_u64().unwrap();
         assert!(eligible > 100, "{name}: {eligible} eligible calls");
+        let invalid = &run["coverage"]["excluded"]["invalid_candles"];
+        assert!(invalid.as_u64().unwrap() >= 1, "{name}: {invalid} invalid");
         match &reference {
             None => reference = Some((run, files)),
             Some((run0, files0)) => {
