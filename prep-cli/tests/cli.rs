@@ -804,6 +804,85 @@ fn quantbot_source_layout_exports_and_runs() {
     assert_eq!(b["overall"]["ok"], 3);
 }
 
+/// The quantbot layout has no chain column: a mint's candles serve its calls on every chain.
+/// With a mint called on two chains, the export holds its candles under both, sorted by
+/// (chain, mint), whether the table is stored in mint order or not, and `--data` on it gives
+/// the results of the DuckDB.
+#[test]
+fn quantbot_layout_mint_on_two_chains() {
+    let d = tmp("qb2");
+    quantbot_layout_db(&d.join("qb.duckdb"));
+    let conn = Connection::open(d.join("qb.duckdb")).unwrap();
+    conn.execute_batch(
+        "INSERT INTO raw_alerts
+             SELECT 200, 'Zed', 'zed', 'base', mint, alert_ts_ms FROM raw_alerts
+             WHERE alert_id = 101;",
+    )
+    .unwrap();
+    drop(conn);
+    let export = |out: &str| {
+        ok(
+            &d,
+            &[
+                "export",
+                "--duckdb",
+                "qb.duckdb",
+                "--source",
+                "quantbot",
+                "--from",
+                "2025-06-01",
+                "--to",
+                "2025-07-01",
+                "--out",
+                out,
+            ],
+        );
+    };
+    export("sorted");
+    // The same rows stored in descending mint order.
+    let conn = Connection::open(d.join("qb.duckdb")).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE t AS SELECT * FROM ohlcv_candles_d ORDER BY mint DESC, timestamp;
+         DROP TABLE ohlcv_candles_d;
+         ALTER TABLE t RENAME TO ohlcv_candles_d;",
+    )
+    .unwrap();
+    drop(conn);
+    export("reversed");
+    for f in ["calls.parquet", "candles.parquet", "manifest.json"] {
+        assert!(
+            std::fs::read(d.join("sorted").join(f)).unwrap()
+                == std::fs::read(d.join("reversed").join(f)).unwrap(),
+            "{f} depends on the table's row order"
+        );
+    }
+    let m = read_json(&d.join("sorted/manifest.json"));
+    assert_eq!(m["coverage"]["eligible"], 4, "{m}");
+    let candles = parquet(&d.join("sorted/candles.parquet"));
+    let keys: Vec<(String, String)> = str_col(&candles, "chain")
+        .into_iter()
+        .zip(str_col(&candles, "mint"))
+        .collect();
+    assert_eq!(keys.len(), 4 * 2880);
+    assert!(keys.is_sorted(), "candles sorted by (chain, mint)");
+    let tokens: Vec<&(String, String)> = keys.iter().step_by(2880).collect();
+    let want: Vec<(String, String)> = [
+        ("base", "mint1"),
+        ("solana", "mint0"),
+        ("solana", "mint1"),
+        ("solana", "mint2"),
+    ]
+    .iter()
+    .map(|(c, m)| (c.to_string(), m.to_string()))
+    .collect();
+    assert_eq!(tokens, want.iter().collect::<Vec<_>>());
+    let qb = ["--duckdb", "qb.duckdb", "--source", "quantbot"];
+    let from_db = backtest_json(&d, "v1-baseline", &qb);
+    let from_data = backtest_json(&d, "v1-baseline", &["--data", "sorted"]);
+    assert_eq!(from_db["per_caller"], from_data["per_caller"]);
+    assert_eq!(from_db["coverage"], from_data["coverage"]);
+}
+
 /// Per mint: the alert time and the 5-minute candles as [open, high, low, close, ts].
 type BrookCandles = BTreeMap<String, (i64, Vec<[f64; 5]>)>;
 
