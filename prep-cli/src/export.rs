@@ -122,8 +122,10 @@ fn write_candles(
     }
     let wanted: BTreeSet<Token> = by_token.keys().cloned().collect();
     let mints = chains_of_mint(&wanted);
-    // The quantbot layout is read once per chain, in key order (None: the lab layout, once).
+    // The quantbot layout is read once per chain, in key order (None: the lab layout, once);
+    // without a call, not at all.
     let passes: Vec<Option<&str>> = match src.layout {
+        _ if calls.is_empty() => Vec::new(),
         SourceLayout::Lab => vec![None],
         SourceLayout::Quantbot => wanted
             .iter()

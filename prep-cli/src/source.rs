@@ -49,7 +49,7 @@ const DUCKDB_MEMORY_LIMIT: &str = "32MB";
 
 /// DuckDB's memory limit while it sorts the candles (the slow path of rows in no useful
 /// order): with 32 MB it refuses to sort the demo data at all; what does not fit spills.
-const DUCKDB_SORT_MEMORY_LIMIT: &str = "SET memory_limit = '256MB'";
+const DUCKDB_SORT_SETTINGS: &str = "SET memory_limit = '256MB'";
 
 /// Opens a DuckDB file read-only, for one scan at a time: one DuckDB thread (the stream is
 /// decoded on the thread that fetches it, and the compaction runs beside it; a second DuckDB
@@ -238,9 +238,7 @@ impl<'a> DuckSource<'a> {
             RowOrder::Table => base.to_string(),
             RowOrder::Sorted => {
                 // A sort needs room to work in; what does not fit is spilled to disk.
-                self.conn
-                    .execute_batch(DUCKDB_SORT_MEMORY_LIMIT)
-                    .map_err(ctx)?;
+                self.conn.execute_batch(DUCKDB_SORT_SETTINGS).map_err(ctx)?;
                 format!("{base} ORDER BY 1, 2, 3")
             }
         };
