@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::options::Selection;
-use crate::parquet_read::{read_calls, read_candles};
+use crate::parquet_read::{read_calls, read_candle_runs};
 use crate::{data, hex, usage, Result};
 
 /// The name of the published format, in `manifest.json`.
@@ -40,7 +40,7 @@ pub struct Dataset {
     /// Candles per token, sorted by `ts`, held compact (about half the bytes of `Candle`s).
     pub tokens: BTreeMap<Token, Series>,
     /// Per call: its window inside its token's candles, or why it is excluded.
-    pub status: Vec<std::result::Result<Range<usize>, Exclusion>>,
+    pub status: Vec<CallStatus>,
 }
 
 impl Dataset {
@@ -106,10 +106,15 @@ impl Dataset {
     }
 
     pub fn window_spec(&self) -> WindowSpec {
-        WindowSpec {
+        self.load_options().window_spec()
+    }
+
+    /// Interval, horizon and coverage threshold this dataset was loaded with.
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
             interval_s: self.interval_s,
-            horizon_ms: hours_to_ms(self.horizon_hours),
-            entry_delay_candles: 0,
+            horizon_hours: self.horizon_hours,
+            min_coverage: self.min_coverage,
         }
     }
 
@@ -170,6 +175,44 @@ pub struct LoadOptions {
     pub min_coverage: f64,
 }
 
+impl LoadOptions {
+    /// The windows of the calls (no entry delay: that is a policy's business).
+    pub fn window_spec(&self) -> WindowSpec {
+        WindowSpec {
+            interval_s: self.interval_s,
+            horizon_ms: hours_to_ms(self.horizon_hours),
+            entry_delay_candles: 0,
+        }
+    }
+}
+
+/// A call's window inside its token's candles, or why it is excluded.
+pub type CallStatus = std::result::Result<Range<usize>, Exclusion>;
+
+/// Classifies the calls `ks` of one token on that token's candles (sorted by `ts`; empty when
+/// it has none): the engine's rules, then `duplicate_call` for a call flagged in `dups` that
+/// would otherwise be eligible. A call needs only its own token's candles, so a loader can
+/// classify token by token and let each token's decoded candles go before the next.
+pub fn classify_token(
+    calls: &[Call],
+    ks: &[usize],
+    candles: &[Candle],
+    opts: &LoadOptions,
+    dups: &[bool],
+    status: &mut [CallStatus],
+) {
+    let spec = opts.window_spec();
+    for &k in ks {
+        status[k] = classify(&calls[k], candles, &spec, opts.min_coverage).and_then(|w| {
+            if dups[k] {
+                Err(Exclusion::DuplicateCall)
+            } else {
+                Ok(w)
+            }
+        });
+    }
+}
+
 /// Checks that every caller-group entry matches some caller (an unknown group is a usage
 /// error).
 pub fn check_groups(groups: &[String], callers: &BTreeSet<String>) -> Result<()> {
@@ -203,58 +246,140 @@ pub fn sort_calls(calls: &mut [Call]) {
     });
 }
 
-/// Classifies selected calls: the engine's rules for calls with candles, plus the reasons
-/// already known (`known`, for excluded rows of a dataset folder). Each token's candles are
-/// decoded once, for its calls, and dropped before the next token's.
-pub fn classify_all(
-    source_label: String,
-    manifest_sha256: Option<String>,
-    opts: LoadOptions,
-    calls: Vec<Call>,
-    tokens: BTreeMap<Token, Series>,
-    known: Vec<(usize, Exclusion)>,
-) -> Dataset {
-    let spec = WindowSpec {
-        interval_s: opts.interval_s,
-        horizon_ms: hours_to_ms(opts.horizon_hours),
-        entry_delay_candles: 0,
-    };
-    let dups = duplicate_flags(&calls);
-    let mut status: Vec<std::result::Result<Range<usize>, Exclusion>> =
-        vec![Err(Exclusion::NoCandles); calls.len()];
-    let mut by_token: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
-    for (k, call) in calls.iter().enumerate() {
-        by_token
-            .entry((call.chain.as_str(), call.mint.as_str()))
-            .or_default()
-            .push(k);
+/// Sorts one token's rows by time where they are not (a stable sort: rows with equal times keep
+/// their order, as if all the token's rows had been read first and then sorted).
+pub fn sort_by_time(rows: &mut [Candle]) {
+    if !rows.is_sorted_by_key(|c| c.ts) {
+        rows.sort_by_key(|c| c.ts);
     }
-    for ((chain, mint), ks) in by_token {
-        let candles = tokens
-            .get(&(chain.to_string(), mint.to_string()))
-            .map_or_else(Vec::new, Series::to_vec);
-        for k in ks {
-            status[k] = classify(&calls[k], &candles, &spec, opts.min_coverage).and_then(|w| {
-                if dups[k] {
-                    Err(Exclusion::DuplicateCall)
-                } else {
-                    Ok(w)
-                }
-            });
+}
+
+/// A [`Dataset`] built as a loader reads candles, token by token: each run of a token's rows
+/// is compacted into its [`Series`] at once, and the token's calls are classified on the
+/// decoded rows while they are at hand (no token is decoded again to classify it). Only the
+/// run's rows are ever held decoded.
+///
+/// Rows may come in any order. A token whose rows come in several runs is decoded, extended,
+/// sorted by time and compacted again (and its calls classified again), which gives what
+/// reading all its rows first would have: a rare slow path, whose work
+/// [`DatasetBuilder::merged_rows`] counts so that a loader can ask for sorted rows instead.
+#[derive(Debug)]
+pub struct DatasetBuilder {
+    opts: LoadOptions,
+    volumes: Volumes,
+    calls: Vec<Call>,
+    dups: Vec<bool>,
+    /// The calls of each token: chain → mint → positions in `calls`.
+    by_token: BTreeMap<String, BTreeMap<String, Vec<usize>>>,
+    status: Vec<CallStatus>,
+    tokens: BTreeMap<Token, Series>,
+    rows_added: usize,
+    merged_rows: usize,
+}
+
+impl DatasetBuilder {
+    /// A builder for `calls` (sorted by `(alert_ts_ms, call_id)`), every one of them without
+    /// candles until its token's rows come.
+    pub fn new(opts: LoadOptions, volumes: Volumes, calls: Vec<Call>) -> DatasetBuilder {
+        let dups = duplicate_flags(&calls);
+        let mut by_token: BTreeMap<String, BTreeMap<String, Vec<usize>>> = BTreeMap::new();
+        for (k, c) in calls.iter().enumerate() {
+            by_token
+                .entry(c.chain.clone())
+                .or_default()
+                .entry(c.mint.clone())
+                .or_default()
+                .push(k);
+        }
+        let mut status: Vec<CallStatus> = vec![Err(Exclusion::NoCandles); calls.len()];
+        for ks in by_token.values().flat_map(BTreeMap::values) {
+            classify_token(&calls, ks, &[], &opts, &dups, &mut status);
+        }
+        DatasetBuilder {
+            opts,
+            volumes,
+            calls,
+            dups,
+            by_token,
+            status,
+            tokens: BTreeMap::new(),
+            rows_added: 0,
+            merged_rows: 0,
         }
     }
-    for (k, why) in known {
-        status[k] = Err(why);
+
+    /// Whether some call is on this token (rows of other tokens are not needed).
+    pub fn wants(&self, chain: &str, mint: &str) -> bool {
+        self.by_token
+            .get(chain)
+            .is_some_and(|mints| mints.contains_key(mint))
     }
-    Dataset {
-        source_label,
-        manifest_sha256,
-        interval_s: opts.interval_s,
-        horizon_hours: opts.horizon_hours,
-        min_coverage: opts.min_coverage,
-        calls,
-        tokens,
-        status,
+
+    /// Adds one run of a token's rows, in any time order; `rows` is left empty (its buffer
+    /// kept for the next run). Rows of a token no call is on are dropped.
+    pub fn add_run(&mut self, chain: &str, mint: &str, rows: &mut Vec<Candle>) {
+        let Some(ks) = self.by_token.get(chain).and_then(|m| m.get(mint)) else {
+            rows.clear();
+            return;
+        };
+        self.rows_added += rows.len();
+        let key = (chain.to_string(), mint.to_string());
+        let mut merged = self.tokens.get(&key).map(Series::to_vec);
+        if let Some(all) = &mut merged {
+            self.merged_rows += all.len();
+            all.append(rows);
+        }
+        let all = merged.as_mut().unwrap_or(rows);
+        sort_by_time(all);
+        classify_token(
+            &self.calls,
+            ks,
+            all,
+            &self.opts,
+            &self.dups,
+            &mut self.status,
+        );
+        self.tokens.insert(key, Series::with(all, self.volumes));
+        rows.clear();
+    }
+
+    /// Rows added so far.
+    pub fn rows_added(&self) -> usize {
+        self.rows_added
+    }
+
+    /// Rows decoded again because their token came back.
+    pub fn merged_rows(&self) -> usize {
+        self.merged_rows
+    }
+
+    /// The calls back, for a loader that starts over.
+    pub fn into_calls(self) -> Vec<Call> {
+        self.calls
+    }
+
+    /// The dataset, with the reasons already known (`known`, excluded rows of a dataset
+    /// folder) taking precedence.
+    pub fn finish(
+        self,
+        source_label: String,
+        manifest_sha256: Option<String>,
+        known: Vec<(usize, Exclusion)>,
+    ) -> Dataset {
+        let mut status = self.status;
+        for (k, why) in known {
+            status[k] = Err(why);
+        }
+        Dataset {
+            source_label,
+            manifest_sha256,
+            interval_s: self.opts.interval_s,
+            horizon_hours: self.opts.horizon_hours,
+            min_coverage: self.opts.min_coverage,
+            calls: self.calls,
+            tokens: self.tokens,
+            status,
+        }
     }
 }
 
@@ -341,8 +466,66 @@ pub fn load_published<R: ChunkReader + 'static>(
     volumes: Volumes,
 ) -> Result<Dataset> {
     let opts = manifest.map_or(fallback, ManifestInfo::load_options);
-    let eligible = read_calls(&files.calls.0, files.calls.1, false)?;
-    let excluded = match files.excluded {
+    let PublishedFiles {
+        calls,
+        excluded,
+        candles,
+    } = files;
+    let selected = read_published_calls(calls, excluded, sel)?;
+    let wanted = selected.wanted_tokens();
+    let mut builder = DatasetBuilder::new(opts, volumes, selected.calls);
+    read_candle_runs(
+        &candles.0,
+        candles.1,
+        |ch, mi| wanted.get(ch).is_some_and(|m| m.contains(mi)),
+        |ch, mi, run| builder.add_run(ch, mi, run),
+    )?;
+    Ok(builder.finish(
+        source_label,
+        manifest.map(|m| m.sha256.clone()),
+        selected.known,
+    ))
+}
+
+/// The selected calls of a published dataset, before its candles are read.
+#[derive(Debug)]
+pub struct PublishedCalls {
+    /// Eligible and excluded rows inside the selection, sorted by `(alert_ts_ms, call_id)`.
+    pub calls: Vec<Call>,
+    /// The excluded rows (positions in `calls`) with their reasons.
+    pub known: Vec<(usize, Exclusion)>,
+}
+
+impl PublishedCalls {
+    /// The tokens whose candles are needed, chain → mints: those of eligible rows (an excluded
+    /// row keeps its reason).
+    pub fn wanted_tokens(&self) -> BTreeMap<String, BTreeSet<String>> {
+        let mut excluded = vec![false; self.calls.len()];
+        for (k, _) in &self.known {
+            excluded[*k] = true;
+        }
+        let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (c, _) in self.calls.iter().zip(&excluded).filter(|(_, ex)| !**ex) {
+            if !wanted.get(&c.chain).is_some_and(|m| m.contains(&c.mint)) {
+                wanted
+                    .entry(c.chain.clone())
+                    .or_default()
+                    .insert(c.mint.clone());
+            }
+        }
+        wanted
+    }
+}
+
+/// Reads the calls of a published dataset (`calls.parquet` and, when given,
+/// `excluded.parquet`) and selects them. An unknown caller group is a usage error.
+pub fn read_published_calls<R: ChunkReader + 'static>(
+    calls: (String, R),
+    excluded: Option<(String, R)>,
+    sel: &Selection,
+) -> Result<PublishedCalls> {
+    let eligible = read_calls(&calls.0, calls.1, false)?;
+    let excluded = match excluded {
         Some((name, r)) => {
             let rows = read_calls(&name, r, true)?;
             let mut out = Vec::with_capacity(rows.len());
@@ -364,7 +547,7 @@ pub fn load_published<R: ChunkReader + 'static>(
         None => Vec::new(),
     };
     if eligible.is_empty() && excluded.is_empty() {
-        return Err(data(format!("{}: the dataset has no call", files.calls.0)));
+        return Err(data(format!("{}: the dataset has no call", calls.0)));
     }
     if let Some(groups) = &sel.groups {
         let callers: BTreeSet<String> = eligible
@@ -391,24 +574,105 @@ pub fn load_published<R: ChunkReader + 'static>(
             .cmp(&b.0.alert_ts_ms)
             .then_with(|| a.0.call_id.as_bytes().cmp(b.0.call_id.as_bytes()))
     });
-    let wanted: BTreeSet<Token> = rows
-        .iter()
-        .filter(|(_, why)| why.is_none())
-        .map(|(c, _)| (c.chain.clone(), c.mint.clone()))
-        .collect();
-    let tokens = read_candles(&files.candles.0, files.candles.1, Some(&wanted), volumes)?;
     let known = rows
         .iter()
         .enumerate()
         .filter_map(|(k, (_, why))| why.map(|w| (k, w)))
         .collect();
     let calls = rows.into_iter().map(|(c, _)| c).collect();
-    Ok(classify_all(
-        source_label,
-        manifest.map(|m| m.sha256.clone()),
-        opts,
-        calls,
-        tokens,
-        known,
-    ))
+    Ok(PublishedCalls { calls, known })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_746_057_600; // 2025-05-01 00:00 UTC
+
+    fn call(id: &str, mint: &str, alert_s: i64) -> Call {
+        Call {
+            call_id: id.into(),
+            caller: "Brook".into(),
+            chain: "solana".into(),
+            mint: mint.into(),
+            alert_ts_ms: alert_s * 1000,
+            price_at_alert: None,
+        }
+    }
+
+    /// A valid candle at `ts` (the price a function of the time, so rows can be told apart).
+    fn candle(ts: i64) -> Candle {
+        let p = 1.0 + (ts - T0) as f64 / 1e6;
+        Candle {
+            ts,
+            open: p,
+            high: p * 1.01,
+            low: p * 0.99,
+            close: p,
+            volume: (ts % 7) as f64,
+        }
+    }
+
+    /// The dataset built from runs of `(mint, times)` handed over in that order.
+    fn build(runs: &[(&str, Vec<i64>)]) -> (Dataset, usize) {
+        let opts = LoadOptions {
+            interval_s: 60,
+            horizon_hours: 2.0,
+            min_coverage: 0.8,
+        };
+        let mut calls = vec![
+            call("a1", "a", T0 + 30),
+            call("a2", "a", T0 + 30), // a duplicate of a1
+            call("b1", "b", T0 + 3600),
+            call("c1", "c", T0), // a token without candles
+        ];
+        sort_calls(&mut calls);
+        let mut b = DatasetBuilder::new(opts, Volumes::Keep, calls);
+        for (mint, times) in runs {
+            let mut rows: Vec<Candle> = times.iter().map(|&t| candle(t)).collect();
+            b.add_run("solana", mint, &mut rows);
+            assert!(rows.is_empty());
+        }
+        let merged = b.merged_rows();
+        (b.finish("test".into(), None, Vec::new()), merged)
+    }
+
+    #[test]
+    fn any_row_order_builds_the_same_dataset() {
+        let times = |from: i64| (0..150).map(move |i| from + 60 + i * 60);
+        let (a, b): (Vec<i64>, Vec<i64>) = (times(T0).collect(), times(T0 + 3600).collect());
+        let (sorted, merged) = build(&[("a", a.clone()), ("b", b.clone())]);
+        assert_eq!(merged, 0);
+        // In call order: c1, a1, a2, b1.
+        let status: Vec<Option<Exclusion>> =
+            sorted.status.iter().map(|s| s.clone().err()).collect();
+        assert_eq!(
+            status,
+            [
+                Some(Exclusion::NoCandles),
+                None,
+                Some(Exclusion::DuplicateCall),
+                None
+            ]
+        );
+        let rev = |v: &[i64]| v.iter().rev().copied().collect::<Vec<_>>();
+        let (odd, even): (Vec<i64>, Vec<i64>) = a.iter().partition(|t| (*t / 60) % 2 == 1);
+        let orders: [Vec<(&str, Vec<i64>)>; 3] = [
+            // Another token order, times reversed.
+            vec![("b", rev(&b)), ("a", rev(&a))],
+            // Token a in two runs around b's, a token no call is on among them.
+            vec![("a", even), ("x", b.clone()), ("b", b.clone()), ("a", odd)],
+            // Every row a run of its own, interleaved.
+            a.iter()
+                .zip(&b)
+                .flat_map(|(&ta, &tb)| [("b", vec![tb]), ("a", vec![ta])])
+                .collect(),
+        ];
+        for (k, runs) in orders.iter().enumerate() {
+            let (got, merged) = build(runs);
+            assert_eq!(got.tokens, sorted.tokens, "order {k}");
+            assert_eq!(got.status, sorted.status, "order {k}");
+            assert_eq!(merged > 0, k > 0, "order {k}: {merged} rows merged");
+        }
+    }
 }

@@ -10,7 +10,7 @@ use parquet::file::reader::ChunkReader;
 use quantbot_core::data::{Call, Candle};
 use quantbot_core::store::{Series, Volumes};
 
-use crate::dataset::Token;
+use crate::dataset::{sort_by_time, Token};
 use crate::{data, Result};
 
 /// Calls every batch of a Parquet file in turn.
@@ -103,6 +103,32 @@ fn opt_f64(a: &Float64Array, i: usize) -> Option<f64> {
     (!a.is_null(i)).then(|| a.value(i))
 }
 
+/// A float column of a batch read row by row, NULL as NaN (so that validation rejects a NULL
+/// price): the values slice itself when the column has no NULL, the usual case.
+#[derive(Debug, Clone, Copy)]
+pub enum Floats<'a> {
+    Dense(&'a [f64]),
+    Nullable(&'a Float64Array),
+}
+
+impl<'a> Floats<'a> {
+    pub fn of(a: &'a Float64Array) -> Floats<'a> {
+        if a.null_count() == 0 {
+            Floats::Dense(a.values())
+        } else {
+            Floats::Nullable(a)
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> f64 {
+        match self {
+            Floats::Dense(v) => v[i],
+            Floats::Nullable(a) => opt_f64(a, i).unwrap_or(f64::NAN),
+        }
+    }
+}
+
 /// Reads calls (`calls.parquet`, or `excluded.parquet` with `reason`).
 pub fn read_calls<R: ChunkReader + 'static>(
     name: &str,
@@ -155,69 +181,90 @@ pub fn read_candles<R: ChunkReader + 'static>(
     volumes: Volumes,
 ) -> Result<BTreeMap<Token, Series>> {
     let mut tokens: BTreeMap<Token, Series> = BTreeMap::new();
-    // The token of the previous row and whether it is wanted: rows come grouped by token, so
-    // the map is looked up once per run of rows, without allocating per row.
-    let mut current: Option<(Token, bool)> = None;
+    read_candle_runs(
+        name,
+        file,
+        |ch, mi| wanted.is_none_or(|w| w.contains(&(ch.to_string(), mi.to_string()))),
+        |ch, mi, run| {
+            let key = (ch.to_string(), mi.to_string());
+            if let Some(earlier) = tokens.get(&key) {
+                let mut all = earlier.to_vec();
+                all.append(run);
+                *run = all;
+            }
+            sort_by_time(run);
+            tokens.insert(key, Series::with(run, volumes));
+            run.clear();
+        },
+    )?;
+    Ok(tokens)
+}
+
+/// Streams `candles.parquet` one run of consecutive rows of a token at a time:
+/// `on_run(chain, mint, rows)` for each run of a token `wanted(chain, mint)` accepts, with the
+/// run's rows in file order (`on_run` may take them; the buffer is cleared after). The token's
+/// key is compared with the previous row's, so nothing is allocated per row. Null prices read
+/// as NaN so that validation rejects them.
+pub fn read_candle_runs<R: ChunkReader + 'static>(
+    name: &str,
+    file: R,
+    mut wanted: impl FnMut(&str, &str) -> bool,
+    mut on_run: impl FnMut(&str, &str, &mut Vec<Candle>),
+) -> Result<()> {
+    let (mut chain_key, mut mint_key) = (String::new(), String::new());
+    // Whether the current run's token is wanted; None before the first row.
+    let mut keep: Option<bool> = None;
     let mut run: Vec<Candle> = Vec::new();
-    let mut flush = |current: &Option<(Token, bool)>, run: &mut Vec<Candle>| {
-        if let Some((key, true)) = current {
-            let mut rows = match tokens.remove(key) {
-                Some(earlier) => {
-                    let mut rows = earlier.to_vec();
-                    rows.append(run);
-                    rows
-                }
-                None => std::mem::take(run),
-            };
-            if !rows.is_sorted_by_key(|c| c.ts) {
-                rows.sort_by_key(|c| c.ts);
-            }
-            tokens.insert(key.clone(), Series::with(&rows, volumes));
-            if run.capacity() == 0 {
-                // The run's buffer went into `rows`: keep it for the next token.
-                rows.clear();
-                *run = rows;
-            }
-        }
-        run.clear();
-    };
     for_each_batch(name, file, |b| {
         let chain = strs(name, b, "chain")?;
         let mint = strs(name, b, "mint")?;
         let ts = i64s(name, b, "ts")?;
-        let o = f64s(name, b, "open")?;
-        let h = f64s(name, b, "high")?;
-        let l = f64s(name, b, "low")?;
-        let c = f64s(name, b, "close")?;
-        let v = f64s(name, b, "volume")?;
-        let val = |a: &Float64Array, i: usize| opt_f64(a, i).unwrap_or(f64::NAN);
+        let [o, h, l, c, v] = ["open", "high", "low", "close", "volume"]
+            .map(|col| f64s(name, b, col).map(Floats::of));
+        let (o, h, l, c, v) = (o?, h?, l?, c?, v?);
+        // Without NULL keys (the usual case) no row needs checking.
+        let keys_whole = chain.null_count() == 0 && mint.null_count() == 0 && ts.null_count() == 0;
         for i in 0..b.num_rows() {
-            let (ch, mi) = (
-                req_str(name, chain, "chain", i)?,
-                req_str(name, mint, "mint", i)?,
-            );
-            let same = matches!(&current, Some(((c0, m0), _)) if c0 == ch && m0 == mi);
-            if !same {
-                flush(&current, &mut run);
-                let key = (ch.to_string(), mi.to_string());
-                let keep = wanted.is_none_or(|w| w.contains(&key));
-                current = Some((key, keep));
+            let (ch, mi) = if keys_whole {
+                (chain.value(i), mint.value(i))
+            } else {
+                (
+                    req_str(name, chain, "chain", i)?,
+                    req_str(name, mint, "mint", i)?,
+                )
+            };
+            if keep.is_none() || mi != mint_key || ch != chain_key {
+                if keep == Some(true) {
+                    on_run(&chain_key, &mint_key, &mut run);
+                }
+                run.clear();
+                chain_key.clear();
+                chain_key.push_str(ch);
+                mint_key.clear();
+                mint_key.push_str(mi);
+                keep = Some(wanted(ch, mi));
             }
-            if matches!(current, Some((_, true))) {
+            if keep == Some(true) {
                 run.push(Candle {
-                    ts: req_i64(name, ts, "ts", i)?,
-                    open: val(o, i),
-                    high: val(h, i),
-                    low: val(l, i),
-                    close: val(c, i),
-                    volume: val(v, i),
+                    ts: if keys_whole {
+                        ts.value(i)
+                    } else {
+                        req_i64(name, ts, "ts", i)?
+                    },
+                    open: o.get(i),
+                    high: h.get(i),
+                    low: l.get(i),
+                    close: c.get(i),
+                    volume: v.get(i),
                 });
             }
         }
         Ok(())
     })?;
-    flush(&current, &mut run);
-    Ok(tokens)
+    if keep == Some(true) {
+        on_run(&chain_key, &mint_key, &mut run);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -345,6 +392,25 @@ mod tests {
                 assert!(a.volume.is_nan());
             }
         }
+    }
+
+    #[test]
+    fn floats_read_null_as_nan_with_or_without_nulls_in_the_column() {
+        let check = |values: Vec<Option<f64>>, dense: bool| {
+            let a = Float64Array::from(values.clone());
+            let f = Floats::of(&a);
+            assert_eq!(matches!(f, Floats::Dense(_)), dense);
+            for (i, v) in values.iter().enumerate() {
+                let got = f.get(i);
+                match v {
+                    Some(x) => assert_eq!(got.to_bits(), x.to_bits()),
+                    None => assert!(got.is_nan()),
+                }
+            }
+        };
+        check(vec![Some(1.5), Some(-0.0), Some(f64::INFINITY)], true);
+        check(vec![Some(1.5), None, Some(2.5)], false);
+        check(vec![None], false);
     }
 
     #[test]

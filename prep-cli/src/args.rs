@@ -142,6 +142,11 @@ pub struct ExportArgs {
     /// Replace an existing non-empty output folder.
     #[arg(long)]
     pub force: bool,
+    /// At the end, print on stderr where the wall time went: seconds spent loading (reading
+    /// calls and candles), preparing (classifying calls, the union of their windows) and
+    /// writing (the Parquet files and the manifest).
+    #[arg(long)]
+    pub timings: bool,
 }
 
 #[derive(Debug, Args)]
@@ -183,6 +188,11 @@ pub struct OutputArgs {
     /// No progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// At the end, print on stderr where the wall time went: seconds spent loading (reading,
+    /// compacting and classifying), preparing (the per-call precomputation), searching and
+    /// writing.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 #[derive(Debug, Args)]

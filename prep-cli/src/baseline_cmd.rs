@@ -20,6 +20,7 @@ use crate::output::{csv_field, csv_num, fmt_opt, json_text, num, pct, print, ren
 use crate::parquet_io::{col, write_parquet, Col};
 use crate::plan::{selection, usage, Source};
 use crate::source::{load, read_manifest, Dataset, LoadOptions};
+use crate::timings::{Stage, Timings};
 
 /// The §7 metric columns, in CSV order.
 pub const METRIC_COLUMNS: [&str; 14] = [
@@ -348,6 +349,7 @@ pub fn run(a: &BaselineArgs) -> anyhow::Result<()> {
     let cfg = config(a, interval_s, horizon_hours)?;
     let sel = selection(a.from.as_deref(), a.to.as_deref(), a.chain.as_deref(), None)?;
     check_bundle_dir(&a.output)?;
+    let mut t = Timings::new(a.output.timings);
     let mut ds = load(
         &source,
         &sel,
@@ -358,6 +360,7 @@ pub fn run(a: &BaselineArgs) -> anyhow::Result<()> {
         },
         // Per-alert metrics read prices only.
         Volumes::Drop,
+        &mut t,
     )?;
     // A dataset folder keeps its own horizon; the baseline may look at a shorter one.
     ds.horizon_hours = horizon_hours;
@@ -367,8 +370,11 @@ pub fn run(a: &BaselineArgs) -> anyhow::Result<()> {
     let rows: Vec<BaselineRow> = if a.tui {
         crate::tui::run_dashboard(&ds, &cfg)?
     } else {
-        ds.calls.par_iter().map(|c| row_of(&ds, c, &cfg)).collect()
+        t.time(Stage::Search, || {
+            ds.calls.par_iter().map(|c| row_of(&ds, c, &cfg)).collect()
+        })
     };
+    let write_start = std::time::Instant::now();
     let summary = summary_json(&ds.calls, &rows);
     if !a.tui {
         print(&match a.output.format {
@@ -386,5 +392,8 @@ pub fn run(a: &BaselineArgs) -> anyhow::Result<()> {
         // What produced the bundle, for the run registry (summary.json keeps the SPEC's shape).
         let meta = run_json(&ds, a, horizon_hours);
         std::fs::write(tmp.join("run.json"), json_text(&meta)?).context("writing run.json")
-    })
+    })?;
+    t.add(Stage::Write, write_start.elapsed());
+    t.report();
+    Ok(())
 }

@@ -2,23 +2,27 @@
 //! their windows (each token once), the excluded calls with reasons, and a manifest with the
 //! SHA-256 of every file. Byte-for-byte deterministic; written atomically.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::{ControlFlow, Range};
 use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use quantbot_core::data::Candle;
-use quantbot_core::store::Volumes;
+use quantbot_core::data::{Call, Candle};
+use quantbot_core::window::{duplicate_flags, Exclusion};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::args::{ExportArgs, SourceLayout};
 use crate::bundle::write_folder_atomically;
-use crate::parquet_io::{calls_columns, col, write_parquet, Col};
-use crate::plan::{
-    check_out_dir, interval_name, parse_interval, selection, usage, Selection, Source,
+use crate::parquet_io::{calls_columns, write_parquet, CandleWriter};
+use crate::plan::{check_out_dir, interval_name, parse_interval, selection, usage, Selection};
+use crate::source::{
+    chains_of_mint, sort_by_time, Dataset, DuckSource, LoadOptions, RowOrder, Token,
 };
-use crate::source::{load, Dataset, LoadOptions, Token};
-use quantbot_format::dataset::{FORMAT_NAME, FORMAT_VERSION};
+use crate::timings::{Stage, Timings};
+use quantbot_format::dataset::{classify_token, CallStatus, FORMAT_NAME, FORMAT_VERSION};
 use quantbot_format::hex;
 
 pub fn run(a: &ExportArgs) -> anyhow::Result<()> {
@@ -42,61 +46,239 @@ pub fn run(a: &ExportArgs) -> anyhow::Result<()> {
         a.caller_groups.as_deref(),
     )?;
     check_out_dir(&a.out, a.force)?;
-    let source = Source::DuckDb {
-        path: a.duckdb.clone(),
-        layout: a.source,
+    let opts = LoadOptions {
+        interval_s,
+        horizon_hours: a.horizon_hours,
+        min_coverage: a.min_coverage,
     };
-    let ds = load(
-        &source,
-        &sel,
-        LoadOptions {
+    let mut t = Timings::new(a.timings);
+    // Where DuckDB spills a sort that does not fit its memory (only when the table is not
+    // stored token by token in key order; see `write_candles`). DuckDB removes its files.
+    let spill = std::env::temp_dir().join(format!("quantbot-export-{}", std::process::id()));
+    let src = DuckSource::open(&a.duckdb, a.source, Some(&spill))?;
+    let calls = t.time(Stage::Load, || src.calls(&sel))?;
+    let mut done = None;
+    write_folder_atomically(&a.out, a.force, |dir| {
+        let (status, candle_rows) = write_candles(dir, &src, &calls, opts, &mut t)?;
+        let ds = Dataset {
+            source_label: format!("duckdb:{}", a.duckdb.display()),
+            manifest_sha256: None,
             interval_s,
             horizon_hours: a.horizon_hours,
             min_coverage: a.min_coverage,
-        },
-        // The published dataset carries every column.
-        Volumes::Keep,
-    )?;
-    let (ok, _) = ds.coverage();
-    if ok == 0 {
-        anyhow::bail!(
-            "no eligible call in the selection: {}",
-            serde_json::to_string(&ds.coverage_json())?
+            calls,
+            // The candles went to candles.parquet token by token; none are held.
+            tokens: BTreeMap::new(),
+            status,
+        };
+        let (ok, _) = ds.coverage();
+        if ok == 0 {
+            anyhow::bail!(
+                "no eligible call in the selection: {}",
+                serde_json::to_string(&ds.coverage_json())?
+            );
+        }
+        t.time(Stage::Write, || {
+            write_dataset(dir, &ds, a, &sel, candle_rows)
+        })?;
+        done = Some(ds.coverage());
+        Ok(())
+    })?;
+    if let Some((ok, ex)) = done {
+        eprintln!(
+            "exported {ok} eligible calls to {} ({} excluded)",
+            a.out.display(),
+            ex.iter().sum::<usize>()
         );
     }
-    write_folder_atomically(&a.out, a.force, |dir| write_dataset(dir, &ds, a, &sel))?;
-    let (ok, ex) = ds.coverage();
-    eprintln!(
-        "exported {ok} eligible calls to {} ({} excluded)",
-        a.out.display(),
-        ex.iter().sum::<usize>()
-    );
+    t.report();
     Ok(())
 }
 
-fn file_entry(dir: &Path, name: &str, rows: usize) -> anyhow::Result<Value> {
-    let bytes = std::fs::read(dir.join(name)).with_context(|| format!("reading back {name}"))?;
-    Ok(json!({"sha256": hex(&Sha256::digest(&bytes)), "bytes": bytes.len(), "rows": rows}))
+/// Writes `candles.parquet` token by token and classifies the calls on the way: each token's
+/// rows are read from DuckDB, its calls classified on them, the union of its eligible windows
+/// appended to the file, and the rows let go before the next token's. Memory does not grow with
+/// the number of tokens or candles.
+///
+/// The file is sorted by (chain, mint), so tokens must come in that order, each once. A table
+/// written token by token in key order (the demo data, a table sorted on insert) is read as
+/// stored, with no sort. Should a token come out of order or come back, the file is begun
+/// again from rows sorted by DuckDB (which sorts in bounded memory, spilling to disk). The
+/// quantbot layout has no chain column: it is read once per chain of the selected calls.
+fn write_candles(
+    dir: &Path,
+    src: &DuckSource<'_>,
+    calls: &[Call],
+    opts: LoadOptions,
+    t: &mut Timings,
+) -> anyhow::Result<(Vec<CallStatus>, usize)> {
+    let dups = duplicate_flags(calls);
+    let mut by_token: BTreeMap<Token, Vec<usize>> = BTreeMap::new();
+    for (k, c) in calls.iter().enumerate() {
+        by_token
+            .entry((c.chain.clone(), c.mint.clone()))
+            .or_default()
+            .push(k);
+    }
+    let wanted: BTreeSet<Token> = by_token.keys().cloned().collect();
+    let mints = chains_of_mint(&wanted);
+    // The quantbot layout is read once per chain, in key order (None: the lab layout, once);
+    // without a call, not at all.
+    let passes: Vec<Option<&str>> = match src.layout {
+        _ if calls.is_empty() => Vec::new(),
+        SourceLayout::Lab => vec![None],
+        SourceLayout::Quantbot => wanted
+            .iter()
+            .map(|(ch, _)| Some(ch.as_str()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+    };
+    let min_ts = calls.first().map_or(0, |c| c.alert_ts_ms.div_euclid(1000));
+    let path = dir.join("candles.parquet");
+    for order in [RowOrder::Table, RowOrder::Sorted] {
+        // A token without candles is classified on none (no_candles); the others are
+        // classified again as their rows come.
+        let mut status: Vec<CallStatus> = vec![Err(Exclusion::NoCandles); calls.len()];
+        for ks in by_token.values() {
+            classify_token(calls, ks, &[], &opts, &dups, &mut status);
+        }
+        let mut last: Option<Token> = None;
+        let mut out_of_order = false;
+        // The Parquet file is encoded on a second thread, fed each token's union of windows
+        // through a short queue while this one reads and classifies the next tokens.
+        let (send, receive) = mpsc::sync_channel::<(String, String, Vec<Candle>)>(8);
+        let read = std::thread::scope(|scope| {
+            let path = &path;
+            // Returns the rows written and the time spent writing (not waiting for rows).
+            let writer = scope.spawn(move || -> anyhow::Result<(usize, Duration)> {
+                let start = Instant::now();
+                let mut out = CandleWriter::create(path)?;
+                let mut busy = start.elapsed();
+                for (chain, mint, rows) in receive {
+                    let t0 = Instant::now();
+                    out.push(&chain, &mint, &rows)?;
+                    busy += t0.elapsed();
+                }
+                let t0 = Instant::now();
+                let rows = out.finish()?;
+                Ok((rows, busy + t0.elapsed()))
+            });
+            let mut read = || -> anyhow::Result<()> {
+                for &pass in &passes {
+                    let stream_start = Instant::now();
+                    let mut prepare = Duration::ZERO;
+                    let flow = src.candle_runs(
+                        opts.interval_s,
+                        min_ts,
+                        order,
+                        true,
+                        |ch, mi| {
+                            let ch = pass.unwrap_or(ch);
+                            mints.get(mi).is_some_and(|chains| chains.contains(&ch))
+                        },
+                        |ch, mi, rows| {
+                            let ch = pass.unwrap_or(ch);
+                            if last
+                                .as_ref()
+                                .is_some_and(|(c0, m0)| (c0.as_str(), m0.as_str()) >= (ch, mi))
+                            {
+                                out_of_order = true;
+                                return Ok(ControlFlow::Break(()));
+                            }
+                            let key = last.insert((ch.to_string(), mi.to_string()));
+                            let t0 = Instant::now();
+                            sort_by_time(rows);
+                            let ks = &by_token[key];
+                            classify_token(calls, ks, rows, &opts, &dups, &mut status);
+                            let union: Vec<Candle> =
+                                union_of_windows(ks.iter().map(|&k| &status[k]))
+                                    .into_iter()
+                                    .flat_map(|r| rows[r].iter().copied())
+                                    .collect();
+                            prepare += t0.elapsed();
+                            if union.is_empty() {
+                                return Ok(ControlFlow::Continue(()));
+                            }
+                            if send.send((key.0.clone(), key.1.clone(), union)).is_err() {
+                                // The writer failed: its error is reported when it is joined.
+                                return Ok(ControlFlow::Break(()));
+                            }
+                            Ok(ControlFlow::Continue(()))
+                        },
+                    )?;
+                    t.add(Stage::Prepare, prepare);
+                    t.add(Stage::Load, stream_start.elapsed() - prepare);
+                    if flow.is_break() {
+                        break;
+                    }
+                }
+                Ok(())
+            };
+            let read = read();
+            drop(send);
+            let written = writer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            read.and(written)
+        });
+        let (rows, writing) = read?;
+        // The writing ran beside the reading: its time overlaps theirs.
+        t.add(Stage::Write, writing);
+        if !out_of_order {
+            return Ok((status, rows));
+        }
+        if order == RowOrder::Sorted {
+            // DuckDB sorted the rows: a token out of order here is a bug, not bad data.
+            anyhow::bail!(
+                "{}: the candles came out of order even sorted",
+                src.path.display()
+            );
+        }
+    }
+    unreachable!("the sorted pass either finishes or fails")
 }
 
-fn write_dataset(dir: &Path, ds: &Dataset, a: &ExportArgs, sel: &Selection) -> anyhow::Result<()> {
-    // Eligible calls (already sorted by alert time, call id) and the union of their windows.
+/// The union of the eligible windows among `status`, as sorted disjoint ranges of positions.
+/// (A window never splits candles of equal time, and an eligible one holds distinct times, so
+/// the union by position is the union by time: each token's candles are stored once.)
+fn union_of_windows<'a>(status: impl Iterator<Item = &'a CallStatus>) -> Vec<Range<usize>> {
+    let mut ranges: Vec<Range<usize>> = status.filter_map(|s| s.as_ref().ok().cloned()).collect();
+    ranges.sort_by_key(|r| r.start);
+    let mut out: Vec<Range<usize>> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+/// A file's manifest entry: its SHA-256, read back in pieces (candles.parquet is the size of
+/// the data set), its size and its rows.
+fn file_entry(dir: &Path, name: &str, rows: usize) -> anyhow::Result<Value> {
+    let mut file =
+        std::fs::File::open(dir.join(name)).with_context(|| format!("reading back {name}"))?;
+    let mut hash = Sha256::new();
+    let bytes =
+        std::io::copy(&mut file, &mut hash).with_context(|| format!("reading back {name}"))?;
+    Ok(json!({"sha256": hex(&hash.finalize()), "bytes": bytes, "rows": rows}))
+}
+
+fn write_dataset(
+    dir: &Path,
+    ds: &Dataset,
+    a: &ExportArgs,
+    sel: &Selection,
+    candle_rows: usize,
+) -> anyhow::Result<()> {
+    // Eligible calls (already sorted by alert time, call id); candles.parquet is written.
     let mut eligible = Vec::new();
     let mut excluded = Vec::new();
-    let mut union: BTreeMap<Token, BTreeMap<i64, Candle>> = BTreeMap::new();
     for (call, st) in ds.calls.iter().zip(&ds.status) {
         match st {
-            Ok(r) => {
-                eligible.push(call);
-                let all = ds.token_candles(call);
-                let w = &all[r.clone()];
-                let token = union
-                    .entry((call.chain.clone(), call.mint.clone()))
-                    .or_default();
-                for c in w {
-                    token.insert(c.ts, *c);
-                }
-            }
+            Ok(_) => eligible.push(call),
             Err(e) => excluded.push((call, e.as_str().to_string())),
         }
     }
@@ -110,38 +292,6 @@ fn write_dataset(dir: &Path, ds: &Dataset, a: &ExportArgs, sel: &Selection) -> a
         &dir.join("excluded.parquet"),
         calls_columns(&ex_calls, Some(reasons)),
         &["price_at_alert"],
-    )?;
-    let mut chain = Vec::new();
-    let mut mint = Vec::new();
-    let mut cols: [Vec<Option<f64>>; 5] = Default::default();
-    let mut ts = Vec::new();
-    for ((ch, mi), candles) in &union {
-        for c in candles.values() {
-            chain.push(Some(ch.clone()));
-            mint.push(Some(mi.clone()));
-            ts.push(Some(c.ts));
-            for (k, v) in [c.open, c.high, c.low, c.close, c.volume]
-                .into_iter()
-                .enumerate()
-            {
-                cols[k].push(Some(v));
-            }
-        }
-    }
-    let [open, high, low, close, volume] = cols;
-    let candle_rows = write_parquet(
-        &dir.join("candles.parquet"),
-        vec![
-            col(Col::Str("chain", chain)),
-            col(Col::Str("mint", mint)),
-            col(Col::I64("ts", ts)),
-            col(Col::F64("open", open)),
-            col(Col::F64("high", high)),
-            col(Col::F64("low", low)),
-            col(Col::F64("close", close)),
-            col(Col::F64("volume", volume)),
-        ],
-        &[],
     )?;
 
     let callers: Vec<&str> = {

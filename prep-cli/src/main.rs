@@ -13,6 +13,7 @@ mod parquet_io;
 mod plan;
 mod runs;
 mod source;
+mod timings;
 mod tui;
 mod v1;
 

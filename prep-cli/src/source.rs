@@ -4,22 +4,27 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
+use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::mpsc;
+use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
 use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use duckdb::{params, AccessMode, Config, Connection};
 
 use quantbot_core::data::{Call, Candle};
-use quantbot_core::store::{Series, Volumes};
+use quantbot_core::store::Volumes;
+pub use quantbot_format::dataset::sort_by_time;
 use quantbot_format::dataset::{
-    check_groups, classify_all, load_published, parse_manifest, selected, sort_calls,
-    PublishedFiles,
+    check_groups, parse_manifest, read_published_calls, selected, sort_calls, DatasetBuilder,
 };
 pub use quantbot_format::dataset::{Dataset, LoadOptions, ManifestInfo, Token};
+use quantbot_format::parquet_read::{read_candle_runs, Floats};
 
 use crate::args::SourceLayout;
 use crate::plan::{cli_error, Selection, Source};
+use crate::timings::{Stage, Timings};
 
 /// Loads and classifies the selected calls, holding the candles' volumes as `volumes` says
 /// (exits read prices only; only an indicator rule on volume reads them).
@@ -28,14 +33,29 @@ pub fn load(
     sel: &Selection,
     opts: LoadOptions,
     volumes: Volumes,
+    t: &mut Timings,
 ) -> anyhow::Result<Dataset> {
     match source {
-        Source::DuckDb { path, layout } => load_duckdb(path, *layout, sel, opts, volumes),
-        Source::Data { dir } => load_dataset(dir, sel, volumes),
+        Source::DuckDb { path, layout } => load_duckdb(path, *layout, sel, opts, volumes, t),
+        Source::Data { dir } => t.time(Stage::Load, || load_dataset(dir, sel, volumes)),
     }
 }
 
-fn open_read_only(path: &Path) -> anyhow::Result<Connection> {
+/// DuckDB's memory limit for reading a file. DuckDB keeps every block it has read cached up to
+/// its limit (by default 80 % of the machine's memory), so a scan of the whole candle table
+/// would hold the file's blocks long after they were decoded; a scan needs only a few blocks
+/// at a time. (Measured on the demo data: 550 MB peak with the default, 243 MB with this.)
+const DUCKDB_MEMORY_LIMIT: &str = "32MB";
+
+/// DuckDB's memory limit while it sorts the candles (the slow path of rows in no useful
+/// order): with 32 MB it refuses to sort the demo data at all; what does not fit spills.
+const DUCKDB_SORT_SETTINGS: &str = "SET memory_limit = '256MB'";
+
+/// Opens a DuckDB file read-only, for one scan at a time: one DuckDB thread (the stream is
+/// decoded on the thread that fetches it, and the compaction runs beside it; a second DuckDB
+/// thread did not help: 1.62 s against 1.68 s on the demo data, fastest of 3, and 10 MB more)
+/// and a small memory limit. With `spill`, a sort that does not fit goes to that folder.
+fn open_read_only(path: &Path, spill: Option<&Path>) -> anyhow::Result<Connection> {
     if !path.is_file() {
         bail!(
             "{}: no such DuckDB file (create the demo data with `quantbot demo-data --out {}`)",
@@ -43,11 +63,345 @@ fn open_read_only(path: &Path) -> anyhow::Result<Connection> {
             path.display()
         );
     }
-    let cfg = Config::default()
-        .access_mode(AccessMode::ReadOnly)
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let cfg = || -> duckdb::Result<Config> {
+        let cfg = Config::default()
+            .access_mode(AccessMode::ReadOnly)?
+            .threads(1)?
+            .max_memory(DUCKDB_MEMORY_LIMIT)?
+            // DuckDB's default, said out loud: rows come in table order, and the sorted slow
+            // path's chunks in sorted order (without it, on two threads, they did not).
+            .with("preserve_insertion_order", "true")?;
+        match spill {
+            Some(dir) => cfg.with("temp_directory", dir.to_string_lossy()),
+            None => Ok(cfg),
+        }
+    };
+    let cfg = cfg().map_err(|e| anyhow!("{}: {e}", path.display()))?;
     Connection::open_with_flags(path, cfg)
         .map_err(|e| anyhow!("{}: cannot open as a DuckDB database: {e}", path.display()))
+}
+
+/// A DuckDB file opened for reading in one of the two layouts (SPEC §2.1).
+pub struct DuckSource<'a> {
+    pub path: &'a Path,
+    pub layout: SourceLayout,
+    pub conn: Connection,
+}
+
+/// The SQL of a layout: calls in a time range, the distinct callers, and candles of one
+/// interval from a first time on, always as `chain, mint, ts, open, high, low, close, volume`.
+struct LayoutSql {
+    calls: &'static str,
+    callers: &'static str,
+    candles: &'static str,
+    name: &'static str,
+}
+
+fn layout_sql(layout: SourceLayout) -> LayoutSql {
+    match layout {
+        SourceLayout::Lab => LayoutSql {
+            calls: "SELECT CAST(call_id AS VARCHAR), CAST(caller AS VARCHAR), \
+                    CAST(chain AS VARCHAR), CAST(mint AS VARCHAR), CAST(alert_ts_ms AS BIGINT), \
+                    CAST(price_at_alert AS DOUBLE) \
+                    FROM calls WHERE alert_ts_ms >= ? AND alert_ts_ms < ?",
+            callers: "SELECT DISTINCT CAST(caller AS VARCHAR) FROM calls WHERE caller IS NOT NULL",
+            candles: "SELECT CAST(chain AS VARCHAR), CAST(mint AS VARCHAR), CAST(ts AS BIGINT), \
+                      CAST(open AS DOUBLE), CAST(high AS DOUBLE), CAST(low AS DOUBLE), \
+                      CAST(close AS DOUBLE), CAST(volume AS DOUBLE) \
+                      FROM candles WHERE interval_s = ? AND ts >= ?",
+            name: "lab (tables calls and candles)",
+        },
+        SourceLayout::Quantbot => LayoutSql {
+            calls: "SELECT CAST(alert_id AS VARCHAR), \
+                    CAST(COALESCE(caller_name_norm, caller_raw_name) AS VARCHAR), \
+                    CAST(chain AS VARCHAR), CAST(mint AS VARCHAR), CAST(alert_ts_ms AS BIGINT), \
+                    CAST(NULL AS DOUBLE) \
+                    FROM canon.alerts_std WHERE alert_ts_ms >= ? AND alert_ts_ms < ?",
+            callers:
+                "SELECT DISTINCT CAST(COALESCE(caller_name_norm, caller_raw_name) AS VARCHAR) \
+                      FROM canon.alerts_std \
+                      WHERE COALESCE(caller_name_norm, caller_raw_name) IS NOT NULL",
+            candles: "SELECT CAST(NULL AS VARCHAR), CAST(mint AS VARCHAR), \
+                      CAST(\"timestamp\" AS BIGINT), \
+                      CAST(open AS DOUBLE), CAST(high AS DOUBLE), CAST(low AS DOUBLE), \
+                      CAST(close AS DOUBLE), CAST(volume AS DOUBLE) \
+                      FROM ohlcv_candles_d WHERE interval_seconds = ? AND \"timestamp\" >= ?",
+            name: "quantbot (view canon.alerts_std and table ohlcv_candles_d)",
+        },
+    }
+}
+
+/// In which order the candle rows are asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowOrder {
+    /// As the table stores them (no sort in DuckDB): each token's rows usually come together.
+    Table,
+    /// Sorted by chain, mint and time in DuckDB, so each token comes once, in key order.
+    Sorted,
+}
+
+impl<'a> DuckSource<'a> {
+    pub fn open(
+        path: &'a Path,
+        layout: SourceLayout,
+        spill: Option<&Path>,
+    ) -> anyhow::Result<DuckSource<'a>> {
+        Ok(DuckSource {
+            path,
+            layout,
+            conn: open_read_only(path, spill)?,
+        })
+    }
+
+    fn error(&self, e: duckdb::Error) -> anyhow::Error {
+        anyhow!(
+            "{}: {e} (layout --source {})",
+            self.path.display(),
+            layout_sql(self.layout).name
+        )
+    }
+
+    /// The selected calls, sorted by `(alert_ts_ms, call_id)`. An unknown caller group is a
+    /// usage error.
+    pub fn calls(&self, sel: &Selection) -> anyhow::Result<Vec<Call>> {
+        let sql = layout_sql(self.layout);
+        let ctx = |e| self.error(e);
+        if let Some(groups) = &sel.groups {
+            let mut stmt = self.conn.prepare(sql.callers).map_err(ctx)?;
+            let callers: BTreeSet<String> = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(ctx)?
+                .collect::<Result<_, _>>()
+                .map_err(ctx)?;
+            check_groups(groups, &callers).map_err(cli_error)?;
+        }
+        let mut stmt = self.conn.prepare(sql.calls).map_err(ctx)?;
+        let rows = stmt
+            .query_map(params![sel.from_ms, sel.to_ms], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, Option<f64>>(5)?,
+                ))
+            })
+            .map_err(ctx)?;
+        let where_ = |what: &str| format!("{}: {what}", self.path.display());
+        let mut calls = Vec::new();
+        for (k, row) in rows.enumerate() {
+            let (id, caller, chain, mint, ts, px) = row.map_err(ctx)?;
+            let need = |v: Option<String>, col: &str| {
+                v.ok_or_else(|| anyhow!(where_(&format!("calls row {k}: column {col} is NULL"))))
+            };
+            let call = Call {
+                call_id: need(id, "call_id")?,
+                caller: need(caller, "caller")?,
+                chain: need(chain, "chain")?,
+                mint: need(mint, "mint")?,
+                alert_ts_ms: ts.ok_or_else(|| {
+                    anyhow!(where_(&format!(
+                        "calls row {k}: column alert_ts_ms is NULL"
+                    )))
+                })?,
+                price_at_alert: px,
+            };
+            if selected(sel, &call) {
+                calls.push(call);
+            }
+        }
+        sort_calls(&mut calls);
+        Ok(calls)
+    }
+
+    /// Streams the candles of interval `interval_s` that open at `min_ts` or later, one run of
+    /// consecutive rows of a token at a time: `on_run(chain, mint, rows)` for each run of a
+    /// token `wanted(chain, mint)` accepts (chain is empty in the quantbot layout, which has no
+    /// chain column). Rows are decoded straight from DuckDB's Arrow chunks; the token's key is
+    /// copied only when it changes, and only one run's rows are held at a time (`rows` is
+    /// cleared after each call, and `on_run` may take it). A token's rows may come in several
+    /// runs (rows in any order), and a run's rows in any time order: `on_run` deals with that.
+    /// Rows without a mint, chain or time are skipped; NULL prices read NaN, which validation
+    /// rejects (SPEC §12). Without `volume` the volume column is not read (volumes read 0).
+    /// `on_run` returning `Break` stops the stream.
+    #[allow(clippy::too_many_arguments)]
+    pub fn candle_runs(
+        &self,
+        interval_s: i64,
+        min_ts: i64,
+        order: RowOrder,
+        volume: bool,
+        mut wanted: impl FnMut(&str, &str) -> bool,
+        mut on_run: impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>,
+    ) -> anyhow::Result<ControlFlow<()>> {
+        let base = layout_sql(self.layout).candles;
+        let ctx = |e| self.error(e);
+        let sql = match order {
+            RowOrder::Table => base.to_string(),
+            RowOrder::Sorted => {
+                // A sort needs room to work in; what does not fit is spilled to disk.
+                self.conn.execute_batch(DUCKDB_SORT_SETTINGS).map_err(ctx)?;
+                format!("{base} ORDER BY 1, 2, 3")
+            }
+        };
+        let mut stmt = self.conn.prepare(&sql).map_err(ctx)?;
+        let stream = stmt
+            .stream_arrow(params![interval_s, min_ts])
+            .map_err(ctx)?;
+        let by_mint = self.layout == SourceLayout::Quantbot;
+        let (mut chain_key, mut mint_key) = (String::new(), String::new());
+        // Whether the current run's token is wanted; None before the first row.
+        let mut keep: Option<bool> = None;
+        let mut rows: Vec<Candle> = Vec::new();
+        let mut flush =
+            |keep: Option<bool>, ch: &str, mi: &str, rows: &mut Vec<Candle>| -> anyhow::Result<_> {
+                let flow = if keep == Some(true) {
+                    on_run(ch, mi, rows)?
+                } else {
+                    ControlFlow::Continue(())
+                };
+                rows.clear();
+                Ok(flow)
+            };
+        for batch in stream {
+            let batch = batch.map_err(ctx)?;
+            let cols = CandleColumns::of(&batch, by_mint, volume)
+                .with_context(|| format!("{}: reading candles", self.path.display()))?;
+            for i in 0..batch.num_rows() {
+                let Some((ch, mi)) = cols.key(i) else {
+                    continue;
+                };
+                if keep.is_none() || mi != mint_key || ch != chain_key {
+                    if flush(keep, &chain_key, &mint_key, &mut rows)?.is_break() {
+                        return Ok(ControlFlow::Break(()));
+                    }
+                    chain_key.clear();
+                    chain_key.push_str(ch);
+                    mint_key.clear();
+                    mint_key.push_str(mi);
+                    keep = Some(wanted(ch, mi));
+                }
+                if keep == Some(true) {
+                    rows.push(cols.candle(i));
+                }
+            }
+        }
+        flush(keep, &chain_key, &mint_key, &mut rows)
+    }
+}
+
+/// The columns of one chunk of the candle query, typed once per chunk.
+struct CandleColumns<'b> {
+    chain: Option<&'b StringArray>,
+    mint: &'b StringArray,
+    ts: &'b Int64Array,
+    prices: [Floats<'b>; 4],
+    volume: Option<Floats<'b>>,
+    /// Whether no key column (chain, mint, ts) has a NULL: then no row needs checking.
+    keys_whole: bool,
+}
+
+impl<'b> CandleColumns<'b> {
+    fn of(b: &'b RecordBatch, by_mint: bool, volume: bool) -> anyhow::Result<CandleColumns<'b>> {
+        let s = |i: usize| {
+            b.column(i)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .ok_or_else(|| anyhow!("column {i} is {}, expected text", b.column(i).data_type()))
+        };
+        let i64c = |i: usize| {
+            b.column(i)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .ok_or_else(|| {
+                    anyhow!("column {i} is {}, expected BIGINT", b.column(i).data_type())
+                })
+        };
+        let f64c = |i: usize| {
+            b.column(i)
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .ok_or_else(|| {
+                    anyhow!("column {i} is {}, expected DOUBLE", b.column(i).data_type())
+                })
+        };
+        // The quantbot layout has no chain column.
+        let chain = if by_mint { None } else { Some(s(0)?) };
+        let (mint, ts) = (s(1)?, i64c(2)?);
+        Ok(CandleColumns {
+            chain,
+            mint,
+            ts,
+            prices: [
+                Floats::of(f64c(3)?),
+                Floats::of(f64c(4)?),
+                Floats::of(f64c(5)?),
+                Floats::of(f64c(6)?),
+            ],
+            volume: if volume {
+                Some(Floats::of(f64c(7)?))
+            } else {
+                None
+            },
+            keys_whole: mint.null_count() == 0
+                && ts.null_count() == 0
+                && chain.is_none_or(|c| c.null_count() == 0),
+        })
+    }
+
+    /// The row's token (chain empty in the quantbot layout), or `None` for a row to skip.
+    #[inline]
+    fn key(&self, i: usize) -> Option<(&'b str, &'b str)> {
+        if self.keys_whole {
+            return Some((self.chain.map_or("", |c| c.value(i)), self.mint.value(i)));
+        }
+        if self.mint.is_null(i) || self.ts.is_null(i) {
+            return None;
+        }
+        let chain = match self.chain {
+            Some(c) if c.is_null(i) => return None,
+            Some(c) => c.value(i),
+            None => "",
+        };
+        Some((chain, self.mint.value(i)))
+    }
+
+    #[inline]
+    fn candle(&self, i: usize) -> Candle {
+        // NULL prices are invalid (SPEC §12): they read as NaN, which validation rejects.
+        let [o, h, l, c] = &self.prices;
+        Candle {
+            ts: self.ts.value(i),
+            open: o.get(i),
+            high: h.get(i),
+            low: l.get(i),
+            close: c.get(i),
+            volume: self.volume.map_or(0.0, |v| v.get(i)),
+        }
+    }
+}
+
+/// Per mint, the chains the selected calls name with it (byte order). In the lab layout a row
+/// serves the token of its own chain; in the quantbot layout, which has no chain column, a
+/// mint's rows serve its calls on every chain.
+pub type ChainsOfMint<'a> = BTreeMap<&'a str, Vec<&'a str>>;
+
+/// Every selected call's token.
+pub fn wanted_tokens(calls: &[Call]) -> BTreeSet<Token> {
+    calls
+        .iter()
+        .map(|c| (c.chain.clone(), c.mint.clone()))
+        .collect()
+}
+
+/// The [`ChainsOfMint`] of a set of tokens.
+pub fn chains_of_mint(wanted: &BTreeSet<Token>) -> ChainsOfMint<'_> {
+    let mut m: ChainsOfMint<'_> = BTreeMap::new();
+    for (ch, mi) in wanted {
+        m.entry(mi.as_str()).or_default().push(ch.as_str());
+    }
+    m
 }
 
 fn load_duckdb(
@@ -56,202 +410,146 @@ fn load_duckdb(
     sel: &Selection,
     opts: LoadOptions,
     volumes: Volumes,
+    t: &mut Timings,
 ) -> anyhow::Result<Dataset> {
-    let conn = open_read_only(path)?;
-    let where_ = |what: &str| format!("{}: {what}", path.display());
-    let (calls_sql, callers_sql, candles_sql, layout_name) = match layout {
-        SourceLayout::Lab => (
-            "SELECT CAST(call_id AS VARCHAR), CAST(caller AS VARCHAR), CAST(chain AS VARCHAR), \
-             CAST(mint AS VARCHAR), CAST(alert_ts_ms AS BIGINT), CAST(price_at_alert AS DOUBLE) \
-             FROM calls WHERE alert_ts_ms >= ? AND alert_ts_ms < ?",
-            "SELECT DISTINCT CAST(caller AS VARCHAR) FROM calls WHERE caller IS NOT NULL",
-            "SELECT CAST(chain AS VARCHAR), CAST(mint AS VARCHAR), CAST(ts AS BIGINT), \
-             CAST(open AS DOUBLE), CAST(high AS DOUBLE), CAST(low AS DOUBLE), \
-             CAST(close AS DOUBLE), CAST(volume AS DOUBLE) \
-             FROM candles WHERE interval_s = ? AND ts >= ?",
-            "lab (tables calls and candles)",
-        ),
-        SourceLayout::Quantbot => (
-            "SELECT CAST(alert_id AS VARCHAR), \
-             CAST(COALESCE(caller_name_norm, caller_raw_name) AS VARCHAR), \
-             CAST(chain AS VARCHAR), CAST(mint AS VARCHAR), CAST(alert_ts_ms AS BIGINT), \
-             CAST(NULL AS DOUBLE) \
-             FROM canon.alerts_std WHERE alert_ts_ms >= ? AND alert_ts_ms < ?",
-            "SELECT DISTINCT CAST(COALESCE(caller_name_norm, caller_raw_name) AS VARCHAR) \
-             FROM canon.alerts_std WHERE COALESCE(caller_name_norm, caller_raw_name) IS NOT NULL",
-            "SELECT CAST(NULL AS VARCHAR), CAST(mint AS VARCHAR), CAST(\"timestamp\" AS BIGINT), \
-             CAST(open AS DOUBLE), CAST(high AS DOUBLE), CAST(low AS DOUBLE), \
-             CAST(close AS DOUBLE), CAST(volume AS DOUBLE) \
-             FROM ohlcv_candles_d WHERE interval_seconds = ? AND \"timestamp\" >= ?",
-            "quantbot (view canon.alerts_std and table ohlcv_candles_d)",
-        ),
+    let load_start = Instant::now();
+    // Where DuckDB spills the sort of the slow path (see `build_dataset`); it removes its files.
+    let spill = std::env::temp_dir().join(format!("quantbot-load-{}", std::process::id()));
+    let src = DuckSource::open(path, layout, Some(&spill))?;
+    let mut calls = src.calls(sel)?;
+    let mut order = RowOrder::Table;
+    let builder = loop {
+        match build_dataset(&src, calls, opts, volumes, order)? {
+            Built::Done(b) => break b,
+            Built::Disordered(back) => {
+                calls = back;
+                order = RowOrder::Sorted;
+            }
+        }
     };
-    let ctx = |e: duckdb::Error| anyhow!("{}: {e} (layout --source {layout_name})", path.display());
+    t.add(Stage::Load, load_start.elapsed());
+    Ok(builder.finish(format!("duckdb:{}", path.display()), None, Vec::new()))
+}
 
-    if let Some(groups) = &sel.groups {
-        let mut stmt = conn.prepare(callers_sql).map_err(ctx)?;
-        let callers: BTreeSet<String> = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(ctx)?
-            .collect::<Result<_, _>>()
-            .map_err(ctx)?;
-        check_groups(groups, &callers).map_err(cli_error)?;
-    }
+/// What one reading of the candles gave.
+enum Built {
+    Done(DatasetBuilder),
+    /// Tokens came back so often that merging them would cost more than reading everything
+    /// again sorted: the calls, to start over.
+    Disordered(Vec<Call>),
+}
 
-    let mut stmt = conn.prepare(calls_sql).map_err(ctx)?;
-    let rows = stmt
-        .query_map(params![sel.from_ms, sel.to_ms], |r| {
-            Ok((
-                r.get::<_, Option<String>>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<i64>>(4)?,
-                r.get::<_, Option<f64>>(5)?,
-            ))
-        })
-        .map_err(ctx)?;
-    let mut calls = Vec::new();
-    for (k, row) in rows.enumerate() {
-        let (id, caller, chain, mint, ts, px) = row.map_err(ctx)?;
-        let need = |v: Option<String>, col: &str| {
-            v.ok_or_else(|| anyhow!(where_(&format!("calls row {k}: column {col} is NULL"))))
-        };
-        let call = Call {
-            call_id: need(id, "call_id")?,
-            caller: need(caller, "caller")?,
-            chain: need(chain, "chain")?,
-            mint: need(mint, "mint")?,
-            alert_ts_ms: ts.ok_or_else(|| {
-                anyhow!(where_(&format!(
-                    "calls row {k}: column alert_ts_ms is NULL"
-                )))
-            })?,
-            price_at_alert: px,
-        };
-        if selected(sel, &call) {
-            calls.push(call);
-        }
-    }
-    sort_calls(&mut calls);
-
-    // Candles of the selected tokens from the earliest alert on (no upper bound, so a late
-    // first candle is seen as late_start, not as no_candles).
-    let mut tokens: BTreeMap<Token, Vec<Candle>> = BTreeMap::new();
-    if let Some(first) = calls.first() {
-        let by_mint = layout == SourceLayout::Quantbot;
-        let wanted: BTreeSet<Token> = calls
-            .iter()
-            .map(|c| (c.chain.clone(), c.mint.clone()))
-            .collect();
-        let mints: BTreeMap<&str, Vec<&str>> =
-            wanted.iter().fold(BTreeMap::new(), |mut m, (ch, mi)| {
-                m.entry(mi.as_str())
-                    .or_insert_with(Vec::new)
-                    .push(ch.as_str());
-                m
-            });
-        let min_ts = first.alert_ts_ms.div_euclid(1000);
-        let mut stmt = conn.prepare(candles_sql).map_err(ctx)?;
-        let batches = stmt
-            .query_arrow(params![opts.interval_s, min_ts])
-            .map_err(ctx)?;
-        for batch in batches {
-            add_candle_batch(&batch, by_mint, &wanted, &mints, &mut tokens)
-                .with_context(|| where_("reading candles"))?;
-        }
-        for v in tokens.values_mut() {
-            v.sort_by_key(|c| c.ts);
-        }
-    }
-    let canonical = path.display().to_string();
-    let tokens = tokens
+/// Reads the candles of the selected calls' tokens from the earliest alert on (no upper bound,
+/// so a late first candle is seen as late_start, not as no_candles) into a [`DatasetBuilder`]
+/// on its own thread ([`on_builder_thread`]). A token that comes back is merged by the builder
+/// (decoded, extended, compacted again); when that work grows past the rows read (rows in no
+/// useful order), the stream stops and the caller asks for sorted rows.
+fn build_dataset(
+    src: &DuckSource<'_>,
+    calls: Vec<Call>,
+    opts: LoadOptions,
+    volumes: Volumes,
+    order: RowOrder,
+) -> anyhow::Result<Built> {
+    let Some(first) = calls.first() else {
+        return Ok(Built::Done(DatasetBuilder::new(opts, volumes, calls)));
+    };
+    let min_ts = first.alert_ts_ms.div_euclid(1000);
+    let wanted = wanted_tokens(&calls);
+    let by_mint = src.layout == SourceLayout::Quantbot;
+    // Per mint, the chains of its calls (in the quantbot layout a mint's candles serve its
+    // calls on every chain), owned: the builder takes the calls to its thread.
+    let mints: BTreeMap<String, Vec<String>> = chains_of_mint(&wanted)
         .into_iter()
-        .map(|(token, candles)| {
-            let series = Series::with(&candles, volumes);
-            (token, series)
+        .map(|(mi, chains)| {
+            (
+                mi.to_string(),
+                chains.into_iter().map(str::to_string).collect(),
+            )
         })
         .collect();
-    Ok(classify_all(
-        format!("duckdb:{canonical}"),
-        None,
-        opts,
-        calls,
-        tokens,
-        Vec::new(),
-    ))
+    let builder = DatasetBuilder::new(opts, volumes, calls);
+    // Merging costs a token's rows so far each time it comes back; past the rows read (and a
+    // floor for small data), rows sorted by DuckDB are cheaper.
+    let give_up = |b: &DatasetBuilder| b.merged_rows() > b.rows_added().max(MERGE_FLOOR_ROWS);
+    let (builder, gave_up, read) = on_builder_thread(builder, give_up, |add| {
+        src.candle_runs(
+            opts.interval_s,
+            min_ts,
+            order,
+            volumes == Volumes::Keep,
+            |ch, mi| {
+                mints
+                    .get(mi)
+                    .is_some_and(|chains| by_mint || chains.iter().any(|c| c == ch))
+            },
+            |ch, mi, rows| {
+                let taken = if by_mint {
+                    let chains = &mints[mi];
+                    chains
+                        .iter()
+                        .all(|c| add(c.clone(), mi.to_string(), rows.clone()))
+                } else {
+                    add(ch.to_string(), mi.to_string(), std::mem::take(rows))
+                };
+                // The builder stops taking runs once it gave up.
+                Ok(if taken {
+                    ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(())
+                })
+            },
+        )
+    });
+    // A stream stopped early is told by `gave_up`.
+    let _stopped = read?;
+    if gave_up {
+        if order == RowOrder::Sorted {
+            anyhow::bail!(
+                "{}: the candles came out of order even sorted",
+                src.path.display()
+            );
+        }
+        return Ok(Built::Disordered(builder.into_calls()));
+    }
+    Ok(Built::Done(builder))
 }
 
-fn add_candle_batch(
-    b: &RecordBatch,
-    by_mint: bool,
-    wanted: &BTreeSet<Token>,
-    mints: &BTreeMap<&str, Vec<&str>>,
-    tokens: &mut BTreeMap<Token, Vec<Candle>>,
-) -> anyhow::Result<()> {
-    let s = |i: usize| {
-        b.column(i)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| anyhow!("column {i} is {}, expected text", b.column(i).data_type()))
-    };
-    let i64c = |i: usize| {
-        b.column(i)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .ok_or_else(|| anyhow!("column {i} is {}, expected BIGINT", b.column(i).data_type()))
-    };
-    let f64c = |i: usize| {
-        b.column(i)
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .ok_or_else(|| anyhow!("column {i} is {}, expected DOUBLE", b.column(i).data_type()))
-    };
-    let mint = s(1)?;
-    let ts = i64c(2)?;
-    let (o, h, l, c, v) = (f64c(3)?, f64c(4)?, f64c(5)?, f64c(6)?, f64c(7)?);
-    // NULL prices are invalid (SPEC §12): they read as NaN, which validation rejects.
-    let val = |a: &Float64Array, i: usize| if a.is_null(i) { f64::NAN } else { a.value(i) };
-    let chain = if by_mint { None } else { Some(s(0)?) };
-    for i in 0..b.num_rows() {
-        if mint.is_null(i) || ts.is_null(i) {
-            continue;
-        }
-        let m = mint.value(i);
-        let candle = Candle {
-            ts: ts.value(i),
-            open: val(o, i),
-            high: val(h, i),
-            low: val(l, i),
-            close: val(c, i),
-            volume: val(v, i),
-        };
-        match chain {
-            Some(ch) => {
-                if ch.is_null(i) {
-                    continue;
-                }
-                let key = (ch.value(i).to_string(), m.to_string());
-                if wanted.contains(&key) {
-                    tokens.entry(key).or_default().push(candle);
+/// Runs `feed` on this thread and `builder` on a second one, fed the runs of rows that `feed`
+/// hands to `add(chain, mint, rows)` through a short queue, in order (so the result is what
+/// one thread would give): the thread that reads (DuckDB's chunks, Parquet pages) and cuts the
+/// rows into runs goes on while the previous runs are compacted and classified. After each
+/// run `give_up` is asked; once it says yes the builder takes no more runs and `add` returns
+/// false. Returns the builder, whether it gave up, and what `feed` returned.
+fn on_builder_thread<T>(
+    builder: DatasetBuilder,
+    give_up: impl Fn(&DatasetBuilder) -> bool + Send,
+    feed: impl FnOnce(&mut dyn FnMut(String, String, Vec<Candle>) -> bool) -> T,
+) -> (DatasetBuilder, bool, T) {
+    let (send, receive) = mpsc::sync_channel::<(String, String, Vec<Candle>)>(8);
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            let mut builder = builder;
+            for (chain, mint, mut rows) in receive {
+                builder.add_run(&chain, &mint, &mut rows);
+                if give_up(&builder) {
+                    return (builder, true);
                 }
             }
-            // The quantbot layout has no chain column: a mint's candles serve its calls on
-            // every chain.
-            None => {
-                if let Some(chains) = mints.get(m) {
-                    for ch in chains {
-                        tokens
-                            .entry((ch.to_string(), m.to_string()))
-                            .or_default()
-                            .push(candle);
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
+            (builder, false)
+        });
+        let fed = feed(&mut |chain, mint, rows| send.send((chain, mint, rows)).is_ok());
+        drop(send);
+        let (builder, gave_up) = worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (builder, gave_up, fed)
+    })
 }
+
+/// Rows a builder may decode again for tokens that come back before the rows are asked for
+/// sorted (see [`build_dataset`]).
+const MERGE_FLOOR_ROWS: usize = 1 << 20;
 
 /// Reads `DIR/manifest.json`.
 pub fn read_manifest(dir: &Path) -> anyhow::Result<ManifestInfo> {
@@ -265,6 +563,8 @@ pub fn read_manifest(dir: &Path) -> anyhow::Result<ManifestInfo> {
     parse_manifest(&path.display().to_string(), &bytes).map_err(cli_error)
 }
 
+/// [`load_published`] with the compaction on a second thread ([`on_builder_thread`]): the same
+/// steps, the same result (the lab runs them on one thread).
 fn load_dataset(dir: &Path, sel: &Selection, volumes: Volumes) -> anyhow::Result<Dataset> {
     let m = read_manifest(dir)?;
     let open = |name: &str| -> anyhow::Result<(String, File)> {
@@ -272,18 +572,32 @@ fn load_dataset(dir: &Path, sel: &Selection, volumes: Volumes) -> anyhow::Result
         let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
         Ok((path.display().to_string(), file))
     };
-    let files = PublishedFiles {
-        calls: open("calls.parquet")?,
-        excluded: Some(open("excluded.parquet")?),
-        candles: open("candles.parquet")?,
-    };
-    load_published(
+    let (calls, excluded, candles) = (
+        open("calls.parquet")?,
+        open("excluded.parquet")?,
+        open("candles.parquet")?,
+    );
+    let selected = read_published_calls(calls, Some(excluded), sel).map_err(cli_error)?;
+    let wanted = selected.wanted_tokens();
+    let builder = DatasetBuilder::new(m.load_options(), volumes, selected.calls);
+    let (builder, _, read) = on_builder_thread(
+        builder,
+        |_| false,
+        |add| {
+            read_candle_runs(
+                &candles.0,
+                candles.1,
+                |ch, mi| wanted.get(ch).is_some_and(|m| m.contains(mi)),
+                |ch, mi, run| {
+                    add(ch.to_string(), mi.to_string(), std::mem::take(run));
+                },
+            )
+        },
+    );
+    read.map_err(cli_error)?;
+    Ok(builder.finish(
         format!("data:{}", dir.display()),
-        Some(&m),
-        m.load_options(),
-        files,
-        sel,
-        volumes,
-    )
-    .map_err(cli_error)
+        Some(m.sha256.clone()),
+        selected.known,
+    ))
 }

@@ -22,6 +22,7 @@ use crate::output::{csv_field, csv_num, fmt_opt, json_text, pct, print, render_t
 use crate::parquet_io::{col, write_parquet, Col, NamedCol};
 use crate::plan::{self, parse_interval, Source};
 use crate::source::{load, read_manifest, LoadOptions};
+use crate::timings::{Stage, Timings};
 
 /// Everything a v1-baseline run produced, ready to be written: the report every writer reads,
 /// and the search's inputs and result for the per-point and per-trade Parquet files.
@@ -46,6 +47,7 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
     let opts = plan::search_options(a, interval_s)?;
     let sel = plan::v1_selection(a)?;
     check_bundle_dir(&a.output)?;
+    let mut t = Timings::new(a.output.timings);
     // Exits read prices only: the volumes are held only for a rule that reads them.
     let ds = load(
         &source,
@@ -56,6 +58,7 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
             min_coverage: 0.8,
         },
         Volumes::needed(grid.reads_volume()),
+        &mut t,
     )?;
     let windows = ds.eligible();
     if windows.is_empty() {
@@ -69,27 +72,35 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
         .build()
         .context("starting the worker threads")?;
     let show_progress = !a.output.quiet && std::io::stderr().is_terminal();
-    let (prepared, result) = pool.install(|| {
-        let prepared = Prepared::new(windows, &grid, &opts.exec);
-        let progress = Progress::new(show_progress);
-        let result = search_with_progress(&prepared, &grid, &opts, &|d, t| progress.tick(d, t));
-        progress.finish();
-        (prepared, result)
+    let prepared = t.time(Stage::Prepare, || {
+        pool.install(|| Prepared::new(windows, &grid, &opts.exec))
     });
-    let run = Run {
-        report: RunReport::new(&ds, &sel, &grid, &opts, &result),
-        grid,
-        opts,
-        result,
-        prepared,
-    };
-    let json = run.report.to_json();
-    print(&match a.output.format {
-        Format::Json => json_text(&json)?,
-        Format::Csv => csv(&run.report),
-        Format::Table => table(&run.report),
+    let result = t.time(Stage::Search, || {
+        pool.install(|| {
+            let progress = Progress::new(show_progress);
+            let result = search_with_progress(&prepared, &grid, &opts, &|d, t| progress.tick(d, t));
+            progress.finish();
+            result
+        })
+    });
+    t.time(Stage::Write, || {
+        let run = Run {
+            report: RunReport::new(&ds, &sel, &grid, &opts, &result),
+            grid,
+            opts,
+            result,
+            prepared,
+        };
+        let json = run.report.to_json();
+        print(&match a.output.format {
+            Format::Json => json_text(&json)?,
+            Format::Csv => csv(&run.report),
+            Format::Table => table(&run.report),
+        })?;
+        write_bundle(&a.output, |dir| write_files(dir, &run, &json))
     })?;
-    write_bundle(&a.output, |dir| write_files(dir, &run, &json))
+    t.report();
+    Ok(())
 }
 
 /// A progress bar on stderr, only on a terminal.

@@ -629,6 +629,100 @@ fn indicator_grid_is_deterministic_across_threads() {
     assert_eq!(v["grid"]["size"], 150);
 }
 
+/// A copy of part of the demo data (the calls of May 2025 and every candle of their tokens) with
+/// the candle rows stored `ORDER BY order_by`, and one NULL price: the high of the first call's
+/// entry candle (a NULL price reads NaN, so that call is invalid_candles).
+fn reordered_db(demo: &Path, path: &Path, order_by: &str) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(&format!(
+        "ATTACH '{}' AS src (READ_ONLY);
+         CREATE TABLE calls AS SELECT * FROM src.calls WHERE alert_ts_ms < 1748736000000;
+         CREATE TABLE candles AS SELECT * FROM src.candles
+             WHERE mint IN (SELECT mint FROM calls) ORDER BY {order_by};
+         DETACH src;
+         CREATE TEMP TABLE first_call AS
+             SELECT chain, mint, alert_ts_ms FROM calls ORDER BY alert_ts_ms, call_id LIMIT 1;
+         UPDATE candles SET high = NULL
+             WHERE (chain, mint) = (SELECT (chain, mint) FROM first_call)
+             AND ts = (SELECT min(c.ts) FROM candles c, first_call f
+                       WHERE c.chain = f.chain AND c.mint = f.mint
+                       AND c.ts * 1000 >= f.alert_ts_ms);",
+        demo.display()
+    ))
+    .unwrap();
+}
+
+/// How the candle rows of a DuckDB are stored changes nothing: the backtest's results and the
+/// exported files are those of the rows sorted by (chain, mint, ts), whether each token's rows
+/// come together in another key order and time order (read as stored), some tokens come in two
+/// runs (merged when they come back), or every row is shuffled (read again, sorted by DuckDB).
+#[test]
+fn row_order_in_duckdb_does_not_change_results_or_exports() {
+    let d = tmp("order");
+    let demo = demo_dir().join("data/alerts.duckdb");
+    let orders = [
+        ("sorted", "chain, mint, ts"),
+        ("tokens_shuffled_time_reversed", "hash(mint), ts DESC"),
+        (
+            "some_tokens_in_two_runs",
+            "CASE WHEN hash(mint) % 4 = 0 THEN ts % 120 ELSE 0 END, hash(mint), ts",
+        ),
+        ("rows_shuffled", "hash(mint, ts)"),
+    ];
+    let mut reference: Option<(Value, BTreeMap<&str, Vec<u8>>)> = None;
+    for (name, order_by) in orders {
+        let db = format!("{name}.duckdb");
+        reordered_db(&demo, &d.join(&db), order_by);
+        let run = backtest_json(&d, "v1-baseline", &["--duckdb", &db]);
+        let out = format!("export-{name}");
+        let export = run_in(
+            &d,
+            &[
+                "export",
+                "--duckdb",
+                &db,
+                "--from",
+                "2025-05-01",
+                "--to",
+                "2025-05-31",
+                "--out",
+                &out,
+                "--timings",
+            ],
+        );
+        let err = String::from_utf8_lossy(&export.stderr);
+        assert!(export.status.success(), "{name}: {err}");
+        assert!(err.contains("timings: load "), "{name}: {err}");
+        let files: BTreeMap<&str, Vec<u8>> = [
+            "calls.parquet",
+            "candles.parquet",
+            "excluded.parquet",
+            "manifest.json",
+        ]
+        .into_iter()
+        .map(|f| (f, std::fs::read(d.join(&out).join(f)).unwrap()))
+        .collect();
+        let eligible = run["coverage"]["eligible"].as_u64().unwrap();
+        assert!(eligible > 100, "{name}: {eligible} eligible calls");
+        let invalid = &run["coverage"]["excluded"]["invalid_candles"];
+        assert!(invalid.as_u64().unwrap() >= 1, "{name}: {invalid} invalid");
+        match &reference {
+            None => reference = Some((run, files)),
+            Some((run0, files0)) => {
+                for key in ["per_caller", "grouped", "coverage"] {
+                    assert_eq!(run[key], run0[key], "{name}: {key}");
+                }
+                for (f, bytes) in &files {
+                    assert!(
+                        bytes == &files0[f],
+                        "{name}: {f} differs from the sorted rows'"
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// A small DuckDB in the original quantbot layout.
 fn quantbot_layout_db(path: &Path) {
     let conn = Connection::open(path).unwrap();
@@ -708,6 +802,85 @@ fn quantbot_source_layout_exports_and_runs() {
     assert_eq!(from_db["per_caller"], from_data["per_caller"]);
     let b = backtest_json(&d, "baseline", &qb);
     assert_eq!(b["overall"]["ok"], 3);
+}
+
+/// The quantbot layout has no chain column: a mint's candles serve its calls on every chain.
+/// With a mint called on two chains, the export holds its candles under both, sorted by
+/// (chain, mint), whether the table is stored in mint order or not, and `--data` on it gives
+/// the results of the DuckDB.
+#[test]
+fn quantbot_layout_mint_on_two_chains() {
+    let d = tmp("qb2");
+    quantbot_layout_db(&d.join("qb.duckdb"));
+    let conn = Connection::open(d.join("qb.duckdb")).unwrap();
+    conn.execute_batch(
+        "INSERT INTO raw_alerts
+             SELECT 200, 'Zed', 'zed', 'base', mint, alert_ts_ms FROM raw_alerts
+             WHERE alert_id = 101;",
+    )
+    .unwrap();
+    drop(conn);
+    let export = |out: &str| {
+        ok(
+            &d,
+            &[
+                "export",
+                "--duckdb",
+                "qb.duckdb",
+                "--source",
+                "quantbot",
+                "--from",
+                "2025-06-01",
+                "--to",
+                "2025-07-01",
+                "--out",
+                out,
+            ],
+        );
+    };
+    export("sorted");
+    // The same rows stored in descending mint order.
+    let conn = Connection::open(d.join("qb.duckdb")).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE t AS SELECT * FROM ohlcv_candles_d ORDER BY mint DESC, timestamp;
+         DROP TABLE ohlcv_candles_d;
+         ALTER TABLE t RENAME TO ohlcv_candles_d;",
+    )
+    .unwrap();
+    drop(conn);
+    export("reversed");
+    for f in ["calls.parquet", "candles.parquet", "manifest.json"] {
+        assert!(
+            std::fs::read(d.join("sorted").join(f)).unwrap()
+                == std::fs::read(d.join("reversed").join(f)).unwrap(),
+            "{f} depends on the table's row order"
+        );
+    }
+    let m = read_json(&d.join("sorted/manifest.json"));
+    assert_eq!(m["coverage"]["eligible"], 4, "{m}");
+    let candles = parquet(&d.join("sorted/candles.parquet"));
+    let keys: Vec<(String, String)> = str_col(&candles, "chain")
+        .into_iter()
+        .zip(str_col(&candles, "mint"))
+        .collect();
+    assert_eq!(keys.len(), 4 * 2880);
+    assert!(keys.is_sorted(), "candles sorted by (chain, mint)");
+    let tokens: Vec<&(String, String)> = keys.iter().step_by(2880).collect();
+    let want: Vec<(String, String)> = [
+        ("base", "mint1"),
+        ("solana", "mint0"),
+        ("solana", "mint1"),
+        ("solana", "mint2"),
+    ]
+    .iter()
+    .map(|(c, m)| (c.to_string(), m.to_string()))
+    .collect();
+    assert_eq!(tokens, want.iter().collect::<Vec<_>>());
+    let qb = ["--duckdb", "qb.duckdb", "--source", "quantbot"];
+    let from_db = backtest_json(&d, "v1-baseline", &qb);
+    let from_data = backtest_json(&d, "v1-baseline", &["--data", "sorted"]);
+    assert_eq!(from_db["per_caller"], from_data["per_caller"]);
+    assert_eq!(from_db["coverage"], from_data["coverage"]);
 }
 
 /// Per mint: the alert time and the 5-minute candles as [open, high, low, close, ts].
