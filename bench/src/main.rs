@@ -189,10 +189,7 @@ fn search_with(
         evals: result.evaluations,
         peak_mb: peak_rss_mb().unwrap_or(f64::NAN),
         digest,
-        wallets: (
-            result.wallets,
-            (result.per_caller.len() * grid.size() * (1 + opts.folds)) as u64,
-        ),
+        wallets: (result.wallets, result.wallet_points),
     };
     (row, scored)
 }

@@ -158,8 +158,10 @@ pub struct SearchResult {
     pub grouped: Option<GroupedResult>,
     /// Evaluations of (call, policy) pairs done.
     pub evaluations: u64,
-    /// Wallets the grid search ran: one per caller and policy and one per walk-forward
-    /// training prefix, less those shared by policies with identical trades.
+    /// The wallets of the grid search: one per caller and policy and one per walk-forward
+    /// training prefix.
+    pub wallet_points: u64,
+    /// How many of them ran: the others were shared by policies with identical trades.
     pub wallets: u64,
 }
 
@@ -415,7 +417,7 @@ pub fn search_cancellable(
     // Callers in parallel and, inside each, blocks of policies in parallel (rayon balances
     // the two levels); each caller's scores are reduced to its result as soon as its blocks
     // are in, so the robustness measures' per-policy data is held for a few callers at a time.
-    let per_caller: Vec<Option<(CallerResult, u64)>> = callers
+    let per_caller: Vec<Option<(CallerResult, (u64, u64))>> = callers
         .par_iter()
         .map(|&(caller, calls)| {
             evaluate_caller(prepared, grid, opts, (caller, calls), &tick, cancel)
@@ -424,7 +426,7 @@ pub fn search_cancellable(
     if cancel.load(AtomicOrdering::Relaxed) {
         return None;
     }
-    let (per_caller, wallets): (Vec<CallerResult>, Vec<u64>) =
+    let (per_caller, wallets): (Vec<CallerResult>, Vec<(u64, u64)>) =
         per_caller.into_iter().collect::<Option<_>>()?;
     let evaluations = per_caller
         .iter()
@@ -441,7 +443,8 @@ pub fn search_cancellable(
         per_caller,
         grouped,
         evaluations,
-        wallets: wallets.iter().sum(),
+        wallet_points: wallets.iter().map(|w| w.1).sum(),
+        wallets: wallets.iter().map(|w| w.0).sum(),
     })
 }
 
@@ -508,8 +511,8 @@ struct Extra {
 }
 
 /// One caller's search: every policy scored on the in-sample calls, the best with its flags,
-/// the holdout run and the robustness measures, with the number of wallets run. `None` once
-/// cancelled.
+/// the holdout run and the robustness measures, with the number of wallets run and of its grid
+/// wallets. `None` once cancelled.
 fn evaluate_caller(
     prepared: &Prepared<'_>,
     grid: &Grid,
@@ -517,7 +520,7 @@ fn evaluate_caller(
     (caller, calls): (&str, &[usize]),
     tick: &(dyn Fn() + Sync),
     cancel: &AtomicBool,
-) -> Option<(CallerResult, u64)> {
+) -> Option<(CallerResult, (u64, u64))> {
     let in_sample = &calls[..in_sample_len(calls.len(), opts)];
     let n = in_sample.len();
     let robust = opts.robustness && opts.mode != Mode::Grouped;
@@ -621,7 +624,8 @@ fn evaluate_caller(
         robustness,
         scored,
     };
-    Some((result, wallets))
+    let points = (size * (1 + extra.prefixes.len())) as u64;
+    Some((result, (wallets, points)))
 }
 
 /// The kept callers in one shared wallet, each call under its caller's best policy (all
@@ -732,6 +736,7 @@ mod tests {
             let prepared = Prepared::new(windows.clone(), &grid, &opts.exec);
             let result = search(&prepared, &grid, &opts);
             let points = (result.per_caller.len() * grid.size() * (1 + folds)) as u64;
+            assert_eq!(result.wallet_points, points);
             assert!(
                 result.wallets < points / 2,
                 "{} of {points} wallets run",

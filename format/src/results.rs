@@ -606,6 +606,7 @@ mod tests {
             }),
             evaluations: 6,
             wallets: 0,
+            wallet_points: 0,
         };
         let report = RunReport::new(&dataset(), sel, &grid, &opts, &result);
         (grid, result, report)

@@ -288,6 +288,7 @@ mod tests {
             grouped: None,
             evaluations: 0,
             wallets: 0,
+            wallet_points: 0,
         };
         let t = leaderboard(&grid, &result);
         assert_eq!(t.columns.len(), LEADERBOARD_COLUMNS.len());

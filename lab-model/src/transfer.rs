@@ -192,6 +192,7 @@ pub fn result_to_json(r: &SearchResult) -> Value {
     json!({
         "evaluations": r.evaluations,
         "wallets": r.wallets,
+        "wallet_points": r.wallet_points,
         "per_caller": r.per_caller.iter().map(|c| json!({
             "caller": c.caller,
             "calls": c.calls,
@@ -288,6 +289,7 @@ pub fn result_from_json(v: &Value) -> Result<SearchResult> {
         grouped,
         evaluations: get_u(&v["evaluations"])?,
         wallets: get_u(&v["wallets"])?,
+        wallet_points: get_u(&v["wallet_points"])?,
     })
 }
 
@@ -425,6 +427,7 @@ mod tests {
             grouped: None,
             evaluations: 24,
             wallets: 3,
+            wallet_points: 5,
         };
         let text = serde_json::to_string(&result_to_json(&r)).unwrap();
         let back = result_from_json(&serde_json::from_str(&text).unwrap()).unwrap();

@@ -83,6 +83,14 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
             result
         })
     });
+    // The wallets of the grid's points, and how many of them ran: the others were shared by
+    // policies with identical trades.
+    let wallet_line = format!(
+        "wallets: {} run for {} grid wallets ({:.1} % shared by policies with identical trades)",
+        result.wallets,
+        result.wallet_points,
+        100.0 * (1.0 - result.wallets as f64 / result.wallet_points.max(1) as f64)
+    );
     t.time(Stage::Write, || {
         let run = Run {
             report: RunReport::new(&ds, &sel, &grid, &opts, &result),
@@ -100,6 +108,9 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
         write_bundle(&a.output, |dir| write_files(dir, &run, &json))
     })?;
     t.report();
+    if a.output.timings {
+        eprintln!("{wallet_line}");
+    }
     Ok(())
 }
 
