@@ -155,8 +155,8 @@ def cli_race(d: Path, ohlc, tp_stop, sl_stop) -> list:
     target = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache" / "quantbot" / "target"))
     quantbot = str(target / "debug" / "quantbot")
     grid = [
-        "--tp-mults", "[" + ", ".join(repr(1.0 + f) for f in tp_stop) + "]",
-        "--sl-mults", "[" + ", ".join(repr(1.0 - f) for f in sl_stop) + "]",
+        "--tp-mults", "[" + ", ".join(repr(1.0 + float(f)) for f in tp_stop) + "]",
+        "--sl-mults", "[" + ", ".join(repr(1.0 - float(f)) for f in sl_stop) + "]",
         "--taker-fee-bps", "0", "--slippage-bps", "0", "--interval", "1m",
         "--from", "2025-05-01", "--to", "2025-06-01",
     ]
