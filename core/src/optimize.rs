@@ -708,20 +708,25 @@ mod tests {
         (calls, paths.iter().map(|p| Series::new(p)).collect())
     }
 
+    /// Each call's window: its whole series.
+    fn whole_windows<'a>(calls: &'a [Call], series: &'a [Series]) -> Vec<CallWindow<'a>> {
+        calls
+            .iter()
+            .zip(series)
+            .map(|(call, s)| CallWindow {
+                call,
+                candles: s.window(0..s.len()),
+            })
+            .collect()
+    }
+
     /// Policies whose trades are identical share one wallet (take-profits no candle reaches,
     /// time stops no trade lasts to), and every policy's score is still its own wallet's:
     /// `Metrics::of` of `run_wallet` over its trades, bit for bit, with and without folds.
     #[test]
     fn identical_wallets_run_once_and_every_score_is_its_own_wallets() {
         let (calls, series) = fixture();
-        let windows: Vec<CallWindow<'_>> = calls
-            .iter()
-            .zip(&series)
-            .map(|(call, s)| CallWindow {
-                call,
-                candles: s.window(0..s.len()),
-            })
-            .collect();
+        let windows = whole_windows(&calls, &series);
         let spec = GridSpec {
             tp: [1.5, 2.0, 3.5, 4.0, 6.0].map(Some).to_vec(),
             sl: vec![Some(0.85), None],
@@ -754,14 +759,7 @@ mod tests {
     #[test]
     fn cancel_stops_the_search_and_an_unset_flag_changes_nothing() {
         let (calls, series) = fixture();
-        let windows: Vec<CallWindow<'_>> = calls
-            .iter()
-            .zip(&series)
-            .map(|(call, s)| CallWindow {
-                call,
-                candles: s.window(0..s.len()),
-            })
-            .collect();
+        let windows = whole_windows(&calls, &series);
         let grid = Grid::new(GridSpec::default(), 48.0).unwrap();
         let exec = ExecConfig::new(ExecParams::default()).unwrap();
         let opts = SearchOptions::new(exec, WalletConfig::default());

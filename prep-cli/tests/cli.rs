@@ -773,12 +773,10 @@ fn quantbot_layout_db(path: &Path) {
     }
 }
 
-#[test]
-fn quantbot_source_layout_exports_and_runs() {
-    let d = tmp("qb");
-    quantbot_layout_db(&d.join("qb.duckdb"));
+/// `export` of `DIR/qb.duckdb` in the quantbot layout, June 2025, to `DIR/out`.
+fn export_quantbot_layout(d: &Path, out: &str) {
     ok(
-        &d,
+        d,
         &[
             "export",
             "--duckdb",
@@ -790,9 +788,16 @@ fn quantbot_source_layout_exports_and_runs() {
             "--to",
             "2025-07-01",
             "--out",
-            "ds",
+            out,
         ],
     );
+}
+
+#[test]
+fn quantbot_source_layout_exports_and_runs() {
+    let d = tmp("qb");
+    quantbot_layout_db(&d.join("qb.duckdb"));
+    export_quantbot_layout(&d, "ds");
     let m = read_json(&d.join("ds/manifest.json"));
     assert_eq!(m["coverage"]["eligible"], 3);
     assert_eq!(m["callers"], serde_json::json!(["Alpha Raw", "Brook"]));
@@ -820,24 +825,7 @@ fn quantbot_layout_mint_on_two_chains() {
     )
     .unwrap();
     drop(conn);
-    let export = |out: &str| {
-        ok(
-            &d,
-            &[
-                "export",
-                "--duckdb",
-                "qb.duckdb",
-                "--source",
-                "quantbot",
-                "--from",
-                "2025-06-01",
-                "--to",
-                "2025-07-01",
-                "--out",
-                out,
-            ],
-        );
-    };
+    let export = |out: &str| export_quantbot_layout(&d, out);
     export("sorted");
     // The same rows stored in descending mint order.
     let conn = Connection::open(d.join("qb.duckdb")).unwrap();
