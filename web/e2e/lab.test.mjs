@@ -46,6 +46,14 @@ const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', hea
 async function open(query, at = base) {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('pageerror', e => { failures++; console.log('[pageerror]', e.message); });
+  // Anything the page's Content-Security-Policy blocks is a failure (Chromium reports it on
+  // the console), except the blocks a test announces in `page.cspExpected`.
+  page.cspExpected = 0; page.cspSeen = 0;
+  page.on('console', m => {
+    if (!/Content Security Policy/i.test(m.text())) return;
+    if (page.cspExpected > 0) { page.cspExpected--; page.cspSeen++; return; }
+    failures++; console.log('[csp]', m.text());
+  });
   // A main-thread watchdog: the longest gap between 10 ms ticks is a freeze of the page.
   await page.addInitScript(() => {
     window.__maxGap = 0; let last = performance.now();
@@ -91,6 +99,31 @@ function countNumbers(v) {
   if (v && typeof v === 'object') return Object.values(v).reduce((n, x) => n + countNumbers(x), 0);
   return 0;
 }
+
+await check('the page runs under its Content-Security-Policy, which blocks injected script', async () => {
+  const page = await open('');
+  const csp = await page.evaluate(() =>
+    document.querySelector('meta[http-equiv="Content-Security-Policy"]')?.content ?? '');
+  for (const part of ["default-src 'none'", "'wasm-unsafe-eval'", "object-src 'none'", "base-uri 'none'"]) {
+    assert.ok(csp.includes(part), `the policy has ${part}: ${csp}`);
+  }
+  assert.ok(!/'unsafe-inline'|'unsafe-eval'/.test(csp), `no unsafe-inline or eval: ${csp}`);
+  // The page works under it (the app mounted, the pool started), and a script put into the
+  // page as text does not run.
+  assert.equal(await page.evaluate(() => self.crossOriginIsolated), true);
+  page.cspExpected = 1;
+  const ran = await page.evaluate(() => {
+    const s = document.createElement('script');
+    s.textContent = 'window.__cspProbe = 1';
+    document.head.appendChild(s);
+    return window.__cspProbe === 1;
+  });
+  assert.equal(ran, false, 'an injected inline script ran');
+  await page.waitForTimeout(200);
+  assert.equal(page.cspSeen, 1, 'the policy reported the blocked script');
+  console.log(`     policy: ${csp}`);
+  await page.close();
+});
 
 let urlRun;
 await check('demo dataset opens from the URL, cross-origin isolated, on the worker pool', async () => {

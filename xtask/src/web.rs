@@ -308,11 +308,15 @@ fn ensure_demo_db(quantbot: &Path) -> Result<PathBuf, String> {
     Ok(db)
 }
 
-/// Builds the site into `dist/` (release, threads).
+/// Builds the site into `dist/` (release, threads) and writes its Content-Security-Policy into
+/// `dist/index.html` (`web/csp.mjs`: the hash of Trunk's inline loader, nothing else inline).
 pub fn build_site() -> Result<(), String> {
     let mut c = command("trunk", &root().join("web"), true);
     c.args(["build", "--release"]);
-    run("build the lab (trunk build --release)", c)
+    run("build the lab (trunk build --release)", c)?;
+    let mut c = command("node", &root(), false);
+    c.args(["web/csp.mjs", "dist/index.html"]);
+    run("write the lab's Content-Security-Policy (web/csp.mjs)", c)
 }
 
 /// Lints and tests of the web workspace, their counts added to `tally`. None of them can skip:
