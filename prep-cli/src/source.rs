@@ -140,17 +140,197 @@ pub enum RowOrder {
     Sorted,
 }
 
+/// What a column of a layout must hold: anything (read as text), a whole number, or a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Any,
+    Int,
+    Num,
+}
+
+impl Kind {
+    fn admits(self, data_type: &str) -> bool {
+        const INTS: [&str; 10] = [
+            "TINYINT",
+            "SMALLINT",
+            "INTEGER",
+            "BIGINT",
+            "HUGEINT",
+            "UTINYINT",
+            "USMALLINT",
+            "UINTEGER",
+            "UBIGINT",
+            "UHUGEINT",
+        ];
+        let t = data_type.to_ascii_uppercase();
+        match self {
+            Kind::Any => true,
+            Kind::Int => INTS.contains(&t.as_str()),
+            Kind::Num => {
+                INTS.contains(&t.as_str())
+                    || ["DOUBLE", "FLOAT", "REAL"].contains(&t.as_str())
+                    || t.starts_with("DECIMAL")
+            }
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Any => "any type",
+            Kind::Int => "a whole number (BIGINT, INTEGER, …)",
+            Kind::Num => "a number (DOUBLE, DECIMAL, BIGINT, …)",
+        }
+    }
+}
+
+/// A table of a layout: its schema, its name, and the columns the queries read.
+type LayoutTable = (&'static str, &'static str, &'static [(&'static str, Kind)]);
+
+/// The tables of a layout (SPEC §2.1).
+fn layout_tables(layout: SourceLayout) -> [LayoutTable; 2] {
+    use Kind::{Any, Int, Num};
+    match layout {
+        SourceLayout::Lab => [
+            (
+                "main",
+                "calls",
+                &[
+                    ("call_id", Any),
+                    ("caller", Any),
+                    ("chain", Any),
+                    ("mint", Any),
+                    ("alert_ts_ms", Int),
+                    ("price_at_alert", Num),
+                ],
+            ),
+            (
+                "main",
+                "candles",
+                &[
+                    ("chain", Any),
+                    ("mint", Any),
+                    ("interval_s", Int),
+                    ("ts", Int),
+                    ("open", Num),
+                    ("high", Num),
+                    ("low", Num),
+                    ("close", Num),
+                    ("volume", Num),
+                ],
+            ),
+        ],
+        SourceLayout::Quantbot => [
+            (
+                "canon",
+                "alerts_std",
+                &[
+                    ("alert_id", Any),
+                    ("caller_name_norm", Any),
+                    ("caller_raw_name", Any),
+                    ("chain", Any),
+                    ("mint", Any),
+                    ("alert_ts_ms", Int),
+                ],
+            ),
+            (
+                "main",
+                "ohlcv_candles_d",
+                &[
+                    ("mint", Any),
+                    ("timestamp", Int),
+                    ("open", Num),
+                    ("high", Num),
+                    ("low", Num),
+                    ("close", Num),
+                    ("volume", Num),
+                    ("interval_seconds", Int),
+                ],
+            ),
+        ],
+    }
+}
+
 impl<'a> DuckSource<'a> {
     pub fn open(
         path: &'a Path,
         layout: SourceLayout,
         spill: Option<&Path>,
     ) -> anyhow::Result<DuckSource<'a>> {
-        Ok(DuckSource {
+        let source = DuckSource {
             path,
             layout,
             conn: open_read_only(path, spill)?,
-        })
+        };
+        source.check_layout()?;
+        Ok(source)
+    }
+
+    /// One line naming the table or column when the file does not hold what the layout reads,
+    /// before any query (DuckDB's own errors span several lines and quote the SQL).
+    fn check_layout(&self) -> anyhow::Result<()> {
+        let ctx = |e| self.error(e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT table_schema, table_name, column_name, data_type \
+                 FROM information_schema.columns",
+            )
+            .map_err(ctx)?;
+        let mut columns: BTreeMap<(String, String), BTreeMap<String, String>> = BTreeMap::new();
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(ctx)?;
+        for row in rows {
+            let (schema, table, column, data_type) = row.map_err(ctx)?;
+            columns
+                .entry((schema, table))
+                .or_default()
+                .insert(column, data_type);
+        }
+        let flag = match self.layout {
+            SourceLayout::Lab => "--source lab",
+            SourceLayout::Quantbot => "--source quantbot",
+        };
+        for (schema, table, wanted) in layout_tables(self.layout) {
+            let qualified = if schema == "main" {
+                table.to_string()
+            } else {
+                format!("{schema}.{table}")
+            };
+            let list = wanted
+                .iter()
+                .map(|(c, _)| *c)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let Some(have) = columns.get(&(schema.to_string(), table.to_string())) else {
+                bail!(
+                    "{}: no table {qualified}, which {flag} reads (SPEC §2.1: {qualified}({list}))",
+                    self.path.display()
+                );
+            };
+            for &(column, kind) in wanted {
+                match have.get(column) {
+                    None => bail!(
+                        "{}: table {qualified} has no column {column} ({flag} reads {qualified}({list}))",
+                        self.path.display()
+                    ),
+                    Some(t) if !kind.admits(t) => bail!(
+                        "{}: column {qualified}.{column} is {t}; {flag} needs {}",
+                        self.path.display(),
+                        kind.name()
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(())
     }
 
     fn error(&self, e: duckdb::Error) -> anyhow::Error {

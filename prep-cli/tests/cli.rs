@@ -1576,3 +1576,71 @@ fn a_killed_run_leaves_the_previous_output_whole() {
     }
     println!("{}", report.join("\n"));
 }
+
+/// A DuckDB that does not hold what its layout reads gets one line naming the table or column
+/// and what the layout expects (exit code 1), before any query; each case is the schema written
+/// and the words the message must carry.
+#[test]
+fn duckdb_layout_errors_name_the_table_and_column() {
+    const CALLS: &str = "CREATE TABLE calls(call_id VARCHAR, caller VARCHAR, chain VARCHAR, \
+                         mint VARCHAR, alert_ts_ms BIGINT, price_at_alert DOUBLE);";
+    const CANDLES: &str = "CREATE TABLE candles(chain VARCHAR, mint VARCHAR, interval_s INTEGER, \
+                           ts BIGINT, open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, \
+                           volume DOUBLE);";
+    let cases: [(&str, String, &str, &[&str]); 5] = [
+        (
+            "no-calls",
+            CANDLES.into(),
+            "lab",
+            &["no table calls", "--source lab", "alert_ts_ms"],
+        ),
+        (
+            "ts-as-text",
+            CALLS.replace("alert_ts_ms BIGINT", "alert_ts_ms VARCHAR") + CANDLES,
+            "lab",
+            &["column calls.alert_ts_ms is VARCHAR", "whole number"],
+        ),
+        (
+            "no-volume",
+            CALLS.to_string() + &CANDLES.replace(", volume DOUBLE", ""),
+            "lab",
+            &["table candles has no column volume"],
+        ),
+        (
+            "price-as-text",
+            CALLS.to_string() + &CANDLES.replace("close DOUBLE", "close VARCHAR"),
+            "lab",
+            &["column candles.close is VARCHAR", "a number"],
+        ),
+        (
+            "lab-read-as-quantbot",
+            CALLS.to_string() + CANDLES,
+            "quantbot",
+            &["no table canon.alerts_std", "--source quantbot"],
+        ),
+    ];
+    let d = tmp("layout");
+    for (name, schema, layout, words) in cases {
+        let file = format!("{name}.duckdb");
+        Connection::open(d.join(&file))
+            .unwrap()
+            .execute_batch(&schema)
+            .unwrap();
+        let err = fails(
+            &d,
+            &[
+                "backtest",
+                "v1-baseline",
+                "--duckdb",
+                &file,
+                "--source",
+                layout,
+            ],
+            1,
+        );
+        assert!(err.contains(&file), "{name}: names the file: {err}");
+        for w in words {
+            assert!(err.contains(w), "{name}: {w:?} in {err}");
+        }
+    }
+}
