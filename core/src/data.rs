@@ -49,11 +49,20 @@ pub enum CandleError {
         gap: i64,
         interval_s: i64,
     },
+    #[error("candle {row}: ts {ts} is not a time in seconds within ±2^42 (about 139,000 years)")]
+    BadTime { row: usize, ts: i64 },
 }
+
+/// The largest candle time in seconds, either side of 1970, that the engine accepts: its
+/// milliseconds plus any horizon or time stop stay far inside `i64`.
+pub const MAX_TS_S: i64 = 1 << 42;
 
 impl Candle {
     /// Checks the candle alone: finite positive prices and a body inside the range.
     pub fn check(&self, row: usize) -> Result<(), CandleError> {
+        if !(-MAX_TS_S..=MAX_TS_S).contains(&self.ts) {
+            return Err(CandleError::BadTime { row, ts: self.ts });
+        }
         for (column, value) in [
             ("open", self.open),
             ("high", self.high),
@@ -160,5 +169,9 @@ mod tests {
             &[c(60, 1.0, 1.0, 1.0, 1.0), c(90, 1.0, 1.0, 1.0, 1.0)],
             Err("not a multiple"),
         );
+        // A time whose milliseconds would overflow (found by the dataset fuzz target).
+        check(&[c(MAX_TS_S, 1.0, 1.0, 1.0, 1.0)], Ok(()));
+        check(&[c(MAX_TS_S + 60, 1.0, 1.0, 1.0, 1.0)], Err("within ±2^42"));
+        check(&[c(i64::MIN, 1.0, 1.0, 1.0, 1.0)], Err("within ±2^42"));
     }
 }

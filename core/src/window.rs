@@ -57,8 +57,10 @@ impl Exclusion {
 }
 
 /// Index of the first candle with `ts × 1000 ≥ alert_ts_ms`. `candles` must be sorted by `ts`.
+/// Times are not validated yet here (a window is, later): the products saturate, which keeps
+/// their order, so a corrupt time far outside `MAX_TS_S` cannot overflow.
 pub fn first_at_or_after(candles: &[Candle], alert_ts_ms: i64) -> Option<usize> {
-    let i = candles.partition_point(|c| c.ts * 1000 < alert_ts_ms);
+    let i = candles.partition_point(|c| c.ts.saturating_mul(1000) < alert_ts_ms);
     (i < candles.len()).then_some(i)
 }
 
@@ -75,8 +77,11 @@ pub fn call_window(
     if e >= candles.len() {
         return None;
     }
-    let end_ms = candles[e].ts * 1000 + spec.horizon_ms;
-    let len = candles[e..].partition_point(|c| c.ts * 1000 < end_ms);
+    let end_ms = candles[e]
+        .ts
+        .saturating_mul(1000)
+        .saturating_add(spec.horizon_ms);
+    let len = candles[e..].partition_point(|c| c.ts.saturating_mul(1000) < end_ms);
     Some(e..e + len)
 }
 
@@ -96,7 +101,11 @@ pub fn classify(
         return Err(Exclusion::NoCandles);
     };
     // "Within one interval" is inclusive (SPEC §12).
-    if candles[first].ts * 1000 - call.alert_ts_ms > spec.interval_s * 1000 {
+    let late_ms = candles[first]
+        .ts
+        .saturating_mul(1000)
+        .saturating_sub(call.alert_ts_ms);
+    if late_ms > spec.interval_s * 1000 {
         return Err(Exclusion::LateStart);
     }
     let horizon_s = spec.horizon_ms as f64 / 1000.0;

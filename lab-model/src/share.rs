@@ -71,7 +71,8 @@ impl ShareLink {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let (k, v) = (percent_decode(k), percent_decode(v));
             match k.as_str() {
-                "data" => link.data = Some(v),
+                // As written (`to_query` trims it): the URL box's text without its blanks.
+                "data" => link.data = Some(v.trim().to_string()),
                 "v" => link.version = Some(v),
                 "sha" => link.sha = Some(v),
                 "caller" => link.selected.caller = Some(v),

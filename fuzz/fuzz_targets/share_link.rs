@@ -1,0 +1,8 @@
+//! `cargo fuzz run share_link`: [`harness::share_link`] on libFuzzer's inputs.
+#![no_main]
+
+#[path = "../harness.rs"]
+#[allow(dead_code)]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::share_link(data));
