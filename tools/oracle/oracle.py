@@ -665,6 +665,10 @@ def candles_valid(window, interval_s):
     prev = None
     for c in window:
         ts, o, h, l, cl = c[0], c[1], c[2], c[3], c[4]
+        # The project's reading where the SPEC gives no range (ARCHITECTURE.md, "Readings"):
+        # a time beyond ±2^42 s is invalid (Python's integers would not overflow; i64 would).
+        if abs(ts) > 2 ** 42:
+            return False
         for x in (o, h, l, cl):
             if x is None or not math.isfinite(x) or x <= 0:
                 return False

@@ -375,6 +375,14 @@ def first_passage(win, pol, entry_price, intrabar, be_offset):
     return ("time_exit" if end == tmax else "end_of_data", end, False, last, win[last][4])
 
 
+class CandleTimes(unittest.TestCase):
+    def test_times_beyond_2_42_seconds_are_invalid(self):
+        ok = [[2 ** 42 - 60, 1.0, 1.0, 1.0, 1.0], [2 ** 42, 1.0, 1.0, 1.0, 1.0]]
+        self.assertTrue(oracle.candles_valid(ok, 60))
+        self.assertFalse(oracle.candles_valid(ok + [[2 ** 42 + 60, 1.0, 1.0, 1.0, 1.0]], 60))
+        self.assertFalse(oracle.candles_valid([[-(2 ** 63), 1.0, 1.0, 1.0, 1.0]], 60))
+
+
 class Generated(unittest.TestCase):
     def test_generator_roundtrip(self):
         for seed in range(3):
