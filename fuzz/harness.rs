@@ -10,7 +10,9 @@ use quantbot_core::optimize::{search, Prepared, SearchOptions};
 use quantbot_core::policy::ExecConfig;
 use quantbot_core::store::Volumes;
 use quantbot_core::wallet::WalletConfig;
-use quantbot_format::dataset::{load_published, parse_manifest, LoadOptions, PublishedFiles};
+use quantbot_format::dataset::{
+    load_published, parse_manifest, Dataset, LoadOptions, PublishedFiles,
+};
 use quantbot_format::options::{parse_caller_groups, parse_interval, Selection};
 use quantbot_lab_model::form::Form;
 use quantbot_lab_model::share::ShareLink;
@@ -22,13 +24,16 @@ fn split(data: &[u8]) -> Option<(&[u8], &[u8])> {
     Some(rest.split_at(at))
 }
 
-/// A published dataset from bytes: `calls.parquet` and `candles.parquet` (split as [`split`]
-/// says), read as the lab reads them; when they load, a search of the default grid on its
-/// eligible calls (at most 64 of them).
-pub fn dataset(data: &[u8]) {
-    let Some((calls, candles)) = split(data) else {
-        return;
-    };
+/// The load options a dataset without a manifest is read with.
+const FALLBACK: LoadOptions = LoadOptions {
+    interval_s: 60,
+    horizon_hours: 48.0,
+    min_coverage: 0.8,
+};
+
+/// The dataset of [`dataset`]'s input, or `None` when the input is too short to split.
+pub fn load_dataset(data: &[u8]) -> Option<quantbot_format::Result<Dataset>> {
+    let (calls, candles) = split(data)?;
     let files = PublishedFiles {
         calls: ("calls.parquet".to_string(), Bytes::copy_from_slice(calls)),
         excluded: None,
@@ -37,24 +42,26 @@ pub fn dataset(data: &[u8]) {
             Bytes::copy_from_slice(candles),
         ),
     };
-    let fallback = LoadOptions {
-        interval_s: 60,
-        horizon_hours: 48.0,
-        min_coverage: 0.8,
-    };
-    let Ok(ds) = load_published(
+    Some(load_published(
         "fuzz".into(),
         None,
-        fallback,
+        FALLBACK,
         files,
         &Selection::all(),
         Volumes::Keep,
-    ) else {
+    ))
+}
+
+/// A published dataset from bytes: `calls.parquet` and `candles.parquet` (split as [`split`]
+/// says), read as the lab reads them; when they load, a search of the default grid on its
+/// eligible calls (at most 64 of them).
+pub fn dataset(data: &[u8]) {
+    let Some(Ok(ds)) = load_dataset(data) else {
         return;
     };
     let windows: Vec<_> = ds.eligible().into_iter().take(64).collect();
-    let grid = Grid::new(GridSpec::default(), fallback.horizon_hours).expect("the default grid");
-    let exec = ExecConfig::defaults(fallback.interval_s).expect("the default options");
+    let grid = Grid::new(GridSpec::default(), FALLBACK.horizon_hours).expect("the default grid");
+    let exec = ExecConfig::defaults(FALLBACK.interval_s).expect("the default options");
     let opts = SearchOptions::new(exec, WalletConfig::default());
     let prepared = Prepared::new(windows, &grid, &opts.exec);
     let _ = search(&prepared, &grid, &opts);

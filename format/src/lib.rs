@@ -7,6 +7,7 @@
 pub mod dataset;
 pub mod option_table;
 pub mod options;
+mod page_guard;
 pub mod parquet_read;
 pub mod results;
 

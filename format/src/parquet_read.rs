@@ -5,25 +5,35 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
 
 use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::sync::Arc;
+
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+};
+use parquet::arrow::{parquet_to_arrow_field_levels, ProjectionMask};
 use parquet::file::reader::ChunkReader;
 use quantbot_core::data::{Call, Candle};
 use quantbot_core::store::{Series, Volumes};
 
 use crate::dataset::{sort_by_time, Token};
+use crate::page_guard::GuardedRowGroups;
 use crate::{data, Result};
 
-/// Calls every batch of a Parquet file in turn.
+/// Batches as `parquet`'s builder reads them (its default size).
+const BATCH_ROWS: usize = 1024;
+
+/// Calls every batch of a Parquet file in turn. Every page is checked before it is decoded
+/// (`page_guard`).
 pub fn for_each_batch<R: ChunkReader + 'static>(
     name: &str,
     file: R,
     mut f: impl FnMut(&RecordBatch) -> Result<()>,
 ) -> Result<()> {
     let len = file.len();
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
         .map_err(|e| data(format!("{name}: not a readable Parquet file: {e}")))?;
     // The reader trusts these offsets (and panics on bad ones): check them first.
-    for rg in builder.metadata().row_groups() {
+    for rg in meta.metadata().row_groups() {
         for c in rg.columns() {
             let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
             let size = c.compressed_size();
@@ -41,7 +51,19 @@ pub fn for_each_batch<R: ChunkReader + 'static>(
             }
         }
     }
-    let reader = builder.build().map_err(|e| data(format!("{name}: {e}")))?;
+    let levels = parquet_to_arrow_field_levels(
+        meta.parquet_schema(),
+        ProjectionMask::all(),
+        Some(meta.schema().fields()),
+    )
+    .map_err(|e| data(format!("{name}: {e}")))?;
+    let groups = GuardedRowGroups {
+        reader: Arc::new(file),
+        metadata: meta.metadata().clone(),
+    };
+    let reader =
+        ParquetRecordBatchReader::try_new_with_row_groups(&levels, &groups, BATCH_ROWS, None)
+            .map_err(|e| data(format!("{name}: {e}")))?;
     for batch in reader {
         let batch = batch.map_err(|e| corrupt(name, e))?;
         f(&batch)?;
