@@ -404,6 +404,25 @@ pub fn search_cancellable(
     progress: &(dyn Fn(u64, u64) + Sync),
     cancel: &AtomicBool,
 ) -> Option<SearchResult> {
+    let mut result = search_callers(prepared, grid, opts, progress, cancel)?;
+    if opts.mode != Mode::PerCaller {
+        let offers = prepared.grouped_offers(&result.per_caller, opts);
+        result.grouped = grouped_result(kept_callers(&result.per_caller), &offers, opts);
+    }
+    Some(result)
+}
+
+/// The callers' results of [`search_with_progress`] without the grouped wallet
+/// (`grouped: None` in every mode): a run in parts (the CLI's memory budget) searches its
+/// callers part by part, gathers their [`GroupedOffer`]s, and runs the grouped wallet once at
+/// the end with [`grouped_result`].
+pub fn search_callers(
+    prepared: &Prepared<'_>,
+    grid: &Grid,
+    opts: &SearchOptions,
+    progress: &(dyn Fn(u64, u64) + Sync),
+    cancel: &AtomicBool,
+) -> Option<SearchResult> {
     let callers: Vec<(&str, &[usize])> = prepared
         .callers()
         .filter(|(_, calls)| calls.len() >= opts.min_calls)
@@ -433,22 +452,24 @@ pub fn search_cancellable(
         .map(|r| in_sample_len(r.calls, opts) as u64)
         .sum::<u64>()
         * size as u64;
-
-    let grouped = if opts.mode == Mode::PerCaller {
-        None
-    } else {
-        grouped_wallet(prepared, &callers, &per_caller, opts)
-    };
     Some(SearchResult {
         per_caller,
-        grouped,
+        grouped: None,
         evaluations,
         wallet_points: wallets.iter().map(|w| w.1).sum(),
         wallets: wallets.iter().map(|w| w.0).sum(),
     })
 }
 
-/// The calls the choice is made on: all of them, or the in-sample part under holdout.
+/// The kept callers' names, in order.
+pub fn kept_callers(per_caller: &[CallerResult]) -> Vec<String> {
+    per_caller
+        .iter()
+        .filter(|r| r.kept)
+        .map(|r| r.caller.clone())
+        .collect()
+}
+
 fn in_sample_len(n: usize, opts: &SearchOptions) -> usize {
     if opts.holdout_fraction > 0.0 {
         Prepared::in_sample_count(n, opts.holdout_fraction)
@@ -628,39 +649,81 @@ fn evaluate_caller(
     Some((result, (wallets, points)))
 }
 
-/// The kept callers in one shared wallet, each call under its caller's best policy (all
-/// calls, under holdout too).
-fn grouped_wallet(
-    prepared: &Prepared<'_>,
-    callers: &[(&str, &[usize])],
-    per_caller: &[CallerResult],
+/// One call of a kept caller as the grouped wallet is offered it: the call under its caller's
+/// best policy. Owned, so that a run in parts can gather the offers of every part.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupedOffer {
+    pub call_id: String,
+    pub chain: String,
+    pub mint: String,
+    pub trade: Option<Trade>,
+    pub entry_stop: Option<f64>,
+}
+
+impl Prepared<'_> {
+    /// The grouped wallet's offers of the kept callers among `per_caller` (each caller's
+    /// calls in time order, all of them under holdout too), callers in `per_caller`'s order.
+    pub fn grouped_offers(
+        &self,
+        per_caller: &[CallerResult],
+        opts: &SearchOptions,
+    ) -> Vec<GroupedOffer> {
+        let calls: Vec<(usize, usize)> = per_caller
+            .iter()
+            .filter(|r| r.kept)
+            .flat_map(|r| {
+                let idx = self
+                    .by_caller
+                    .get(r.caller.as_str())
+                    .map_or(&[][..], Vec::as_slice);
+                idx.iter().map(move |&c| (c, r.best))
+            })
+            .collect();
+        calls
+            .par_iter()
+            .map(|&(c, best)| {
+                let policy = &self.policies[best];
+                let call = self.windows[c].call;
+                GroupedOffer {
+                    call_id: call.call_id.clone(),
+                    chain: call.chain.clone(),
+                    mint: call.mint.clone(),
+                    trade: self.preps[c]
+                        .as_ref()
+                        .map(|p| p.evaluate(&opts.exec, policy)),
+                    entry_stop: policy.entry_stop(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The kept callers `names` in one shared wallet over their `offers` (SPEC §6); `None` when no
+/// caller is kept.
+pub fn grouped_result(
+    names: Vec<String>,
+    offers: &[GroupedOffer],
     opts: &SearchOptions,
 ) -> Option<GroupedResult> {
-    let mut calls = Vec::new();
-    let mut policy_of = vec![0usize; prepared.windows.len()];
-    let mut names = Vec::new();
-    for (r, (_, idx)) in per_caller.iter().zip(callers) {
-        if !r.kept {
-            continue;
-        }
-        names.push(r.caller.clone());
-        for &c in *idx {
-            policy_of[c] = r.best;
-            calls.push(c);
-        }
-    }
     if names.is_empty() {
         return None;
     }
-    let trades: Vec<Option<Trade>> = calls
-        .par_iter()
-        .map(|&c| {
-            prepared.preps[c]
-                .as_ref()
-                .map(|p| p.evaluate(&opts.exec, &prepared.policies[policy_of[c]]))
+    let offers: Vec<Offer<'_>> = offers
+        .iter()
+        .map(|o| Offer {
+            call_id: &o.call_id,
+            token: (&o.chain, &o.mint),
+            trade: o.trade.as_ref(),
+            entry_stop: o.entry_stop,
         })
         .collect();
-    let run = prepared.wallet(&calls, &trades, |c| policy_of[c], opts);
+    let run = run_wallet(
+        &offers,
+        &opts.wallet,
+        opts.exec.cost_model(),
+        opts.exec.fee_bps(),
+        opts.exec.slippage_bps(),
+    );
     Some(GroupedResult {
         callers: names,
         metrics: Metrics::of(&run),

@@ -149,11 +149,7 @@ impl Dataset {
     /// Coverage of the calls inside a selection, as JSON (see [`Dataset::coverage_json`]).
     pub fn coverage_json_of(&self, sel: &Selection) -> Value {
         let (ok, ex) = self.coverage_of(sel);
-        let mut by = Map::new();
-        for e in Exclusion::ALL {
-            by.insert(e.as_str().into(), json!(ex[e as usize]));
-        }
-        json!({"eligible": ok, "excluded": by})
+        coverage_json(ok, &ex)
     }
 
     /// Candles held in memory.
@@ -226,6 +222,15 @@ pub fn check_groups(groups: &[String], callers: &BTreeSet<String>) -> Result<()>
     Ok(())
 }
 
+/// Coverage as JSON: `{eligible, excluded: {reason: count}}` with every reason.
+pub fn coverage_json(eligible: usize, excluded: &[usize; 5]) -> Value {
+    let mut by = Map::new();
+    for e in Exclusion::ALL {
+        by.insert(e.as_str().into(), json!(excluded[e as usize]));
+    }
+    json!({"eligible": eligible, "excluded": by})
+}
+
 /// Whether a call is in the selection.
 pub fn selected(sel: &Selection, call: &Call) -> bool {
     call.alert_ts_ms >= sel.from_ms
@@ -235,6 +240,10 @@ pub fn selected(sel: &Selection, call: &Call) -> bool {
             .groups
             .as_ref()
             .is_none_or(|gs| gs.iter().any(|g| group_matches(g, &call.caller)))
+        && sel
+            .only_callers
+            .as_ref()
+            .is_none_or(|only| only.contains(&call.caller))
 }
 
 /// Sorts calls by `(alert_ts_ms, call_id)` (bytes).

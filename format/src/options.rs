@@ -2,6 +2,9 @@
 //! text, numbers, choices. The CLI fills [`V1Options`] from its flags, the lab from its form;
 //! both validate here, so a bad value gets the same message naming the same flag.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use quantbot_core::grid::{Grid, GridError, GridSpec};
 use quantbot_core::indicator::Rule;
 use quantbot_core::metrics::{Constraints, Objective};
@@ -50,6 +53,9 @@ pub struct Selection {
     pub chain: Option<String>,
     /// Caller-group entries (each matched by equal name or whole-word prefix).
     pub groups: Option<Vec<String>>,
+    /// Only these callers, by exact name: one part of a run the CLI splits by callers to stay
+    /// within its memory budget. No flag sets it, and it is not an option of the run.
+    pub only_callers: Option<Arc<BTreeSet<String>>>,
 }
 
 impl Selection {
@@ -71,6 +77,7 @@ impl Selection {
             groups: groups
                 .map(|g| parse_caller_groups(g, read_file))
                 .transpose()?,
+            only_callers: None,
         })
     }
 

@@ -10,7 +10,7 @@ use quantbot_core::robust::Robustness;
 use quantbot_core::wallet::SkipReason;
 use serde_json::{json, Map, Value};
 
-use crate::dataset::{selected, Dataset};
+use crate::dataset::{coverage_json, selected, Dataset, LoadOptions};
 use crate::options::{interval_name, Selection};
 
 /// A number, or `null` when it does not exist (or is not finite).
@@ -118,16 +118,16 @@ fn dim_values_json(values: &DimValues) -> Value {
 
 /// Every option in effect, defaults included (not the thread count or output flags, which do
 /// not change results).
-pub fn options_json(ds: &Dataset, sel: &Selection, o: &SearchOptions) -> Value {
+pub fn options_json(load: &LoadOptions, sel: &Selection, o: &SearchOptions) -> Value {
     let e = &o.exec;
     let w = &o.wallet;
     let c = &o.constraints;
     json!({
         "from": sel.from,
         "to": sel.to,
-        "interval": interval_name(ds.interval_s),
-        "horizon_hours": ds.horizon_hours,
-        "min_coverage": ds.min_coverage,
+        "interval": interval_name(load.interval_s),
+        "horizon_hours": load.horizon_hours,
+        "min_coverage": load.min_coverage,
         "chain": sel.chain,
         "caller_groups": sel.groups,
         "initial_capital": w.initial_capital(),
@@ -367,14 +367,22 @@ pub struct RunReport {
     pub grouped: Option<GroupedRow>,
 }
 
-impl RunReport {
-    pub fn new(
-        ds: &Dataset,
-        sel: &Selection,
-        grid: &Grid,
-        opts: &SearchOptions,
-        result: &SearchResult,
-    ) -> RunReport {
+/// What a run's report reads of its dataset: where it came from, how it was loaded, and the
+/// coverage and alert span of its selected calls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetSummary {
+    pub source_label: String,
+    pub manifest_sha256: Option<String>,
+    pub load: LoadOptions,
+    pub eligible: usize,
+    /// Excluded calls by reason (`Exclusion as usize`).
+    pub excluded: [usize; 5],
+    /// The first and last alert of the selected calls (ms since the epoch).
+    pub alert_span: Option<(i64, i64)>,
+}
+
+impl DatasetSummary {
+    pub fn of(ds: &Dataset, sel: &Selection) -> DatasetSummary {
         let (eligible, excluded) = ds.coverage_of(sel);
         let mut alerts = ds
             .calls
@@ -384,6 +392,49 @@ impl RunReport {
         let alert_span = alerts
             .next()
             .map(|first| alerts.fold((first, first), |(lo, hi), t| (lo.min(t), hi.max(t))));
+        DatasetSummary {
+            source_label: ds.source_label.clone(),
+            manifest_sha256: ds.manifest_sha256.clone(),
+            load: ds.load_options(),
+            eligible,
+            excluded,
+            alert_span,
+        }
+    }
+
+    /// The summary of two parts of one selection (disjoint calls of the same dataset).
+    pub fn add(&mut self, part: &DatasetSummary) {
+        self.eligible += part.eligible;
+        for (a, b) in self.excluded.iter_mut().zip(part.excluded) {
+            *a += b;
+        }
+        self.alert_span = match (self.alert_span, part.alert_span) {
+            (Some((lo, hi)), Some((l, h))) => Some((lo.min(l), hi.max(h))),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+impl RunReport {
+    pub fn new(
+        ds: &Dataset,
+        sel: &Selection,
+        grid: &Grid,
+        opts: &SearchOptions,
+        result: &SearchResult,
+    ) -> RunReport {
+        RunReport::of_summary(&DatasetSummary::of(ds, sel), sel, grid, opts, result)
+    }
+
+    /// The report of a run whose dataset is known by its summary (a run in parts adds up its
+    /// parts' summaries).
+    pub fn of_summary(
+        ds: &DatasetSummary,
+        sel: &Selection,
+        grid: &Grid,
+        opts: &SearchOptions,
+        result: &SearchResult,
+    ) -> RunReport {
         let per_caller: Vec<CallerRow> = result
             .per_caller
             .iter()
@@ -397,16 +448,16 @@ impl RunReport {
         RunReport {
             source_label: ds.source_label.clone(),
             manifest_sha256: ds.manifest_sha256.clone(),
-            options: options_json(ds, sel, opts),
+            options: options_json(&ds.load, sel, opts),
             objective: opts.objective,
             holdout_fraction: opts.holdout_fraction(),
             folds: opts.folds,
             dimensions: grid.dimensions(),
             grid_size: grid.size(),
-            eligible,
-            excluded: excluded.iter().sum(),
-            coverage: ds.coverage_json_of(sel),
-            alert_span,
+            eligible: ds.eligible,
+            excluded: ds.excluded.iter().sum(),
+            coverage: coverage_json(ds.eligible, &ds.excluded),
+            alert_span: ds.alert_span,
             per_caller,
             grouped,
         }

@@ -10,6 +10,7 @@ mod html;
 mod option_flags;
 mod output;
 mod parquet_io;
+mod parts;
 mod plan;
 mod runs;
 mod source;

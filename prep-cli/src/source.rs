@@ -731,6 +731,44 @@ fn on_builder_thread<T>(
 /// sorted (see [`build_dataset`]).
 const MERGE_FLOOR_ROWS: usize = 1 << 20;
 
+/// How many of the selected calls each caller has whose candles a load would read (a published
+/// dataset's excluded rows need none), without reading a candle: what a run in parts is
+/// planned on (`parts.rs`).
+pub fn calls_per_caller(source: &Source, sel: &Selection) -> anyhow::Result<BTreeMap<String, u64>> {
+    let mut per: BTreeMap<String, u64> = BTreeMap::new();
+    match source {
+        Source::DuckDb { path, layout } => {
+            for c in DuckSource::open(path, *layout, None)?.calls(sel)? {
+                *per.entry(c.caller).or_default() += 1;
+            }
+        }
+        Source::Data { dir } => {
+            let open = |name: &str| -> anyhow::Result<(String, File)> {
+                let path = dir.join(name);
+                let file =
+                    File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+                Ok((path.display().to_string(), file))
+            };
+            let selected =
+                read_published_calls(open("calls.parquet")?, Some(open("excluded.parquet")?), sel)
+                    .map_err(cli_error)?;
+            let mut excluded = vec![false; selected.calls.len()];
+            for (k, _) in &selected.known {
+                excluded[*k] = true;
+            }
+            for (c, _) in selected
+                .calls
+                .into_iter()
+                .zip(excluded)
+                .filter(|(_, ex)| !ex)
+            {
+                *per.entry(c.caller).or_default() += 1;
+            }
+        }
+    }
+    Ok(per)
+}
+
 /// Reads `DIR/manifest.json`.
 pub fn read_manifest(dir: &Path) -> anyhow::Result<ManifestInfo> {
     let path = dir.join("manifest.json");

@@ -4,15 +4,22 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use quantbot_core::grid::Grid;
 use quantbot_core::metrics::{Metrics, Objective};
-use quantbot_core::optimize::{search_with_progress, Prepared, SearchOptions, SearchResult};
+use quantbot_core::optimize::{
+    grouped_result, kept_callers, search_callers, CallerResult, Mode, Prepared, SearchOptions,
+    SearchResult,
+};
 use quantbot_core::store::Volumes;
 use quantbot_core::trade::Trade;
 use quantbot_core::wallet::SkipReason;
-use quantbot_format::results::{grid_points, metric_values, RunReport, METRIC_NAMES};
+use quantbot_format::dataset::coverage_json;
+use quantbot_format::results::{
+    grid_points, metric_values, DatasetSummary, RunReport, METRIC_NAMES,
+};
 use serde_json::Value;
 
 use crate::args::{Format, V1Args};
@@ -20,18 +27,19 @@ use crate::bundle::{check_bundle_dir, write_bundle};
 use crate::html;
 use crate::output::{csv_field, csv_num, fmt_opt, json_text, pct, print, render_table};
 use crate::parquet_io::{col, write_parquet, Col, NamedCol};
-use crate::plan::{self, parse_interval, Source};
-use crate::source::{load, read_manifest, LoadOptions};
+use crate::parts;
+use crate::plan::{self, parse_interval, Selection, Source};
+use crate::source::{calls_per_caller, load, read_manifest, LoadOptions};
 use crate::timings::{Stage, Timings};
 
 /// Everything a v1-baseline run produced, ready to be written: the report every writer reads,
-/// and the search's inputs and result for the per-point and per-trade Parquet files.
-pub struct Run<'a> {
+/// and the search's result and best-policy trades for the per-point and per-trade Parquet
+/// files.
+pub struct Run {
     pub report: RunReport,
     pub grid: Grid,
-    pub opts: SearchOptions,
     pub result: SearchResult,
-    pub prepared: Prepared<'a>,
+    pub best: Vec<BestTrade>,
 }
 
 pub fn run(a: &V1Args) -> anyhow::Result<()> {
@@ -48,56 +56,118 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
     let sel = plan::v1_selection(a)?;
     check_bundle_dir(&a.output)?;
     let mut t = Timings::new(a.output.timings);
-    // Exits read prices only: the volumes are held only for a rule that reads them.
-    let ds = load(
-        &source,
-        &sel,
-        LoadOptions {
-            interval_s,
-            horizon_hours,
-            min_coverage: 0.8,
-        },
-        Volumes::needed(grid.reads_volume()),
-        &mut t,
-    )?;
-    let windows = ds.eligible();
-    if windows.is_empty() {
-        anyhow::bail!(
-            "no eligible call in the selection: {}",
-            serde_json::to_string(&ds.coverage_json())?
-        );
-    }
+    let load_opts = LoadOptions {
+        interval_s,
+        horizon_hours,
+        min_coverage: 0.8,
+    };
+    // Parts of callers whose candles fit the memory budget (one part, unfiltered, when all do).
+    let parts = t.time(Stage::Load, || -> anyhow::Result<_> {
+        let per_caller = calls_per_caller(&source, &sel)?;
+        let spec = load_opts.window_spec();
+        let window = (spec.horizon_ms / (spec.interval_s.max(1) * 1000)).max(1) as u64;
+        let budget = (a.memory_budget as u64).saturating_mul(1 << 20);
+        Ok(parts::plan(&per_caller, window, budget))
+    })?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads.unwrap_or(0))
         .build()
         .context("starting the worker threads")?;
     let show_progress = !a.output.quiet && std::io::stderr().is_terminal();
-    let prepared = t.time(Stage::Prepare, || {
-        pool.install(|| Prepared::new(windows, &grid, &opts.exec))
-    });
-    let result = t.time(Stage::Search, || {
-        pool.install(|| {
-            let progress = Progress::new(show_progress);
-            let result = search_with_progress(&prepared, &grid, &opts, &|d, t| progress.tick(d, t));
-            progress.finish();
-            result
-        })
-    });
+    let mut summary: Option<DatasetSummary> = None;
+    let mut result = SearchResult {
+        per_caller: Vec::new(),
+        grouped: None,
+        evaluations: 0,
+        wallet_points: 0,
+        wallets: 0,
+    };
+    let mut offers = Vec::new();
+    let mut best = Vec::new();
+    for (k, part) in parts.iter().enumerate() {
+        let part_sel = Selection {
+            only_callers: part.clone(),
+            ..sel.clone()
+        };
+        // Exits read prices only: the volumes are held only for a rule that reads them.
+        let ds = load(
+            &source,
+            &part_sel,
+            load_opts,
+            Volumes::needed(grid.reads_volume()),
+            &mut t,
+        )?;
+        let part_summary = DatasetSummary::of(&ds, &part_sel);
+        match &mut summary {
+            Some(s) => s.add(&part_summary),
+            None => summary = Some(part_summary),
+        }
+        let windows = ds.eligible();
+        if windows.is_empty() {
+            continue;
+        }
+        let prepared = t.time(Stage::Prepare, || {
+            pool.install(|| Prepared::new(windows, &grid, &opts.exec))
+        });
+        let part_result = t.time(Stage::Search, || {
+            pool.install(|| {
+                let progress = Progress::new(show_progress, (k, parts.len()));
+                let r = search_callers(
+                    &prepared,
+                    &grid,
+                    &opts,
+                    &|d, t| progress.tick(d, t),
+                    &AtomicBool::new(false),
+                )
+                .expect("never cancelled");
+                progress.finish();
+                r
+            })
+        });
+        t.time(Stage::Search, || {
+            pool.install(|| {
+                if opts.mode != Mode::PerCaller {
+                    offers.extend(prepared.grouped_offers(&part_result.per_caller, &opts));
+                }
+                best.extend(best_trades(&prepared, &part_result.per_caller, &opts));
+            })
+        });
+        result.per_caller.extend(part_result.per_caller);
+        result.evaluations += part_result.evaluations;
+        result.wallet_points += part_result.wallet_points;
+        result.wallets += part_result.wallets;
+    }
+    let summary = summary.expect("at least one part");
+    if summary.eligible == 0 {
+        anyhow::bail!(
+            "no eligible call in the selection: {}",
+            serde_json::to_string(&coverage_json(summary.eligible, &summary.excluded))?
+        );
+    }
+    if opts.mode != Mode::PerCaller {
+        result.grouped = t.time(Stage::Search, || {
+            grouped_result(kept_callers(&result.per_caller), &offers, &opts)
+        });
+    }
     // The wallets of the grid's points, and how many of them ran: the others were shared by
     // policies with identical trades.
     let wallet_line = format!(
-        "wallets: {} run for {} grid wallets ({:.1} % shared by policies with identical trades)",
+        "wallets: {} run for {} grid wallets ({:.1} % shared by policies with identical trades){}",
         result.wallets,
         result.wallet_points,
-        100.0 * (1.0 - result.wallets as f64 / result.wallet_points.max(1) as f64)
+        100.0 * (1.0 - result.wallets as f64 / result.wallet_points.max(1) as f64),
+        if parts.len() > 1 {
+            format!("; callers in {} parts (--memory-budget)", parts.len())
+        } else {
+            String::new()
+        }
     );
     t.time(Stage::Write, || {
         let run = Run {
-            report: RunReport::new(&ds, &sel, &grid, &opts, &result),
+            report: RunReport::of_summary(&summary, &sel, &grid, &opts, &result),
             grid,
-            opts,
             result,
-            prepared,
+            best,
         };
         let json = run.report.to_json();
         print(&match a.output.format {
@@ -117,13 +187,16 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
 /// A progress bar on stderr, only on a terminal.
 struct Progress {
     on: bool,
+    /// This part and how many there are (`--memory-budget`).
+    part: (usize, usize),
     last: std::sync::Mutex<u64>,
 }
 
 impl Progress {
-    fn new(on: bool) -> Progress {
+    fn new(on: bool, part: (usize, usize)) -> Progress {
         Progress {
             on,
+            part,
             last: std::sync::Mutex::new(u64::MAX),
         }
     }
@@ -139,8 +212,12 @@ impl Progress {
         }
         *last = pct;
         let filled = (pct / 4) as usize;
+        let part = match self.part {
+            (_, 1) => String::new(),
+            (k, n) => format!(" (callers part {} of {n})", k + 1),
+        };
         eprint!(
-            "\r[{}{}] {pct:3}% {done}/{total} grid points",
+            "\r[{}{}] {pct:3}% {done}/{total} grid points{part}",
             "#".repeat(filled),
             " ".repeat(25 - filled)
         );
@@ -292,7 +369,7 @@ pub fn csv(report: &RunReport) -> String {
 const COUNTS: [&str; 2] = ["trades", "ambiguous_trades"];
 
 /// `grid.parquet`: one row per caller and policy index (SPEC §10.1).
-fn grid_parquet(path: &Path, run: &Run<'_>) -> anyhow::Result<()> {
+fn grid_parquet(path: &Path, run: &Run) -> anyhow::Result<()> {
     let mut caller = Vec::new();
     let mut index = Vec::new();
     let mut label = Vec::new();
@@ -385,23 +462,28 @@ fn grid_parquet(path: &Path, run: &Run<'_>) -> anyhow::Result<()> {
 }
 
 /// One trade of a caller's best-policy wallet, with its size.
-pub struct BestTrade<'a> {
+pub struct BestTrade {
     pub caller: String,
     pub policy_index: usize,
     pub trade: Trade,
-    pub call_id: &'a str,
+    pub call_id: String,
     pub size: f64,
     pub pnl: f64,
     /// The multiple the wallet credited (under v1: 1 + pnl / size).
     pub multiple: f64,
 }
 
-/// The trades each caller's best-policy wallet took (in-sample under holdout), with sizes.
-pub fn best_trades<'a>(run: &'a Run<'a>) -> Vec<BestTrade<'a>> {
+/// The trades each of `per_caller`'s best-policy wallets took (in-sample under holdout), with
+/// sizes.
+pub fn best_trades(
+    prepared: &Prepared<'_>,
+    per_caller: &[CallerResult],
+    opts: &SearchOptions,
+) -> Vec<BestTrade> {
     let mut out = Vec::new();
-    let frac = run.opts.holdout_fraction();
-    for r in &run.report.per_caller {
-        let Some((_, calls)) = run.prepared.callers().find(|(c, _)| *c == r.caller) else {
+    let frac = opts.holdout_fraction();
+    for r in per_caller {
+        let Some((_, calls)) = prepared.callers().find(|(c, _)| *c == r.caller) else {
             continue;
         };
         let n_in = if frac > 0.0 {
@@ -410,15 +492,15 @@ pub fn best_trades<'a>(run: &'a Run<'a>) -> Vec<BestTrade<'a>> {
             calls.len()
         };
         let calls = &calls[..n_in];
-        let trades = run.prepared.trades(calls, r.best, &run.opts.exec);
-        let wallet = run.prepared.wallet(calls, &trades, |_| r.best, &run.opts);
+        let trades = prepared.trades(calls, r.best, &opts.exec);
+        let wallet = prepared.wallet(calls, &trades, |_| r.best, opts);
         for t in &wallet.taken {
-            let call = run.prepared.windows()[calls[t.offer]].call;
+            let call = prepared.windows()[calls[t.offer]].call;
             out.push(BestTrade {
                 caller: r.caller.clone(),
                 policy_index: r.best,
                 trade: trades[t.offer].expect("a taken offer has a trade"),
-                call_id: call.call_id.as_str(),
+                call_id: call.call_id.clone(),
                 size: t.size,
                 pnl: t.pnl,
                 multiple: t.multiple,
@@ -428,19 +510,19 @@ pub fn best_trades<'a>(run: &'a Run<'a>) -> Vec<BestTrade<'a>> {
     out
 }
 
-fn trades_parquet(path: &Path, run: &Run<'_>) -> anyhow::Result<()> {
-    let rows = best_trades(run);
-    let s = |f: fn(&BestTrade<'_>) -> String| -> Vec<Option<String>> {
+fn trades_parquet(path: &Path, run: &Run) -> anyhow::Result<()> {
+    let rows = &run.best;
+    let s = |f: fn(&BestTrade) -> String| -> Vec<Option<String>> {
         rows.iter().map(|r| Some(f(r))).collect()
     };
-    let i = |f: fn(&BestTrade<'_>) -> i64| -> Vec<Option<i64>> {
+    let i = |f: fn(&BestTrade) -> i64| -> Vec<Option<i64>> {
         rows.iter().map(|r| Some(f(r))).collect()
     };
-    let x = |f: fn(&BestTrade<'_>) -> f64| -> Vec<Option<f64>> {
+    let x = |f: fn(&BestTrade) -> f64| -> Vec<Option<f64>> {
         rows.iter().map(|r| Some(f(r))).collect()
     };
     let cols = vec![
-        col(Col::Str("call_id", s(|r| r.call_id.to_string()))),
+        col(Col::Str("call_id", s(|r| r.call_id.clone()))),
         col(Col::Str("caller", s(|r| r.caller.clone()))),
         col(Col::I64("policy_index", i(|r| r.policy_index as i64))),
         col(Col::I64("entry_ts_ms", i(|r| r.trade.entry_ts_ms))),
@@ -468,7 +550,7 @@ fn trades_parquet(path: &Path, run: &Run<'_>) -> anyhow::Result<()> {
 }
 
 /// The files of the `--out-dir` bundle.
-fn write_files(dir: &Path, run: &Run<'_>, json: &Value) -> anyhow::Result<()> {
+fn write_files(dir: &Path, run: &Run, json: &Value) -> anyhow::Result<()> {
     std::fs::write(dir.join("results.json"), json_text(json)?).context("writing results.json")?;
     grid_parquet(&dir.join("grid.parquet"), run)?;
     trades_parquet(&dir.join("trades.parquet"), run)?;

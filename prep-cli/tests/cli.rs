@@ -586,6 +586,13 @@ fn usage_errors_name_the_flag() {
     assert!(err.contains("Nobody"), "{err}");
     let err = fails(d, &strs(&v1(&["--max-hold-hrs", "[72]"])), 2);
     assert!(err.contains("--max-hold-hrs"), "{err}");
+    for budget in ["0", "-5"] {
+        let err = fails(d, &strs(&v1(&["--memory-budget", budget])), 2);
+        assert!(
+            err.contains("--memory-budget") && err.contains("at least 1"),
+            "{err}"
+        );
+    }
     let err = fails(d, &["backtest", "v1-baseline", "--from", "2025-13-01"], 2);
     assert!(err.contains("--from"), "{err}");
     // SPEC §13.3: a negative K is a usage error that names the flag.
@@ -1411,6 +1418,49 @@ fn run_registry_imports_lists_and_records() {
 }
 
 /// A folder's files as (path relative to it, sha256).
+/// `--memory-budget`: a run whose candles do not fit is run in parts of callers, and writes
+/// the same bytes (stdout, results.json, grid.parquet, trades.parquet, index.html) as the run
+/// in one part: per-caller searches, best trades under holdout, and the grouped wallet over
+/// every part.
+#[test]
+fn a_run_in_parts_writes_the_same_bytes_as_one() {
+    let d = demo_dir();
+    let root = tmp("parts");
+    let run = |budget: &str, out: &str| {
+        let out = root.join(out);
+        let args = v1(&[
+            "--holdout-fraction",
+            "0.3",
+            "--memory-budget",
+            budget,
+            "--timings",
+            "--format",
+            "json",
+            "--out-dir",
+            out.to_str().unwrap(),
+        ]);
+        let o = run_in(d, &strs(&args));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let stderr = String::from_utf8(o.stderr).unwrap();
+        (o.stdout, relative_hashes(&out), stderr)
+    };
+    let (one, one_files, one_err) = run("100000", "one");
+    assert!(!one_err.contains("callers in"), "{one_err}");
+    assert_eq!(one_files.len(), 4, "{one_files:?}");
+    for budget in ["60", "1"] {
+        let (parts, files, err) = run(budget, &format!("parts-{budget}"));
+        let n: usize = err
+            .split("callers in ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no parts in: {err}"));
+        assert!(n >= 3, "--memory-budget {budget}: {n} parts");
+        assert!(one == parts, "--memory-budget {budget}: stdout differs");
+        assert_eq!(one_files, files, "--memory-budget {budget}");
+    }
+}
+
 fn relative_hashes(dir: &Path) -> BTreeMap<PathBuf, String> {
     tree_hashes(dir)
         .into_iter()
