@@ -653,6 +653,7 @@ mod tests {
                     equity: Vec::new(),
                     max_drawdown: 0.1,
                     max_open: 0,
+                    decisions: Vec::new(),
                 },
             }),
             evaluations: 6,

@@ -279,6 +279,7 @@ pub fn result_from_json(v: &Value) -> Result<SearchResult> {
                     equity: Vec::new(),
                     max_drawdown: m.max_drawdown,
                     max_open: 0,
+                    decisions: Vec::new(),
                 },
                 metrics: m,
             })

@@ -4,17 +4,21 @@
 //! - `reference.rs`: the literal candle-by-candle reference simulator, [`simulate_reference`];
 //! - `fast.rs`: the fast evaluator, [`CallPrep`], which answers a grid point from per-call
 //!   precomputation without re-scanning candles (§3.6);
-//! - `memo.rs`: the first-passage answers the fast evaluator remembers across policies.
+//! - `memo.rs`: the first-passage answers the fast evaluator remembers across policies;
+//! - `path.rs`: a trade's levels and fills as data, [`trade_path`] (the lab's candle chart).
 //!
 //! A window always starts at the entry candle `e` (position 0): see [`crate::window`].
 
 mod fast;
 mod memo;
+mod path;
 mod reference;
 mod step;
 
 pub use fast::CallPrep;
+pub use path::{trade_path, Fill, LevelPoint, TradePath};
 pub use reference::simulate_reference;
+pub use step::Stops;
 
 use crate::policy::{EntryPrice, ExecConfig};
 use crate::store::Bars;

@@ -89,8 +89,21 @@ impl Costs {
     }
 }
 
-/// The mutable state of a trade while candles are processed.
-pub(super) struct State {
+/// What a fill records besides the trade's sums: nothing for the search (`()`, compiled away),
+/// every fill for a trade's path (`path.rs`).
+pub(super) trait Record {
+    /// A fill of `frac` of the position at `px` at `ts_ms`: a take-profit level (`level`) or
+    /// the remainder's exit (`level` is `None`) for `reason`.
+    fn fill(&mut self, frac: f64, px: f64, ts_ms: i64, reason: ExitReason, level: Option<usize>);
+}
+
+impl Record for () {
+    #[inline(always)]
+    fn fill(&mut self, _: f64, _: f64, _: i64, _: ExitReason, _: Option<usize>) {}
+}
+
+/// The mutable state of a trade while candles are processed; `rec` hears every fill.
+pub(super) struct State<R: Record = ()> {
     /// Highest high of the processed candles, starting at P0.
     pub(super) peak: f64,
     pub(super) remaining: f64,
@@ -101,6 +114,16 @@ pub(super) struct State {
     pub(super) ambiguous: bool,
     pub(super) exit_ts_ms: i64,
     pub(super) reason: ExitReason,
+    pub(super) rec: R,
+}
+
+/// The stops of a trade at one moment, each when it is active (SPEC §3.3): the stop-loss, the
+/// break-even once armed, the trailing stop once activated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stops {
+    pub stop_loss: Option<f64>,
+    pub break_even: Option<f64>,
+    pub trailing: Option<f64>,
 }
 
 impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
@@ -146,6 +169,11 @@ impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
     }
 
     pub(super) fn state(&self) -> State {
+        self.state_with(())
+    }
+
+    /// [`Ctx::state`] with a recorder of fills.
+    pub(super) fn state_with<R: Record>(&self, rec: R) -> State<R> {
         State {
             peak: self.entry.p0,
             remaining: 1.0,
@@ -156,6 +184,7 @@ impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
             ambiguous: false,
             exit_ts_ms: 0,
             reason: ExitReason::EndOfData,
+            rec,
         }
     }
 
@@ -163,74 +192,112 @@ impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
         self.entry.p0 * self.levels[k].0
     }
 
+    /// The active stops before a candle whose previous candles reached `peak`.
+    #[inline(always)]
+    pub(super) fn stops(&self, peak: f64) -> Stops {
+        Stops {
+            stop_loss: self.sl_px,
+            break_even: self
+                .be_arm_px
+                .filter(|&arm| peak >= arm)
+                .map(|_| self.k.be_px),
+            trailing: self
+                .trail_factor
+                .filter(|_| peak >= self.trail_act_px)
+                .map(|tf| peak * tf),
+        }
+    }
+
     /// The stop level in force (the highest active stop) and the reason it names. On equal
     /// levels the preference is stop_loss, break_even, trailing_stop (SPEC §3.3).
-    pub(super) fn stop(&self, st: &State) -> Option<(f64, ExitReason)> {
+    #[inline(always)]
+    pub(super) fn stop<R: Record>(&self, st: &State<R>) -> Option<(f64, ExitReason)> {
+        let s = self.stops(st.peak);
         let mut best: Option<(f64, ExitReason)> = None;
         let mut consider = |px: f64, why: ExitReason| {
             if best.is_none_or(|(b, _)| px > b) {
                 best = Some((px, why));
             }
         };
-        if let Some(px) = self.sl_px {
+        if let Some(px) = s.stop_loss {
             consider(px, ExitReason::StopLoss);
         }
-        if let Some(arm) = self.be_arm_px {
-            if st.peak >= arm {
-                consider(self.k.be_px, ExitReason::BreakEven);
-            }
+        if let Some(px) = s.break_even {
+            consider(px, ExitReason::BreakEven);
         }
-        if let Some(tf) = self.trail_factor {
-            if st.peak >= self.trail_act_px {
-                consider(st.peak * tf, ExitReason::TrailingStop);
-            }
+        if let Some(px) = s.trailing {
+            consider(px, ExitReason::TrailingStop);
         }
         best
     }
 
-    fn fill(&self, st: &mut State, frac: f64, px: f64, ts_ms: i64) {
+    #[allow(clippy::too_many_arguments)]
+    fn fill<R: Record>(
+        &self,
+        st: &mut State<R>,
+        frac: f64,
+        px: f64,
+        ts_ms: i64,
+        why: ExitReason,
+        level: Option<usize>,
+    ) {
         st.gross_sum += frac * px;
         st.net_sum += self.k.tokens * frac * px * self.k.sell_factor * self.k.fee_factor;
         st.fills += 1;
         st.exit_ts_ms = ts_ms;
+        st.rec.fill(frac, px, ts_ms, why, level);
     }
 
     /// Fills every pending level at or below `bound` at `px` (the open for a gap, else the
     /// level's own price when `px` is `None`).
-    fn fill_levels(&self, st: &mut State, bound: f64, px: Option<f64>, ts_ms: i64) {
+    fn fill_levels<R: Record>(&self, st: &mut State<R>, bound: f64, px: Option<f64>, ts_ms: i64) {
         while st.next_level < self.levels.len() {
             let level = self.level_px(st.next_level);
             if level > bound {
                 break;
             }
             let frac = self.levels[st.next_level].1;
-            self.fill(st, frac, px.unwrap_or(level), ts_ms);
+            let at = st.next_level;
+            self.fill(
+                st,
+                frac,
+                px.unwrap_or(level),
+                ts_ms,
+                ExitReason::TakeProfit,
+                Some(at),
+            );
             st.remaining -= frac;
             st.next_level += 1;
         }
     }
 
     /// Whether the take-profit levels have closed the whole position.
-    fn closed(&self, st: &State) -> bool {
+    fn closed<R: Record>(&self, st: &State<R>) -> bool {
         self.ladder_complete && st.next_level == self.levels.len()
     }
 
-    fn exit_remainder(&self, st: &mut State, px: f64, ts_ms: i64, why: ExitReason) {
+    fn exit_remainder<R: Record>(&self, st: &mut State<R>, px: f64, ts_ms: i64, why: ExitReason) {
         let frac = st.remaining;
-        self.fill(st, frac, px, ts_ms);
+        self.fill(st, frac, px, ts_ms, why, None);
         st.remaining = 0.0;
         st.reason = why;
     }
 
     /// Processes candle `i` (SPEC §3.2, then §3.7, then the time limit). Returns true when the
     /// trade is over after this candle.
-    pub(super) fn step(&self, st: &mut State, i: usize, fires: bool) -> bool {
+    pub(super) fn step<R: Record>(&self, st: &mut State<R>, i: usize, fires: bool) -> bool {
         self.step_with(st, i, self.candles.prices(i), fires)
     }
 
     /// [`Ctx::step`] with candle `i`'s prices already read.
     #[inline(always)]
-    pub(super) fn step_with(&self, st: &mut State, i: usize, c: Prices, fires: bool) -> bool {
+    pub(super) fn step_with<R: Record>(
+        &self,
+        st: &mut State<R>,
+        i: usize,
+        c: Prices,
+        fires: bool,
+    ) -> bool {
         let open_ms = c.ts * 1000;
         let close_ms = open_ms + self.k.interval_ms;
         let stop = self.stop(st);
@@ -310,16 +377,16 @@ impl<'a, B: Bars + ?Sized> Ctx<'a, B> {
         false
     }
 
-    pub(super) fn finish(&self, st: &State, exit_pos: usize, low_min: f64) -> Trade {
+    pub(super) fn finish<R: Record>(&self, st: &State<R>, exit_pos: usize, low_min: f64) -> Trade {
         let p0 = self.entry.p0;
         self.finish_with(st, exit_pos, st.peak / p0, low_min / p0 - 1.0)
     }
 
     /// [`Ctx::finish`] with `peak_multiple` and `mae` already computed (they depend on the exit
     /// candle only, so the fast evaluator remembers them).
-    pub(super) fn finish_with(
+    pub(super) fn finish_with<R: Record>(
         &self,
-        st: &State,
+        st: &State<R>,
         exit_pos: usize,
         peak_multiple: f64,
         mae: f64,

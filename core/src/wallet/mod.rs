@@ -175,6 +175,20 @@ pub struct Taken {
     pub ambiguous: bool,
 }
 
+/// What the wallet did with one offer (the lab's decision log), in the order it decided.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decision {
+    /// The offer, as an index into the offers given to [`run_wallet`].
+    pub offer: usize,
+    /// `Ok(k)`: taken, as `taken[k]`; `Err(reason)`: skipped.
+    pub outcome: Result<usize, SkipReason>,
+    /// The free cash when the wallet decided (after crediting the positions that closed by
+    /// the entry).
+    pub free_cash: f64,
+    /// The positions open when it decided.
+    pub open: usize,
+}
+
 /// The wallet's history and final state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WalletRun {
@@ -189,6 +203,8 @@ pub struct WalletRun {
     pub max_drawdown: f64,
     /// The largest number of positions open at once.
     pub max_open: usize,
+    /// Every offer, taken or skipped, in the order the wallet decided.
+    pub decisions: Vec<Decision>,
 }
 
 impl WalletRun {
@@ -251,6 +267,7 @@ pub fn run_wallet(
         equity: Vec::with_capacity(offers.len()),
         max_drawdown: 0.0,
         max_open: 0,
+        decisions: Vec::with_capacity(offers.len()),
     };
     let mut free_cash = cfg.params.initial_capital;
     let mut peak_equity = cfg.params.initial_capital;
@@ -259,8 +276,19 @@ pub fn run_wallet(
     for n in 0..offers.len() {
         let k = if in_order { n } else { order[n] };
         let offer = &offers[k];
+        let decide = |run: &mut WalletRun, outcome, free_cash, open: &[Open]| {
+            if let Err(why) = outcome {
+                run.skips.push((k, why));
+            }
+            run.decisions.push(Decision {
+                offer: k,
+                outcome,
+                free_cash,
+                open: open.len(),
+            });
+        };
         let Some(trade) = offer.trade else {
-            run.skips.push((k, SkipReason::NoEntry));
+            decide(&mut run, Err(SkipReason::NoEntry), free_cash, &open);
             continue;
         };
         close_until(
@@ -271,7 +299,7 @@ pub fn run_wallet(
             &mut peak_equity,
         );
         if open.len() >= cfg.params.max_concurrent_positions as usize {
-            run.skips.push((k, SkipReason::MaxPositions));
+            decide(&mut run, Err(SkipReason::MaxPositions), free_cash, &open);
             continue;
         }
         if !cfg.params.allow_same_token
@@ -279,15 +307,17 @@ pub fn run_wallet(
                 .iter()
                 .any(|p| offers[run.taken[p.taken].offer].token == offer.token)
         {
-            run.skips.push((k, SkipReason::SameTokenOpen));
+            decide(&mut run, Err(SkipReason::SameTokenOpen), free_cash, &open);
             continue;
         }
         let size = cfg.size(free_cash, offer.entry_stop);
         // A size that is not positive (no free cash left) is below any minimum, also 0.
         if size.is_nan() || size <= 0.0 || size < cfg.params.min_executable_size {
-            run.skips.push((k, SkipReason::BelowMinSize));
+            decide(&mut run, Err(SkipReason::BelowMinSize), free_cash, &open);
             continue;
         }
+        let index = run.taken.len();
+        decide(&mut run, Ok(index), free_cash, &open);
         let (credit, pnl, multiple) = match cost_model {
             CostModel::Fills => {
                 let credit = size * trade.net_multiple;
@@ -442,6 +472,80 @@ mod tests {
         let a = summary(&offers, &cfg);
         assert_eq!(a, summary(&reversed, &cfg));
         assert!(a.1.len() >= 2, "the case exercises skips: {:?}", a.1);
+    }
+
+    /// The decision log has every offer once, in the wallet's order, and each decision is
+    /// what the state it records implies: a taken offer's size is the sizing rule on the free
+    /// cash it records, `max_positions` records a full wallet, `below_min_size` a size under
+    /// the minimum; its counts are the run's `taken` and `skip_counts`.
+    #[test]
+    fn the_decision_log_explains_every_offer() {
+        let mut rng = crate::splitmix::SplitMix64::new(5);
+        let n = 400;
+        let ids: Vec<String> = (0..n).map(|k| format!("c{k:03}")).collect();
+        let mints = ["a", "b", "c", "d", "e", "f"];
+        let trades: Vec<Trade> = (0..n)
+            .map(|k| {
+                let entry = 60 * k as i64 + rng.below(90) as i64;
+                trade(
+                    entry,
+                    entry + 60 + rng.below(3000) as i64,
+                    0.3 + 2.0 * rng.unit(),
+                )
+            })
+            .collect();
+        let offers: Vec<Offer<'_>> = (0..n)
+            .map(|k| Offer {
+                call_id: &ids[k],
+                token: ("solana", rng.pick(&mints)),
+                trade: (!rng.chance(0.05)).then_some(&trades[k]),
+                entry_stop: rng.chance(0.5).then_some(0.9),
+            })
+            .collect();
+        let cfg = WalletConfig::new(WalletParams {
+            initial_capital: 1000.0,
+            max_allocation_pct: 0.3,
+            max_risk_per_trade: 40.0,
+            max_concurrent_positions: 4,
+            min_executable_size: 60.0,
+            ..WalletParams::default()
+        })
+        .unwrap();
+        let run = run_wallet(&offers, &cfg, CostModel::Fills, 30.0, 10.0);
+        let mut seen = vec![0; n];
+        let mut taken = 0;
+        let mut skipped = [0u32; 4];
+        for d in &run.decisions {
+            seen[d.offer] += 1;
+            match d.outcome {
+                Ok(k) => {
+                    assert_eq!(k, taken, "taken in order");
+                    let t = &run.taken[k];
+                    assert_eq!(t.offer, d.offer);
+                    assert_eq!(t.size, cfg.size(d.free_cash, offers[d.offer].entry_stop));
+                    assert!(d.open < 4);
+                    taken += 1;
+                }
+                Err(why) => {
+                    match why {
+                        SkipReason::NoEntry => assert!(offers[d.offer].trade.is_none()),
+                        SkipReason::MaxPositions => assert_eq!(d.open, 4),
+                        SkipReason::BelowMinSize => {
+                            assert!(cfg.size(d.free_cash, offers[d.offer].entry_stop) < 60.0)
+                        }
+                        SkipReason::SameTokenOpen => assert!(d.open > 0),
+                    }
+                    skipped[why as usize] += 1;
+                }
+            }
+        }
+        assert!(seen.iter().all(|&s| s == 1), "every offer decided once");
+        assert_eq!(taken, run.taken.len());
+        assert_eq!(skipped, run.skip_counts());
+        assert!(
+            skipped.iter().all(|&c| c > 0),
+            "every reason exercised: {skipped:?}"
+        );
     }
 
     /// The defaults with `f` applied give `expected`.
