@@ -55,7 +55,7 @@ const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', hea
 // A page in a context of its own, recording what a test asserts on: every request (and the
 // foreign dataset's, which the context answers from the tiny folder with CORS), dialogs, page
 // errors, and Content-Security-Policy violations.
-async function open(query, mode = 'pool', { slowWorkers = 0 } = {}) {
+async function open(query, mode = 'pool', { slowWorkers = 0, eagerGlue = false } = {}) {
   const base = BASES[mode];
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   const seen = { requests: [], foreign: [], dialogs: [], errors: [], csp: [] };
@@ -69,6 +69,17 @@ async function open(query, mode = 'pool', { slowWorkers = 0 } = {}) {
     return route.fulfill({ status: 200, body: fs.readFileSync(file),
       headers: { 'Access-Control-Allow-Origin': '*', 'Content-Type': 'application/octet-stream' } });
   });
+  if (eagerGlue) {
+    // The one worker's glue without its queue: each message handled as it arrives, so a load
+    // that came before the engine would find none. The page must not send one that early.
+    await context.route('**/solo-worker.js', async route => {
+      const glue = fs.readFileSync(path.join(dist, 'solo-worker.js'), 'utf8');
+      const queued = 'queue = queue.then(() => handle(e.data)).then((reply) => self.postMessage(reply));';
+      if (!glue.includes(queued)) throw new Error('solo-worker.js no longer has the queue this test removes');
+      await route.fulfill({ status: 200, contentType: 'text/javascript',
+        body: glue.replace(queued, 'handle(e.data).then((reply) => self.postMessage(reply));') });
+    });
+  }
   const page = await context.newPage();
   page.seen = seen;
   page.on('request', r => seen.requests.push(r.url()));
@@ -251,21 +262,25 @@ for (const mode of ['pool', 'one worker']) {
 
 // The tiny dataset through a link, on both backends: the start-up races (issue 20). The data
 // must wait for the workers: on the pool, a small dataset could reach `rayon::spawn` before the
-// pool exists (and hang on "decoding…"); so each backend also opens it with workers that take
-// 2 s longer to start than the data takes to arrive.
+// pool exists (and hang on "decoding…"); the one worker must not be sent a load before its
+// engine is loaded. So each backend also opens it with workers that take 2 s longer to start
+// than the data takes to arrive, and the one worker once more with a glue that does not queue.
 const tinyResults = {};
 for (const mode of ['pool', 'one worker']) {
+  const runs = [{}, { slowWorkers: 2000 }, {}, { slowWorkers: 2000 }];
+  if (mode === 'one worker') runs.push({ slowWorkers: 2000, eagerGlue: true });
   await check(`${mode}: a tiny dataset opened by a link reaches results, also when the workers start late`, async () => {
-    for (const slowWorkers of [0, 2000, 0, 2000]) {
+    for (const how of runs) {
       const t0 = Date.now();
-      const page = await open('?data=e2e-tiny/&run=1', mode, { slowWorkers });
+      const page = await open('?data=e2e-tiny/&run=1', mode, how);
+      const said = `workers ${how.slowWorkers ?? 0} ms late${how.eagerGlue ? ', a glue without its queue' : ''}`;
       const r = await settled(page, 30000);
-      assert.equal(r.loadError, '', `load (workers ${slowWorkers} ms late)`);
-      assert.equal(r.runError, '', `run (workers ${slowWorkers} ms late)`);
+      assert.equal(r.loadError, '', `load (${said})`);
+      assert.equal(r.runError, '', `run (${said})`);
       const res = JSON.parse(r.results);
       assert.ok(res.per_caller.length > 0);
       tinyResults[mode] = JSON.stringify(res.per_caller);
-      console.log(`     ${mode}, workers ${slowWorkers} ms late: ${res.per_caller.length} callers, results ${((Date.now() - t0) / 1000).toFixed(1)} s after opening`);
+      console.log(`     ${mode}, ${said}: ${res.per_caller.length} callers, results ${((Date.now() - t0) / 1000).toFixed(1)} s after opening`);
       await assertClean(page, `${mode} tiny`);
       await page.closeAll();
     }
@@ -298,7 +313,7 @@ for (const mode of ['pool', 'one worker']) {
     await page.closeAll();
   });
 
-  await check(`${mode}: a dataset too large for the page is refused from its size, before it is read`, async () => {
+  await check(`${mode}: a dataset too large for the page is refused from its size, before it is read (link and file input)`, async () => {
     const page = await open('?data=e2e-big/&run=1', mode);
     const t0 = Date.now();
     const r = await settled(page);
@@ -306,6 +321,14 @@ for (const mode of ['pool', 'one worker']) {
     assert.match(r.loadError, new RegExp(`^\\S*e2e-big/candles\\.parquet is ${(BIG / 1e6).toFixed(1)} MB \\([0-9.]+ MB with the dataset's other files\\): more than the 1000 MB a dataset may take in this page; export fewer calls or a shorter date range, or use the CLI$`));
     console.log(`     ${mode}: refused in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${r.loadError}`);
     await assertClean(page, 'big dataset');
+    // The same folder's files through the file input: refused from the file's size.
+    await page.setInputFiles('#files', FILES.map(f => path.join(bigDir, f)));
+    await page.waitForFunction(() => /candles\.parquet is/.test(document.querySelector('#load-error').textContent),
+      null, { timeout: 30000 });
+    assert.equal((await page.textContent('#load-error')).trim(),
+      `candles.parquet is ${(BIG / 1e6).toFixed(1)} MB (${((BIG + fs.statSync(path.join(bigDir, 'calls.parquet')).size
+        + fs.statSync(path.join(bigDir, 'manifest.json')).size + fs.statSync(path.join(bigDir, 'excluded.parquet')).size) / 1e6).toFixed(1)} MB ` +
+      "with the dataset's other files): more than the 1000 MB a dataset may take in this page; export fewer calls or a shorter date range, or use the CLI");
     await page.closeAll();
   });
 }
