@@ -1,12 +1,14 @@
 //! The browser lab's UI model as plain types, so every rule the page follows has a native test:
 //! the options form generated from the option table ([`form`]), the share link ([`share`]),
-//! the run's size, memory budget and backend ([`run`]), result tables ([`table`]) and their
+//! whether a dataset URL opens by itself or asks first ([`origin`]), the run's size, memory
+//! budget, dataset size limit and backend ([`run`]), result tables ([`table`]) and their
 //! rows ([`rows`]), the caller leaderboard of SPEC §13 ([`leaderboard`]), and the typed messages between the page and its one worker ([`messages`]).
 //! The lab's components (`web/`) only render what these return.
 
 pub mod form;
 pub mod leaderboard;
 pub mod messages;
+pub mod origin;
 pub mod rows;
 pub mod run;
 pub mod share;

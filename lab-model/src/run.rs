@@ -132,6 +132,61 @@ impl Backend {
     }
 }
 
+/// The most bytes of files one dataset may bring into the page, all its files together. The
+/// page holds those bytes while it decodes them into candles (about as many bytes again, held
+/// compact), beside up to [`Backend::memory_budget`] of results, inside wasm32's 4 GiB; so a
+/// load is refused from its `Content-Length` (or a picked file's size) before any byte is read,
+/// and, when the size was not given, as soon as the bytes read pass it.
+pub const DATASET_LIMIT: u64 = 1_000_000_000;
+
+/// The bytes of one dataset's files read so far, checked against [`DATASET_LIMIT`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DataBudget {
+    read: u64,
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+impl DataBudget {
+    /// Bytes read so far.
+    pub fn read(&self) -> u64 {
+        self.read
+    }
+
+    /// Before reading `name`, whose size is known to be `bytes` (its `Content-Length` or the
+    /// file's size): refused, with the message the page shows, when the dataset would pass
+    /// the limit.
+    pub fn admit(&self, name: &str, bytes: u64) -> Result<(), String> {
+        let total = self.read.saturating_add(bytes);
+        if total <= DATASET_LIMIT {
+            return Ok(());
+        }
+        Err(refusal(&format!("{name} is {}", mb(bytes)), total))
+    }
+
+    /// `bytes` more of `name` read (whose size was not given, or not kept to): refused once
+    /// the dataset passes the limit, so the page stops reading there.
+    pub fn take(&mut self, name: &str, so_far_in_file: u64, bytes: u64) -> Result<(), String> {
+        let total = self.read.saturating_add(bytes);
+        if total > DATASET_LIMIT {
+            let file = so_far_in_file.saturating_add(bytes);
+            return Err(refusal(&format!("{name} is more than {}", mb(file)), total));
+        }
+        self.read = total;
+        Ok(())
+    }
+}
+
+fn refusal(what: &str, total: u64) -> String {
+    format!(
+        "{what} ({} with the dataset's other files): more than the {} a dataset may take in this page; export fewer calls or a shorter date range, or use the CLI",
+        mb(total),
+        format_args!("{} MB", DATASET_LIMIT / 1_000_000)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +249,32 @@ mod tests {
             s.describe(Backend::Solo, 150),
             "30 grid points · 300 (call, policy) evaluations in sample"
         );
+    }
+
+    #[test]
+    fn a_dataset_over_the_limit_is_refused_before_and_while_it_is_read() {
+        let mut b = DataBudget::default();
+        // Known sizes: admitted up to the limit in all, refused beyond it, before reading.
+        assert_eq!(b.admit("calls.parquet", DATASET_LIMIT), Ok(()));
+        b.take("calls.parquet", 0, 400_000_000).unwrap();
+        assert_eq!(b.admit("candles.parquet", 600_000_000), Ok(()));
+        assert_eq!(
+            b.admit("candles.parquet", 3_221_225_472),
+            Err("candles.parquet is 3221.2 MB (3621.2 MB with the dataset's other files): more than the 1000 MB a dataset may take in this page; export fewer calls or a shorter date range, or use the CLI".into())
+        );
+        // Unknown sizes: counted chunk by chunk, refused at the chunk that passes the limit.
+        b.take("candles.parquet", 0, 599_000_000).unwrap();
+        assert_eq!(b.read(), 999_000_000);
+        let e = b
+            .take("candles.parquet", 599_000_000, 2_000_000)
+            .unwrap_err();
+        assert!(
+            e.starts_with("candles.parquet is more than 601.0 MB (1001.0 MB with the dataset's other files): more than the 1000 MB"),
+            "{e}"
+        );
+        assert_eq!(b.read(), 999_000_000);
+        // No overflow on absurd sizes.
+        assert!(b.admit("x", u64::MAX).is_err());
+        assert!(b.take("x", u64::MAX, u64::MAX).is_err());
     }
 }

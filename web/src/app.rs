@@ -1,6 +1,6 @@
 //! The lab's page: reads the link it was opened with, chooses the backend, starts the workers
-//! and the default load, and lays out the components. A link with `run=1` runs through the same
-//! guard as the Run button.
+//! and the default load (a link's dataset on another origin only once the user confirms), and
+//! lays out the components. A link with `run=1` runs through the same guard as the Run button.
 
 use leptos::prelude::*;
 use quantbot_lab_model::run::Backend;
@@ -44,19 +44,23 @@ pub fn App() -> impl IntoView {
     );
     let lab = Lab::new(backend, ShareLink::parse(&search()));
     backend::start(lab);
-    // The bundled demo dataset (or the link's) opens by default.
+    // The bundled demo dataset (or the link's) opens by default; a link's folder on another
+    // origin waits for the user's click.
     if query_param("autoload").as_deref() != Some("0") {
-        load::load_url(lab);
+        load::open_from_link(lab);
     }
+    // A link's `run=1`, once workers and data are ready: through the Run button's guard, and
+    // when it refuses, its message shows under the button as a click's would.
     let autorun = StoredValue::new(lab.link.with_value(|l| l.run));
     Effect::new(move |_| {
         if autorun.get_value()
             && lab.workers.get().is_some()
             && lab.loaded.with(Option::is_some)
             && !lab.running.get()
+            && !lab.loading.get()
         {
             autorun.set_value(false);
-            backend::run(lab);
+            backend::run_or_say(lab);
         }
     });
     view! {

@@ -1,6 +1,6 @@
 //! Where the lab's work runs, chosen once (`quantbot_lab_model::run::Backend`): on the pool of
 //! workers sharing the page's engine, or on the one worker with its own. Components call
-//! `start`, `run` and `cancel` here and `load::load_url`/`load_files`, and never branch on
+//! `start`, `run` and `cancel` here and `load::open_confirmed`/`load_files`, and never branch on
 //! isolation.
 
 use std::sync::atomic::Ordering;
@@ -36,6 +36,8 @@ pub fn start(lab: Lab) {
     match lab.backend {
         Backend::Pool { threads } => spawn_local(async move {
             let p = crate::init_thread_pool(threads);
+            // Loads and runs await this same promise before they reach the pool.
+            job::pool_starting(p.clone());
             match wasm_bindgen_futures::JsFuture::from(p).await {
                 Ok(_) => lab.workers.set(Some(threads)),
                 Err(e) => lab.workers_error.set(Some(format!(
@@ -156,17 +158,18 @@ fn finish_run(lab: Lab, out: RunOutput, secs: f64, used: u32) {
 }
 
 /// Starts a run of the form's grid, if nothing blocks it (the one guard of every path: the
-/// button and a share link).
-pub fn run(lab: Lab) {
-    if lab.run_blocker().is_some() {
-        return;
+/// button, a share link, a reload); else returns the blocker's message, the one the page shows
+/// under the Run button.
+pub fn run(lab: Lab) -> Result<(), String> {
+    if let Some(why) = lab.run_blocker() {
+        return Err(why);
     }
     let Some(data) = lab.loaded.get_untracked() else {
-        return;
+        return Err("no data is loaded".into());
     };
     let (h, i) = lab.dims();
     let Ok(options) = lab.form.with_untracked(|f| f.options(h, i)) else {
-        return;
+        return Err("fix the fields marked above to run".into());
     };
     let prog = Arc::new(Progress::default());
     lab.progress.set_value(prog.clone());
@@ -186,7 +189,7 @@ pub fn run(lab: Lab) {
             lab.running.set(false);
             lab.run_error.set(Some(e));
         }
-        return;
+        return Ok(());
     }
     let poll = prog.clone();
     let ticker = set_interval_with_handle(
@@ -212,6 +215,15 @@ pub fn run(lab: Lab) {
             Err(e) => lab.run_error.set(Some(e)),
         }
     });
+    Ok(())
+}
+
+/// [`run`], or the blocker's message under the Run button when it does not start (what a click
+/// and a link's `run=1` do).
+pub fn run_or_say(lab: Lab) {
+    if let Err(why) = run(lab) {
+        lab.run_error.set(Some(why));
+    }
 }
 
 /// Cancels a run: no new block of work starts on the pool; the one worker is stopped and

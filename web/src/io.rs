@@ -1,7 +1,10 @@
 //! Bytes into the page: `fetch` of a dataset URL and the user's files (file picker or drag and
-//! drop). Errors name the URL or file.
+//! drop), each counted against the dataset size limit before and while it is read. Errors name
+//! the URL or file.
 
 use js_sys::Uint8Array;
+use quantbot_lab_model::origin::Resolved;
+use quantbot_lab_model::run::DataBudget;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
@@ -14,13 +17,50 @@ fn js_text(e: wasm_bindgen::JsValue) -> String {
         .unwrap_or_else(|| format!("{e:?}"))
 }
 
-/// Fetches a URL, on the page or in a worker; `Ok(None)` when the server answers 404.
-pub async fn fetch_bytes(url: &str) -> Result<Option<Vec<u8>>, String> {
+/// The origin of the page or worker this runs in (`self.origin`).
+pub fn own_origin() -> String {
+    js_sys::Reflect::get(&js_sys::global(), &"origin".into())
+        .ok()
+        .and_then(|o| o.as_string())
+        .unwrap_or_else(|| "null".into())
+}
+
+/// `url` as the platform's URL parser (the one `fetch` uses) reads it against `base`; `None`
+/// when it is not a URL.
+pub fn resolve(url: &str, base: &str) -> Option<Resolved> {
+    let u = web_sys::Url::new_with_base(url, base).ok()?;
+    Some(Resolved {
+        href: u.href(),
+        protocol: u.protocol(),
+        origin: u.origin(),
+    })
+}
+
+/// Fetches a URL, on the page or in a worker; `Ok(None)` when the server answers 404. A URL
+/// of this page's origin is fetched in `same-origin` mode (a redirect elsewhere fails); any
+/// other only in CORS mode and without credentials (the page asked the user first, see
+/// `quantbot_lab_model::origin`). The body is refused by its `Content-Length` before any byte
+/// is read, or as soon as the bytes read pass `budget`'s limit, and is read chunk by chunk
+/// into wasm memory, never copied whole first.
+pub async fn fetch_bytes(url: &str, budget: &mut DataBudget) -> Result<Option<Vec<u8>>, String> {
+    let init = web_sys::RequestInit::new();
+    let here = js_sys::Reflect::get(&js_sys::global(), &"location".into())
+        .and_then(|l| js_sys::Reflect::get(&l, &"href".into()))
+        .ok()
+        .and_then(|h| h.as_string())
+        .unwrap_or_default();
+    let same = resolve(url, &here).is_some_and(|r| r.origin == own_origin());
+    if same {
+        init.set_mode(web_sys::RequestMode::SameOrigin);
+    } else {
+        init.set_mode(web_sys::RequestMode::Cors);
+        init.set_credentials(web_sys::RequestCredentials::Omit);
+    }
     let global = js_sys::global();
     let request = if let Some(w) = global.dyn_ref::<web_sys::Window>() {
-        w.fetch_with_str(url)
+        w.fetch_with_str_and_init(url, &init)
     } else if let Some(w) = global.dyn_ref::<web_sys::WorkerGlobalScope>() {
-        w.fetch_with_str(url)
+        w.fetch_with_str_and_init(url, &init)
     } else {
         return Err(format!("{url}: nothing here can fetch"));
     };
@@ -28,24 +68,75 @@ pub async fn fetch_bytes(url: &str) -> Result<Option<Vec<u8>>, String> {
         .await
         .map_err(|e| format!("{url}: {}", js_text(e)))?;
     let resp: web_sys::Response = resp.dyn_into().map_err(|_| format!("{url}: no response"))?;
+    let drop_body = |resp: &web_sys::Response| {
+        if let Some(b) = resp.body() {
+            let _ = b.cancel();
+        }
+    };
     if resp.status() == 404 {
+        drop_body(&resp);
         return Ok(None);
     }
     if !resp.ok() {
+        drop_body(&resp);
         return Err(format!("{url}: HTTP {}", resp.status()));
     }
-    let buf = JsFuture::from(resp.array_buffer().map_err(js_text)?)
-        .await
+    let length = resp
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = length {
+        if let Err(e) = budget.admit(url, n) {
+            drop_body(&resp);
+            return Err(e);
+        }
+    }
+    let Some(body) = resp.body() else {
+        return Ok(Some(Vec::new()));
+    };
+    let reader = web_sys::ReadableStreamDefaultReader::new(&body)
         .map_err(|e| format!("{url}: {}", js_text(e)))?;
-    Ok(Some(Uint8Array::new(&buf).to_vec()))
+    // Admitted above, so at most the limit (a compressed body may still decode to more).
+    let mut out = Vec::with_capacity(length.unwrap_or(0) as usize);
+    loop {
+        let chunk = JsFuture::from(reader.read())
+            .await
+            .map_err(|e| format!("{url}: {}", js_text(e)))?;
+        let done = js_sys::Reflect::get(&chunk, &"done".into())
+            .ok()
+            .and_then(|d| d.as_bool())
+            .unwrap_or(true);
+        if done {
+            break;
+        }
+        let value: Uint8Array = js_sys::Reflect::get(&chunk, &"value".into())
+            .ok()
+            .and_then(|v| v.dyn_into().ok())
+            .ok_or_else(|| format!("{url}: the body is not bytes"))?;
+        let n = value.length() as usize;
+        if let Err(e) = budget.take(url, out.len() as u64, n as u64) {
+            let _ = reader.cancel();
+            return Err(e);
+        }
+        let start = out.len();
+        out.resize(start + n, 0);
+        value.copy_to(&mut out[start..]);
+    }
+    Ok(Some(out))
 }
 
-/// Reads a file the user picked or dropped.
-pub async fn file_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
+/// Reads a file the user picked or dropped, if its size leaves the dataset within `budget`.
+pub async fn file_bytes(file: &web_sys::File, budget: &mut DataBudget) -> Result<Vec<u8>, String> {
+    let name = file.name();
+    budget.admit(&name, file.size() as u64)?;
     let buf = JsFuture::from(file.array_buffer())
         .await
-        .map_err(|e| format!("{}: {}", file.name(), js_text(e)))?;
-    Ok(Uint8Array::new(&buf).to_vec())
+        .map_err(|e| format!("{name}: {}", js_text(e)))?;
+    let bytes = Uint8Array::new(&buf);
+    budget.take(&name, 0, bytes.length() as u64)?;
+    Ok(bytes.to_vec())
 }
 
 /// Milliseconds since the page started.

@@ -9,7 +9,7 @@ use quantbot_core::grid::Grid;
 use quantbot_core::optimize::{search_cancellable, Prepared, SearchOptions, SearchResult};
 use quantbot_core::store::Volumes;
 use quantbot_format::dataset::{
-    load_published, parse_manifest, Dataset, LoadOptions, ManifestInfo, PublishedFiles,
+    load_published, parse_manifest, selected, Dataset, LoadOptions, ManifestInfo, PublishedFiles,
 };
 use quantbot_format::options::{no_files, V1Options};
 use quantbot_format::results::results_json;
@@ -37,10 +37,38 @@ pub fn install_panic_hook() {
     }));
 }
 
-/// [`on_pool`] that gives up with the panic's message when a worker dies instead of hanging.
+thread_local! {
+    /// The page's pool as it starts (`init_thread_pool`'s promise), once [`pool_starting`] was
+    /// told of it.
+    static POOL: std::cell::RefCell<Option<js_sys::Promise>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Records the promise of the pool the page is starting, which every job of
+/// [`on_pool_checked`] awaits first.
+pub fn pool_starting(promise: js_sys::Promise) {
+    POOL.with(|p| *p.borrow_mut() = Some(promise));
+}
+
+/// Waits until the page's pool exists. Before it does, `rayon::spawn` would make rayon's own
+/// global pool of the page's thread alone, which never runs the job (the page waits on it, not
+/// in it): a small dataset read before the workers started would hang on "decoding…", and the
+/// real pool could no longer be made. A promise can be awaited any number of times.
+async fn pool_ready() -> Result<(), String> {
+    let Some(p) = POOL.with(|p| p.borrow().clone()) else {
+        return Ok(());
+    };
+    wasm_bindgen_futures::JsFuture::from(p)
+        .await
+        .map(|_| ())
+        .map_err(|_| "the worker pool did not start, so nothing can run".into())
+}
+
+/// [`on_pool`] that gives up with the panic's message when a worker dies instead of hanging,
+/// and that starts the job only once the page's pool exists ([`pool_ready`]).
 pub async fn on_pool_checked<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, String> {
+    pool_ready().await?;
     let (tx, mut rx) = futures_channel::oneshot::channel();
     rayon::spawn(move || {
         let _ = tx.send(f());
@@ -136,16 +164,21 @@ pub fn decode(label: String, files: RawFiles, fallback: LoadOptions) -> Result<L
 }
 
 /// Eligible calls per caller inside the options' selection (none when it does not parse).
+/// Counted from the calls' status, not their windows: in one-worker mode the page holds the
+/// calls without their candles, and the memory guard must see the same callers there.
 pub fn calls_per_caller(ds: &Dataset, options: &V1Options) -> Vec<usize> {
     let Ok(sel) = options.selection(&no_files) else {
         return Vec::new();
     };
-    let Ok(windows) = ds.selected_windows(&sel) else {
+    // An unknown caller group is an error of the selection (the form shows it).
+    if sel.groups.is_some() && ds.selected_windows(&sel).is_err() {
         return Vec::new();
-    };
+    }
     let mut by: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-    for w in &windows {
-        *by.entry(w.call.caller.as_str()).or_default() += 1;
+    for (call, status) in ds.calls.iter().zip(&ds.status) {
+        if status.is_ok() && selected(&sel, call) {
+            *by.entry(call.caller.as_str()).or_default() += 1;
+        }
     }
     by.into_values().collect()
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use quantbot_format::Error;
 use quantbot_lab_model::form::Form;
+use quantbot_lab_model::origin::Opening;
 use quantbot_lab_model::run::{Backend, RunSize};
 use quantbot_lab_model::share::{Selected, ShareLink};
 
@@ -24,6 +25,8 @@ pub struct Lab {
     pub workers_error: RwSignal<Option<String>>,
 
     pub data_url: RwSignal<String>,
+    /// The link's folder on another origin, waiting for the user's click (`Opening::Ask`).
+    pub data_ask: RwSignal<Option<Opening>>,
     pub files_interval: RwSignal<String>,
     pub loaded: RwSignal<Option<Data>>,
     pub loading: RwSignal<bool>,
@@ -72,6 +75,7 @@ impl Lab {
         Lab {
             backend,
             data_url: RwSignal::new(link.data.clone().unwrap_or_else(|| "data/demo/".into())),
+            data_ask: RwSignal::new(None),
             selected: RwSignal::new(link.selected.clone()),
             link: StoredValue::new(link),
             workers: RwSignal::new(None),

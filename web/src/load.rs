@@ -1,6 +1,8 @@
 //! Loading a dataset, by either backend: a published folder by URL, or the user's files. The
 //! pool reads the bytes on the page and decodes them on the workers; the one worker is sent
-//! the sources and reads them itself.
+//! the sources and reads them itself. Either way the files are counted against the dataset
+//! size limit (`quantbot_lab_model::run::DataBudget`) as they are read, and a link's folder on
+//! another origin is opened only after the user confirms (`quantbot_lab_model::origin`).
 
 use std::sync::Arc;
 
@@ -9,9 +11,10 @@ use leptos::task::spawn_local;
 use quantbot_format::dataset::LoadOptions;
 use quantbot_format::options::parse_interval;
 use quantbot_lab_model::messages::{folder_sources, Source, ToWorker};
-use quantbot_lab_model::run::Backend;
+use quantbot_lab_model::origin::{opening, Opening};
+use quantbot_lab_model::run::{Backend, DataBudget};
 
-use crate::io::{fetch_bytes, file_bytes, now_ms, publish, wasm_memory_bytes};
+use crate::io::{fetch_bytes, file_bytes, now_ms, own_origin, publish, resolve, wasm_memory_bytes};
 use crate::job::{self, on_pool_checked, Loaded, RawFiles};
 use crate::lab::Lab;
 use crate::solo;
@@ -25,6 +28,7 @@ pub(crate) fn loaded(lab: Lab, data: Loaded, status: String) {
 }
 
 fn begin_load(lab: Lab, status: String) {
+    lab.data_ask.set(None);
     lab.loading.set(true);
     lab.load_error.set(None);
     lab.load_status.set(status);
@@ -70,29 +74,60 @@ fn decode_on_pool(lab: Lab, label: String, files: RawFiles) {
     });
 }
 
-/// The dataset folder of the URL box, resolved against the page (a worker needs absolute URLs).
-fn folder_url(lab: Lab) -> String {
+/// The folder of the URL box, as typed with a `/` at its end.
+fn folder_text(lab: Lab) -> String {
     let mut base = lab.data_url.get_untracked().trim().to_string();
     if !base.ends_with('/') {
         base.push('/');
     }
-    let page = web_sys::window()
+    base
+}
+
+fn page_href() -> String {
+    web_sys::window()
         .and_then(|w| w.location().href().ok())
-        .unwrap_or_default();
-    web_sys::Url::new_with_base(&base, &page)
-        .map(|u| u.href())
-        .unwrap_or(base)
+        .unwrap_or_default()
+}
+
+/// The dataset folder of the URL box, resolved against the page (a worker needs absolute URLs).
+fn folder_url(lab: Lab) -> String {
+    let base = folder_text(lab);
+    resolve(&base, &page_href()).map_or(base, |r| r.href)
+}
+
+/// What the page may do with the URL box's folder by itself.
+fn box_opening(lab: Lab) -> Opening {
+    let text = folder_text(lab);
+    opening(&text, resolve(&text, &page_href()).as_ref(), &own_origin())
+}
+
+/// Opens the folder of the link the page was opened with (or the bundled demo): at once when
+/// it is on the page's origin; one on another origin is shown with a question and opened only
+/// when the user clicks ([`open_confirmed`]), so a link cannot make the page contact another
+/// site, or run on its data, by itself.
+pub fn open_from_link(lab: Lab) {
+    match box_opening(lab) {
+        Opening::Now => load_url(lab),
+        ask @ Opening::Ask { .. } => lab.data_ask.set(Some(ask)),
+        Opening::Refused(why) => lab.load_error.set(Some(why)),
+    }
+}
+
+/// The user's click on Open, or on the question's button: the click is the consent, so any
+/// http(s) folder opens.
+pub fn open_confirmed(lab: Lab) {
+    match box_opening(lab) {
+        Opening::Refused(why) => {
+            lab.data_ask.set(None);
+            lab.load_error.set(Some(why));
+        }
+        Opening::Now | Opening::Ask { .. } => load_url(lab),
+    }
 }
 
 /// Opens the dataset folder of the URL box.
-pub fn load_url(lab: Lab) {
-    let label = {
-        let mut b = lab.data_url.get_untracked().trim().to_string();
-        if !b.ends_with('/') {
-            b.push('/');
-        }
-        b
-    };
+fn load_url(lab: Lab) {
+    let label = folder_text(lab);
     let sources = folder_sources(&folder_url(lab));
     begin_load(lab, format!("fetching {label}…"));
     if lab.backend == Backend::Solo {
@@ -108,9 +143,10 @@ pub fn load_url(lab: Lab) {
     }
     spawn_local(async move {
         let mut files = RawFiles::default();
+        let mut budget = DataBudget::default();
         for s in sources {
             let url = s.url.clone().unwrap_or_default();
-            match fetch_bytes(&url).await {
+            match fetch_bytes(&url, &mut budget).await {
                 Ok(Some(b)) => {
                     files.add(&s.name, b);
                 }
@@ -170,8 +206,9 @@ pub fn load_files(lab: Lab, list: web_sys::FileList) {
     }
     spawn_local(async move {
         let mut raw = RawFiles::default();
+        let mut budget = DataBudget::default();
         for f in &files {
-            match file_bytes(f).await {
+            match file_bytes(f, &mut budget).await {
                 Ok(b) => {
                     raw.add(&f.name(), b);
                 }

@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use quantbot_format::dataset::LoadOptions;
 use quantbot_lab_model::messages::{FromWorker, Source, ToWorker};
+use quantbot_lab_model::run::DataBudget;
 use quantbot_lab_model::share::ShareLink;
 use wasm_bindgen::prelude::*;
 
@@ -19,6 +20,8 @@ thread_local! {
     static DATA: RefCell<Option<Rc<Loaded>>> = const { RefCell::new(None) };
     /// On the page: the one worker.
     static WORKER: RefCell<Option<web_sys::Worker>> = const { RefCell::new(None) };
+    /// On the page: messages held until the worker's engine is loaded (its `ready`), in order.
+    static HELD: RefCell<Option<Vec<js_sys::Object>>> = const { RefCell::new(None) };
 }
 
 /// In the worker: answers one message of the page (every message but `init`, which the glue
@@ -49,14 +52,15 @@ async fn load(
     DATA.with(|d| d.borrow_mut().take());
     let mut raw = RawFiles::default();
     let mut next_file = files.iter();
+    let mut budget = DataBudget::default();
     for s in sources {
         let bytes = match &s.url {
-            Some(url) => fetch_bytes(url).await?,
+            Some(url) => fetch_bytes(url, &mut budget).await?,
             None => {
                 let f = next_file
                     .next()
                     .ok_or_else(|| format!("{}: the file did not reach the worker", s.name))?;
-                Some(file_bytes(&f.unchecked_into::<web_sys::File>()).await?)
+                Some(file_bytes(&f.unchecked_into::<web_sys::File>(), &mut budget).await?)
             }
         };
         match bytes {
@@ -125,6 +129,9 @@ pub fn start(on_message: impl Fn(FromWorker) + 'static) -> Result<(), String> {
     let worker = web_sys::Worker::new_with_options("solo-worker.js", &opts)
         .map_err(|e| format!("the worker did not start: {e:?}"))?;
     let handler = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+        // The first answer is to `init`: `ready`, or the error that the engine did not load
+        // (then the held messages get that error from the worker too).
+        release_held();
         on_message(FromWorker::decode(
             &e.data().as_string().unwrap_or_default(),
         ))
@@ -132,22 +139,54 @@ pub fn start(on_message: impl Fn(FromWorker) + 'static) -> Result<(), String> {
     worker.set_onmessage(Some(handler.as_ref().unchecked_ref()));
     handler.forget();
     WORKER.with(|w| *w.borrow_mut() = Some(worker));
-    post(&ToWorker::Init { module, wasm }, None)
+    HELD.with(|h| *h.borrow_mut() = Some(Vec::new()));
+    send(&envelope(&ToWorker::Init { module, wasm }, None))
 }
 
-/// On the page: sends a message, with the user's files for a load of local files.
-pub fn post(msg: &ToWorker, files: Option<js_sys::Array>) -> Result<(), String> {
+fn envelope(msg: &ToWorker, files: Option<js_sys::Array>) -> js_sys::Object {
     let envelope = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&envelope, &"msg".into(), &msg.encode().into());
     if let Some(f) = files {
         let _ = js_sys::Reflect::set(&envelope, &"files".into(), &f);
     }
+    envelope
+}
+
+fn send(envelope: &js_sys::Object) -> Result<(), String> {
     WORKER.with(|w| match w.borrow().as_ref() {
         Some(w) => w
-            .post_message(&envelope)
+            .post_message(envelope)
             .map_err(|e| format!("the worker did not take the message: {e:?}")),
         None => Err("the worker is not running".into()),
     })
+}
+
+/// The worker answered `init`: the held messages go, in the order they were posted (a no-op
+/// afterwards).
+fn release_held() {
+    for envelope in HELD.with(|h| h.borrow_mut().take()).unwrap_or_default() {
+        // The worker is running (it just answered), so it takes them.
+        let _ = send(&envelope);
+    }
+}
+
+/// On the page: sends a message, with the user's files for a load of local files. Until the
+/// worker has answered `init` (its engine loaded), the message is held on the page and sent
+/// after: a load never reaches the worker before its engine, whatever the glue does with
+/// messages that come early.
+pub fn post(msg: &ToWorker, files: Option<js_sys::Array>) -> Result<(), String> {
+    let envelope = envelope(msg, files);
+    let held = HELD.with(|h| match h.borrow_mut().as_mut() {
+        Some(held) => {
+            held.push(envelope.clone());
+            true
+        }
+        None => false,
+    });
+    if held {
+        return Ok(());
+    }
+    send(&envelope)
 }
 
 /// On the page: stops the worker (it cannot hear a message while it computes).
@@ -157,4 +196,5 @@ pub fn stop() {
             w.terminate();
         }
     });
+    HELD.with(|h| h.borrow_mut().take());
 }

@@ -354,6 +354,19 @@ pub fn test(quantbot: &Path, tally: &mut Tally) -> Result<(), String> {
         .arg(quantbot)
         .arg("docs/lab.png");
     crate::tally::run_counting("lab end-to-end in headless Chromium", c, None, tally)?;
+    // The lab's guards (issue 20): share links with markup in every field, another origin's
+    // dataset, sizes over the page's limits, and a tiny dataset (the demo's first day, 11
+    // calls) on both backends, which the start-up races would hang.
+    let tiny = root().join("target/e2e-tiny");
+    export(
+        quantbot,
+        "2025-05-01",
+        &tiny,
+        "tiny dataset for the security test",
+    )?;
+    let mut c = command("node", &root(), false);
+    c.arg("web/e2e/security.test.mjs").arg("dist").arg(&tiny);
+    crate::tally::run_counting("lab security in headless Chromium", c, None, tally)?;
     // The static server itself: malformed paths, and nothing outside its folder.
     let mut c = command("node", &root(), false);
     c.arg("web/e2e/serve.test.mjs");

@@ -1,10 +1,12 @@
-//! The data panel: a dataset folder by URL, or the user's own files (picker or drop), the load's
-//! status, and the summary of what is loaded.
+//! The data panel: a dataset folder by URL, or the user's own files (picker or drop), the
+//! question before a link's folder on another origin is opened, the load's status, and the
+//! summary of what is loaded.
 
 use leptos::prelude::*;
 use quantbot_core::select::format_ts_ms;
 use quantbot_core::window::Exclusion;
 use quantbot_format::options::interval_name;
+use quantbot_lab_model::origin::Opening;
 
 use crate::job::Loaded;
 use crate::lab::Lab;
@@ -19,10 +21,29 @@ pub fn DataPanel(lab: Lab) -> impl IntoView {
             <div class="row">
                 <label>"Dataset folder URL "
                     <input id="data-url" type="text" size="40" prop:value=move || lab.data_url.get()
-                        on:input=move |ev| lab.data_url.set(event_target_value(&ev)) />
+                        on:input=move |ev| {
+                            // The question was about the link's folder, not this text.
+                            lab.data_ask.set(None);
+                            lab.data_url.set(event_target_value(&ev));
+                        } />
                 </label>
-                <button id="load-url" on:click=move |_| load::load_url(lab) disabled=busy>"Open"</button>
+                <button id="load-url" on:click=move |_| load::open_confirmed(lab) disabled=busy>"Open"</button>
             </div>
+            {move || {
+                let runs = lab.link.with_value(|l| l.run);
+                lab.data_ask.get().and_then(|ask| {
+                    let question = ask.question(runs)?;
+                    let Opening::Ask { origin, .. } = ask else { return None };
+                    Some(view! {
+                        <div id="data-confirm" class="confirm">
+                            <p>{question}</p>
+                            <button id="data-confirm-open" on:click=move |_| load::open_confirmed(lab)>
+                                "Open the dataset from "{origin}
+                            </button>
+                        </div>
+                    })
+                })
+            }}
             <div class="row drop"
                 on:dragover=move |ev: web_sys::DragEvent| ev.prevent_default()
                 on:drop=move |ev: web_sys::DragEvent| {

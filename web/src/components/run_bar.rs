@@ -32,7 +32,7 @@ pub fn RunBar(lab: Lab) -> impl IntoView {
     view! {
         <p id="run-size">{size_line}</p>
         <div class="row">
-            <button id="run" on:click=move |_| backend::run(lab) disabled=move || lab.run_blocker().is_some()>"Run"</button>
+            <button id="run" on:click=move |_| backend::run_or_say(lab) disabled=move || lab.run_blocker().is_some()>"Run"</button>
             <button id="cancel" on:click=move |_| backend::cancel(lab) disabled=move || !lab.running.get()>"Cancel"</button>
             <progress id="progress" max="1" prop:value=move || lab.progress_pct.get()></progress>
             <span id="progress-text">{move || format!("{:.0} %", lab.progress_pct.get() * 100.0)}</span>
