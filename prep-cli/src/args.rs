@@ -166,8 +166,8 @@ pub struct V1Args {
     pub threads: Option<usize>,
     /// Memory for candles, in MB: past it the callers are run in parts, each loaded and
     /// searched in turn (the same results, more reading). A caller is never split.
-    #[arg(long, value_name = "MB", default_value_t = crate::parts::DEFAULT_BUDGET_MB as i64, allow_negative_numbers = true)]
-    pub memory_budget: i64,
+    #[arg(long, value_name = "MB", default_value_t = crate::parts::DEFAULT_BUDGET_MB as f64, allow_negative_numbers = true)]
+    pub memory_budget: f64,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -173,6 +173,7 @@ fn write_candles(
                         min_ts,
                         order,
                         true,
+                        None,
                         |ch, mi| {
                             let ch = pass.unwrap_or(ch);
                             mints.get(mi).is_some_and(|chains| chains.contains(&ch))

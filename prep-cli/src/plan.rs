@@ -102,10 +102,10 @@ pub fn search_options(a: &V1Args, interval_s: i64) -> anyhow::Result<SearchOptio
     if a.threads == Some(0) {
         return Err(usage_at("--threads", "must be at least 1"));
     }
-    if a.memory_budget < 1 {
+    if !(a.memory_budget.is_finite() && a.memory_budget > 0.0) {
         return Err(usage_at(
             "--memory-budget",
-            format!("must be at least 1 (MB), got {}", a.memory_budget),
+            format!("must be a positive number of MB, got {}", a.memory_budget),
         ));
     }
     v1_options(a)?.search_options(interval_s).map_err(cli_error)

@@ -94,8 +94,16 @@ struct LayoutSql {
     calls: &'static str,
     callers: &'static str,
     candles: &'static str,
+    /// Appended to `candles` for a part of the callers (`--memory-budget`): only the mints
+    /// some call of the part's callers names (bound as one text, the names joined by
+    /// [`PART_SEPARATOR`]), so that DuckDB drops the other tokens' rows itself.
+    part: &'static str,
     name: &'static str,
 }
+
+/// The separator of the callers' names bound to [`LayoutSql::part`] (the ASCII unit
+/// separator; a part whose names hold it is read without the filter).
+const PART_SEPARATOR: char = '\u{1f}';
 
 fn layout_sql(layout: SourceLayout) -> LayoutSql {
     match layout {
@@ -109,6 +117,8 @@ fn layout_sql(layout: SourceLayout) -> LayoutSql {
                       CAST(open AS DOUBLE), CAST(high AS DOUBLE), CAST(low AS DOUBLE), \
                       CAST(close AS DOUBLE), CAST(volume AS DOUBLE) \
                       FROM candles WHERE interval_s = ? AND ts >= ?",
+            part: " AND CAST(mint AS VARCHAR) IN (SELECT CAST(mint AS VARCHAR) FROM calls \
+                   WHERE list_contains(string_split(?, chr(31)), CAST(caller AS VARCHAR)))",
             name: "lab (tables calls and candles)",
         },
         SourceLayout::Quantbot => LayoutSql {
@@ -126,6 +136,9 @@ fn layout_sql(layout: SourceLayout) -> LayoutSql {
                       CAST(open AS DOUBLE), CAST(high AS DOUBLE), CAST(low AS DOUBLE), \
                       CAST(close AS DOUBLE), CAST(volume AS DOUBLE) \
                       FROM ohlcv_candles_d WHERE interval_seconds = ? AND \"timestamp\" >= ?",
+            part: " AND CAST(mint AS VARCHAR) IN (SELECT CAST(mint AS VARCHAR) \
+                   FROM canon.alerts_std WHERE list_contains(string_split(?, chr(31)), \
+                   CAST(COALESCE(caller_name_norm, caller_raw_name) AS VARCHAR)))",
             name: "quantbot (view canon.alerts_std and table ohlcv_candles_d)",
         },
     }
@@ -404,7 +417,8 @@ impl<'a> DuckSource<'a> {
     /// runs (rows in any order), and a run's rows in any time order: `on_run` deals with that.
     /// Rows without a mint, chain or time are skipped; NULL prices read NaN, which validation
     /// rejects (SPEC §12). Without `volume` the volume column is not read (volumes read 0).
-    /// `on_run` returning `Break` stops the stream.
+    /// `on_run` returning `Break` stops the stream. With `part` (some callers), DuckDB leaves
+    /// out the rows of mints no call of theirs names ([`LayoutSql::part`]).
     #[allow(clippy::too_many_arguments)]
     pub fn candle_runs(
         &self,
@@ -412,13 +426,26 @@ impl<'a> DuckSource<'a> {
         min_ts: i64,
         order: RowOrder,
         volume: bool,
+        part: Option<&BTreeSet<String>>,
         mut wanted: impl FnMut(&str, &str) -> bool,
         mut on_run: impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>,
     ) -> anyhow::Result<ControlFlow<()>> {
-        let base = layout_sql(self.layout).candles;
+        let sql_of = layout_sql(self.layout);
         let ctx = |e| self.error(e);
+        let names = part
+            .filter(|p| p.iter().all(|c| !c.contains(PART_SEPARATOR)))
+            .map(|p| {
+                p.iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(&PART_SEPARATOR.to_string())
+            });
+        let base = match &names {
+            Some(_) => format!("{}{}", sql_of.candles, sql_of.part),
+            None => sql_of.candles.to_string(),
+        };
         let sql = match order {
-            RowOrder::Table => base.to_string(),
+            RowOrder::Table => base,
             RowOrder::Sorted => {
                 // A sort needs room to work in; what does not fit is spilled to disk.
                 self.conn.execute_batch(DUCKDB_SORT_SETTINGS).map_err(ctx)?;
@@ -426,9 +453,11 @@ impl<'a> DuckSource<'a> {
             }
         };
         let mut stmt = self.conn.prepare(&sql).map_err(ctx)?;
-        let stream = stmt
-            .stream_arrow(params![interval_s, min_ts])
-            .map_err(ctx)?;
+        let stream = match &names {
+            Some(names) => stmt.stream_arrow(params![interval_s, min_ts, names]),
+            None => stmt.stream_arrow(params![interval_s, min_ts]),
+        }
+        .map_err(ctx)?;
         let by_mint = self.layout == SourceLayout::Quantbot;
         let (mut chain_key, mut mint_key) = (String::new(), String::new());
         // Whether the current run's token is wanted; None before the first row.
@@ -599,7 +628,14 @@ fn load_duckdb(
     let mut calls = src.calls(sel)?;
     let mut order = RowOrder::Table;
     let builder = loop {
-        match build_dataset(&src, calls, opts, volumes, order)? {
+        match build_dataset(
+            &src,
+            calls,
+            opts,
+            volumes,
+            order,
+            sel.only_callers.as_deref(),
+        )? {
             Built::Done(b) => break b,
             Built::Disordered(back) => {
                 calls = back;
@@ -630,6 +666,7 @@ fn build_dataset(
     opts: LoadOptions,
     volumes: Volumes,
     order: RowOrder,
+    part: Option<&BTreeSet<String>>,
 ) -> anyhow::Result<Built> {
     let Some(first) = calls.first() else {
         return Ok(Built::Done(DatasetBuilder::new(opts, volumes, calls)));
@@ -658,6 +695,7 @@ fn build_dataset(
             min_ts,
             order,
             volumes == Volumes::Keep,
+            part,
             |ch, mi| {
                 mints
                     .get(mi)

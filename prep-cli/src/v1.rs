@@ -66,7 +66,7 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
         let per_caller = calls_per_caller(&source, &sel)?;
         let spec = load_opts.window_spec();
         let window = (spec.horizon_ms / (spec.interval_s.max(1) * 1000)).max(1) as u64;
-        let budget = (a.memory_budget as u64).saturating_mul(1 << 20);
+        let budget = (a.memory_budget * f64::from(1u32 << 20)) as u64;
         Ok(parts::plan(&per_caller, window, budget))
     })?;
     let pool = rayon::ThreadPoolBuilder::new()

@@ -586,10 +586,10 @@ fn usage_errors_name_the_flag() {
     assert!(err.contains("Nobody"), "{err}");
     let err = fails(d, &strs(&v1(&["--max-hold-hrs", "[72]"])), 2);
     assert!(err.contains("--max-hold-hrs"), "{err}");
-    for budget in ["0", "-5"] {
+    for budget in ["0", "-5", "NaN"] {
         let err = fails(d, &strs(&v1(&["--memory-budget", budget])), 2);
         assert!(
-            err.contains("--memory-budget") && err.contains("at least 1"),
+            err.contains("--memory-budget") && err.contains("positive"),
             "{err}"
         );
     }
@@ -812,6 +812,17 @@ fn quantbot_source_layout_exports_and_runs() {
     let from_db = backtest_json(&d, "v1-baseline", &qb);
     let from_data = backtest_json(&d, "v1-baseline", &["--data", "ds"]);
     assert_eq!(from_db["per_caller"], from_data["per_caller"]);
+    // In parts (one caller each: the layout's own filter of a part's mints), the same JSON.
+    let parts = [
+        &["backtest", "v1-baseline"][..],
+        &qb,
+        &["--memory-budget", "0.1", "--timings", "--format", "json"],
+    ]
+    .concat();
+    let o = run_in(&d, &parts);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("callers in 2 parts"), "{stderr}");
+    assert_eq!(serde_json::from_slice::<Value>(&o.stdout).unwrap(), from_db);
     let b = backtest_json(&d, "baseline", &qb);
     assert_eq!(b["overall"]["ok"], 3);
 }
