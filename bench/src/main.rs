@@ -24,12 +24,12 @@ use rayon::prelude::*;
 use quantbot_core::data::Candle;
 use quantbot_core::grid::Grid;
 use quantbot_core::metrics::{Metrics, Scored};
-use quantbot_core::optimize::{search, Prepared, SearchOptions};
+use quantbot_core::optimize::{run_offers, search, Prepared, SearchOptions};
 use quantbot_core::policy::ExecConfig;
 use quantbot_core::sim::{simulate_reference, CallPrep};
 use quantbot_core::store::Series;
 use quantbot_core::trade::Trade;
-use quantbot_core::wallet::{run_wallet, wallet_metrics, Book, Offer, Scratch, WalletTrade};
+use quantbot_core::wallet::{wallet_metrics, Book, Offer, Scratch, WalletTrade};
 
 use quantbot_bench::workload::{indicator_grid, standard_grid, Workload};
 use quantbot_bench::{digest, options, windows};
@@ -236,13 +236,7 @@ fn reference_search(
                                 entry_stop: policies[index].entry_stop(),
                             })
                             .collect();
-                        let run = run_wallet(
-                            &offers,
-                            &opts.wallet,
-                            opts.exec.cost_model(),
-                            opts.exec.fee_bps(),
-                            opts.exec.slippage_bps(),
-                        );
+                        let run = run_offers(&offers, &opts);
                         let metrics = Metrics::of(&run);
                         Scored {
                             index,

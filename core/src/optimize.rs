@@ -248,13 +248,7 @@ impl<'a> Prepared<'a> {
                 }
             })
             .collect();
-        run_wallet(
-            &offers,
-            &opts.wallet,
-            opts.exec.cost_model(),
-            opts.exec.fee_bps(),
-            opts.exec.slippage_bps(),
-        )
+        run_offers(&offers, opts)
     }
 
     /// Scores the policies `range` over `calls`. The trades are computed call by call (every
@@ -649,6 +643,17 @@ fn evaluate_caller(
     Some((result, (wallets, points)))
 }
 
+/// [`run_wallet`] under a run's wallet and cost options.
+pub fn run_offers(offers: &[Offer<'_>], opts: &SearchOptions) -> WalletRun {
+    run_wallet(
+        offers,
+        &opts.wallet,
+        opts.exec.cost_model(),
+        opts.exec.fee_bps(),
+        opts.exec.slippage_bps(),
+    )
+}
+
 /// One call of a kept caller as the grouped wallet is offered it: the call under its caller's
 /// best policy. Owned, so that a run in parts can gather the offers of every part.
 #[derive(Debug, Clone, PartialEq)]
@@ -717,13 +722,7 @@ pub fn grouped_result(
             entry_stop: o.entry_stop,
         })
         .collect();
-    let run = run_wallet(
-        &offers,
-        &opts.wallet,
-        opts.exec.cost_model(),
-        opts.exec.fee_bps(),
-        opts.exec.slippage_bps(),
-    );
+    let run = run_offers(&offers, opts);
     Some(GroupedResult {
         callers: names,
         metrics: Metrics::of(&run),

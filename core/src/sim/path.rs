@@ -5,6 +5,7 @@
 //! the trade at the end is the reference simulator's, bit for bit.
 
 use super::entry;
+use super::reference::fires;
 use super::step::{Costs, Ctx, Record, Stops};
 use crate::data::Candle;
 use crate::policy::{ExecConfig, Policy};
@@ -66,12 +67,7 @@ pub fn trade_path(
     let entry = entry(window, cfg)?;
     let costs = Costs::new(entry, cfg);
     let ctx = Ctx::new(window, entry, &costs, policy);
-    let mut fires = vec![false; window.len()];
-    if let Some(rule) = &policy.params().indicator {
-        for j in rule.fire_positions(window) {
-            fires[j as usize] = true;
-        }
-    }
+    let fires = fires(window, policy);
     let mut st = ctx.state_with(Vec::new());
     if ctx.last < entry.first_checked {
         // A close entry with no later candle before the deadline: the remainder exits at the

@@ -38,11 +38,17 @@ pub fn simulate_reference(
     let entry = entry(window, cfg)?;
     let costs = Costs::new(entry, cfg);
     let ctx = Ctx::new(window, entry, &costs, policy);
+    Ok(ctx.run_reference(&fires(window, policy)))
+}
+
+/// Whether the policy's indicator rule fires on each candle of `window` (all false without a
+/// rule), computed from the candles as the reference simulator does.
+pub(super) fn fires(window: &[Candle], policy: &Policy) -> Vec<bool> {
     let mut fires = vec![false; window.len()];
     if let Some(rule) = &policy.params().indicator {
         for j in rule.fire_positions(window) {
             fires[j as usize] = true;
         }
     }
-    Ok(ctx.run_reference(&fires))
+    fires
 }
