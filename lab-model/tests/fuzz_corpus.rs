@@ -85,3 +85,17 @@ fn the_pages_that_made_parquet_panic_are_refused_with_a_message() {
         println!("{file}: {err}");
     }
 }
+
+/// The seed in the encodings `export` writes since session 8 (`BYTE_STREAM_SPLIT` prices,
+/// `DELTA_BINARY_PACKED` times) loads, so the fuzzer mutates pages those decoders read.
+#[test]
+fn the_seed_in_the_exports_encodings_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus/dataset/seed-session8-bss-delta");
+    let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let ds = harness::load_dataset(&data)
+        .expect("long enough to split")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ds.calls.len(), 2);
+    assert_eq!(ds.candle_count(), 48);
+}
