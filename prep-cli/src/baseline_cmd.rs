@@ -338,6 +338,9 @@ fn run_json(ds: &Dataset, a: &BaselineArgs, horizon_hours: f64) -> Value {
 }
 
 pub fn run(a: &BaselineArgs) -> anyhow::Result<()> {
+    // The flags as typed, whatever the source: a --data folder has its own interval and may
+    // shorten the horizon, but an impossible value is still a usage error (SPEC §8).
+    config(a, a.interval_seconds, a.horizon_hours)?;
     let source = Source::from_args(&a.source);
     let (interval_s, horizon_hours) = match &source {
         Source::Data { dir } => {

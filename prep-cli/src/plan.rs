@@ -110,8 +110,18 @@ pub fn v1_selection(a: &V1Args) -> anyhow::Result<Selection> {
     v1_options(a)?.selection(&read_file).map_err(cli_error)
 }
 
-/// Fails (exit 1) when `dir` exists and is not empty, unless `force`.
+/// Fails (exit 1) when `dir` exists and is not empty, unless `force`, or cannot be created
+/// because a file stands where one of its parent folders should be.
 pub fn check_out_dir(dir: &Path, force: bool) -> anyhow::Result<()> {
+    // A file where a folder of the path should be, found before any work: say which (the
+    // system's "File exists" would name neither the output nor the culprit).
+    if let Some(file) = dir.ancestors().skip(1).find(|a| a.is_file()) {
+        anyhow::bail!(
+            "cannot create {}: {} is a file, not a folder",
+            dir.display(),
+            file.display()
+        );
+    }
     if force {
         return Ok(());
     }
