@@ -7,7 +7,7 @@ use std::ops::Range;
 use parquet::file::reader::ChunkReader;
 use quantbot_core::data::{Call, Candle};
 use quantbot_core::optimize::CallWindow;
-use quantbot_core::policy::hours_to_ms;
+use quantbot_core::policy::{hours_to_ms, MAX_HOLD_HOURS};
 use quantbot_core::select::group_matches;
 use quantbot_core::store::{Series, Volumes};
 use quantbot_core::window::{classify, duplicate_flags, Exclusion, WindowSpec};
@@ -424,9 +424,9 @@ pub fn parse_manifest(name: &str, bytes: &[u8]) -> Result<ManifestInfo> {
         )));
     }
     let horizon_hours = num("horizon_hours")?;
-    if !(horizon_hours > 0.0 && horizon_hours <= 10_000.0) {
+    if !(horizon_hours > 0.0 && horizon_hours <= MAX_HOLD_HOURS) {
         return Err(data(format!(
-            "{name}: horizon_hours {horizon_hours} must be above 0 and at most 10000"
+            "{name}: horizon_hours {horizon_hours} must be above 0 and at most {MAX_HOLD_HOURS}"
         )));
     }
     let min_coverage = v["selection"]["min_coverage"].as_f64().unwrap_or(0.8);

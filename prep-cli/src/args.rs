@@ -161,7 +161,7 @@ pub struct V1Args {
     #[command(flatten)]
     pub options: OptionFlags,
 
-    /// Worker threads [default: all cores].
+    /// Worker threads, at most 1024 [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
     #[command(flatten)]

@@ -84,13 +84,13 @@ pub fn config(
             "--interval-seconds: {interval_s} must be positive"
         )));
     }
-    if !(horizon_hours.is_finite() && horizon_hours > 0.0) {
+    if !(horizon_hours > 0.0 && horizon_hours <= MAX_HOLD_HOURS) {
         return Err(usage(format!(
-            "--horizon-hours: {horizon_hours} must be positive"
+            "--horizon-hours: {horizon_hours} must be above 0 and at most {MAX_HOLD_HOURS}"
         )));
     }
     use quantbot_core::baseline::{BaselineError, BaselineParams};
-    use quantbot_core::policy::{ExecError, PolicyError};
+    use quantbot_core::policy::{ExecError, PolicyError, MAX_HOLD_HOURS};
     BaselineConfig::new(BaselineParams {
         interval_s,
         horizon_hours,

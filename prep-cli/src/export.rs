@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use quantbot_core::data::{Call, Candle};
+use quantbot_core::policy::MAX_HOLD_HOURS;
 use quantbot_core::window::{duplicate_flags, Exclusion};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -27,9 +28,10 @@ use quantbot_format::hex;
 
 pub fn run(a: &ExportArgs) -> anyhow::Result<()> {
     let interval_s = parse_interval(&a.interval)?;
-    if !(a.horizon_hours.is_finite() && a.horizon_hours > 0.0) {
+    // At most what a manifest may say, so that the dataset written can be read.
+    if !(a.horizon_hours > 0.0 && a.horizon_hours <= MAX_HOLD_HOURS) {
         return Err(usage(format!(
-            "--horizon-hours: {} must be positive",
+            "--horizon-hours: {} must be above 0 and at most {MAX_HOLD_HOURS}",
             a.horizon_hours
         )));
     }

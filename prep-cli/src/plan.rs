@@ -97,10 +97,22 @@ pub fn grid(a: &V1Args, horizon_hours: f64) -> anyhow::Result<Grid> {
     v1_options(a)?.grid(horizon_hours).map_err(cli_error)
 }
 
+/// The most worker threads `--threads` takes.
+pub const MAX_THREADS: usize = 1024;
+
 /// Run options of `backtest v1-baseline`.
 pub fn search_options(a: &V1Args, interval_s: i64) -> anyhow::Result<SearchOptions> {
-    if a.threads == Some(0) {
-        return Err(usage_at("--threads", "must be at least 1"));
+    match a.threads {
+        Some(0) => return Err(usage_at("--threads", "must be at least 1")),
+        // Each is an operating-system thread, started before any work: a typo such as 100000
+        // would spend minutes starting them and starve the machine.
+        Some(n) if n > MAX_THREADS => {
+            return Err(usage_at(
+                "--threads",
+                format!("{n} is more than {MAX_THREADS}"),
+            ))
+        }
+        _ => {}
     }
     v1_options(a)?.search_options(interval_s).map_err(cli_error)
 }
