@@ -84,13 +84,14 @@ pub fn config(
             "--interval-seconds: {interval_s} must be positive"
         )));
     }
-    if !(horizon_hours > 0.0 && horizon_hours <= MAX_HOLD_HOURS) {
+    if !valid_horizon(horizon_hours) {
         return Err(usage(format!(
-            "--horizon-hours: {horizon_hours} must be above 0 and at most {MAX_HOLD_HOURS}"
+            "--horizon-hours: {horizon_hours} {HORIZON_RULE}"
         )));
     }
     use quantbot_core::baseline::{BaselineError, BaselineParams};
-    use quantbot_core::policy::{ExecError, PolicyError, MAX_HOLD_HOURS};
+    use quantbot_core::policy::{ExecError, PolicyError};
+    use quantbot_format::dataset::{valid_horizon, HORIZON_RULE};
     BaselineConfig::new(BaselineParams {
         interval_s,
         horizon_hours,

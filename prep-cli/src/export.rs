@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use quantbot_core::data::{Call, Candle};
-use quantbot_core::policy::MAX_HOLD_HOURS;
 use quantbot_core::window::{duplicate_flags, Exclusion};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -23,15 +22,17 @@ use crate::source::{
     chains_of_mint, sort_by_time, Dataset, DuckSource, LoadOptions, RowOrder, Token,
 };
 use crate::timings::{Stage, Timings};
-use quantbot_format::dataset::{classify_token, CallStatus, FORMAT_NAME, FORMAT_VERSION};
+use quantbot_format::dataset::{
+    classify_token, valid_horizon, CallStatus, FORMAT_NAME, FORMAT_VERSION, HORIZON_RULE,
+};
 use quantbot_format::hex;
 
 pub fn run(a: &ExportArgs) -> anyhow::Result<()> {
     let interval_s = parse_interval(&a.interval)?;
     // At most what a manifest may say, so that the dataset written can be read.
-    if !(a.horizon_hours > 0.0 && a.horizon_hours <= MAX_HOLD_HOURS) {
+    if !valid_horizon(a.horizon_hours) {
         return Err(usage(format!(
-            "--horizon-hours: {} must be above 0 and at most {MAX_HOLD_HOURS}",
+            "--horizon-hours: {} {HORIZON_RULE}",
             a.horizon_hours
         )));
     }
