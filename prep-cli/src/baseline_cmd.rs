@@ -352,7 +352,7 @@ pub fn run(a: &BaselineArgs) -> anyhow::Result<()> {
     };
     let cfg = config(a, interval_s, horizon_hours)?;
     let sel = selection(a.from.as_deref(), a.to.as_deref(), a.chain.as_deref(), None)?;
-    check_bundle_dir(&a.output)?;
+    check_bundle_dir(&a.output, source.path())?;
     let mut t = Timings::new(a.output.timings);
     let mut ds = load(
         &source,

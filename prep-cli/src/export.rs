@@ -17,7 +17,10 @@ use sha2::{Digest, Sha256};
 use crate::args::{ExportArgs, SourceLayout};
 use crate::bundle::write_folder_atomically;
 use crate::parquet_io::{calls_columns, write_parquet, CandleWriter};
-use crate::plan::{check_out_dir, interval_name, parse_interval, selection, usage, Selection};
+use crate::plan::{
+    check_out_dir, check_out_spares_input, interval_name, parse_interval, selection, usage,
+    Selection,
+};
 use crate::source::{
     chains_of_mint, sort_by_time, Dataset, DuckSource, LoadOptions, RowOrder, Token,
 };
@@ -48,6 +51,7 @@ pub fn run(a: &ExportArgs) -> anyhow::Result<()> {
         a.chain.as_deref(),
         a.caller_groups.as_deref(),
     )?;
+    check_out_spares_input("--out", &a.out, &a.duckdb)?;
     check_out_dir(&a.out, a.force)?;
     let opts = LoadOptions {
         interval_s,

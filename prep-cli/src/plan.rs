@@ -71,6 +71,14 @@ pub enum Source {
 }
 
 impl Source {
+    /// The folder or file the data is read from.
+    pub fn path(&self) -> &Path {
+        match self {
+            Source::DuckDb { path, .. } => path,
+            Source::Data { dir } => dir,
+        }
+    }
+
     pub fn from_args(a: &SourceArgs) -> Source {
         match (&a.data, &a.duckdb) {
             (Some(dir), _) => Source::Data { dir: dir.clone() },
@@ -120,6 +128,24 @@ pub fn search_options(a: &V1Args, interval_s: i64) -> anyhow::Result<SearchOptio
 /// The calls `backtest v1-baseline` selects; `--caller-groups @file.json` is read here.
 pub fn v1_selection(a: &V1Args) -> anyhow::Result<Selection> {
     v1_options(a)?.selection(&read_file).map_err(cli_error)
+}
+
+/// Fails (exit 1) when writing the output folder `out` (given as `flag`) would replace `input`,
+/// the folder or file the run reads: `out` is it or holds it. `--force` replaces an earlier
+/// output, never the data the run stands on.
+pub fn check_out_spares_input(flag: &str, out: &Path, input: &Path) -> anyhow::Result<()> {
+    let (Ok(out_c), Ok(input_c)) = (out.canonicalize(), input.canonicalize()) else {
+        // An output that does not exist yet holds nothing; a missing input is reported later.
+        return Ok(());
+    };
+    if input_c.starts_with(&out_c) {
+        anyhow::bail!(
+            "{flag} {} holds the input {}: writing it would replace the data; choose another folder",
+            out.display(),
+            input.display()
+        );
+    }
+    Ok(())
 }
 
 /// Fails (exit 1) when `dir` exists and is not empty, unless `force`, or cannot be created
