@@ -457,6 +457,31 @@ fn every_bad_input_gets_its_message_and_exit_code_and_changes_nothing() {
             assert!(m["datasets"].get(d).is_some(), "{name}: no dataset {d}");
         }
     }
+    // What the lab's test (web/e2e/bad_inputs.test.mjs) needs of the first plain load of each
+    // dataset: the coverage the page shows, or a message about the dataset's files.
+    let mut seen = std::collections::BTreeSet::new();
+    for c in cases {
+        let plain = c["args"].as_array().unwrap().starts_with(&[
+            "backtest".into(),
+            "v1-baseline".into(),
+            "--data".into(),
+            "{data}".into(),
+        ]);
+        let Some(d) = c.get("data").and_then(Value::as_str) else {
+            continue;
+        };
+        if d == "good" || !plain || !seen.insert(d) {
+            continue;
+        }
+        let message = c.get("message").and_then(Value::as_str).unwrap_or("");
+        assert!(
+            c.get("coverage").is_some()
+                || c.get("lab_coverage").is_some()
+                || message.starts_with("{data}/"),
+            "{}: the lab needs a coverage, a lab_coverage or a message about {{data}}/'s files",
+            c["name"]
+        );
+    }
     let scratch =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bad-inputs-{}", std::process::id()));
     // Two workers: the cases are independent, each in its own folder.
