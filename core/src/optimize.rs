@@ -539,7 +539,14 @@ fn evaluate_caller(
     let in_sample = &calls[..in_sample_len(calls.len(), opts)];
     let n = in_sample.len();
     let robust = opts.robustness && opts.mode != Mode::Grouped;
-    let folds = blocks(n, opts.folds + 1);
+    // The walk-forward's K + 1 blocks, only for a caller that has one: K may be anything the
+    // flag takes (4294967295 would be 64 GB of ranges), and then K + 1 ≤ n / 2.
+    let has_walk_forward = robust && WalkForward::applies(n, opts.folds);
+    let folds = if has_walk_forward {
+        blocks(n, opts.folds + 1)
+    } else {
+        Vec::new()
+    };
     let extra = Extra {
         book: Book::new(in_sample.iter().map(|&c| {
             let call = prepared.windows[c].call;
@@ -549,11 +556,7 @@ fn evaluate_caller(
             )
         })),
         cscv: if robust { Cscv::new(n) } else { None },
-        prefixes: if robust && WalkForward::applies(n, opts.folds) {
-            folds[..opts.folds].iter().map(|b| b.end).collect()
-        } else {
-            Vec::new()
-        },
+        prefixes: folds.iter().take(opts.folds).map(|b| b.end).collect(),
     };
     // Blocks of about `BLOCK_TRADES` trades, so a block stays in the last-level cache.
     let size = grid.size();

@@ -21,7 +21,7 @@ pub enum PolicyError {
     BeTrigger(f64),
     #[error("be_offset must be finite and at least 0, got {0}")]
     BeOffset(f64),
-    #[error("max_hold must be a positive number of hours, got {0}")]
+    #[error("max_hold must be a positive number of hours up to 10000, got {0}")]
     MaxHold(f64),
     #[error("max_hold {hold}h is longer than the horizon {horizon}h")]
     MaxHoldOverHorizon { hold: f64, horizon: f64 },
@@ -167,6 +167,11 @@ impl PartialEq for Policy {
     }
 }
 
+/// The longest time stop, and horizon, in hours (about 14 months; a published dataset's
+/// manifest may not say more). It keeps every deadline, a candle's milliseconds plus the hold,
+/// far inside `i64`: a longer one (1e15 hours) overflowed.
+pub const MAX_HOLD_HOURS: f64 = 10_000.0;
+
 /// Converts hours to whole milliseconds (rounded to the nearest millisecond).
 pub fn hours_to_ms(hours: f64) -> i64 {
     (hours * 3_600_000.0).round() as i64
@@ -200,7 +205,7 @@ impl Policy {
             }
         }
         let h = params.max_hold_hours;
-        if !h.is_finite() || h <= 0.0 || hours_to_ms(h) <= 0 {
+        if !h.is_finite() || h <= 0.0 || h > MAX_HOLD_HOURS || hours_to_ms(h) <= 0 {
             return Err(PolicyError::MaxHold(h));
         }
         let targets = match (params.tp, &params.ladder) {
@@ -456,6 +461,11 @@ mod tests {
             (
                 params(|p| p.max_hold_hours = 0.0),
                 PolicyError::MaxHold(0.0),
+            ),
+            // Beyond MAX_HOLD_HOURS its deadline in milliseconds would not fit an i64.
+            (
+                params(|p| p.max_hold_hours = 1e15),
+                PolicyError::MaxHold(1e15),
             ),
             (
                 params(|p| {

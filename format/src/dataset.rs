@@ -7,7 +7,7 @@ use std::ops::Range;
 use parquet::file::reader::ChunkReader;
 use quantbot_core::data::{Call, Candle};
 use quantbot_core::optimize::CallWindow;
-use quantbot_core::policy::hours_to_ms;
+use quantbot_core::policy::{hours_to_ms, MAX_HOLD_HOURS};
 use quantbot_core::select::group_matches;
 use quantbot_core::store::{Series, Volumes};
 use quantbot_core::window::{classify, duplicate_flags, Exclusion, WindowSpec};
@@ -414,6 +414,15 @@ impl ManifestInfo {
     }
 }
 
+/// Whether a window horizon in hours is one a dataset may have: at least a millisecond (the
+/// unit of its deadlines; a shorter one reads as 0) and at most [`MAX_HOLD_HOURS`]. NaN is not.
+pub fn valid_horizon(hours: f64) -> bool {
+    hours <= MAX_HOLD_HOURS && hours_to_ms(hours) > 0
+}
+
+/// What [`valid_horizon`] asks, for messages.
+pub const HORIZON_RULE: &str = "must be at least a millisecond and at most 10000 hours";
+
 /// Parses `manifest.json` (`name` is how errors call it).
 pub fn parse_manifest(name: &str, bytes: &[u8]) -> Result<ManifestInfo> {
     let v: Value =
@@ -433,9 +442,9 @@ pub fn parse_manifest(name: &str, bytes: &[u8]) -> Result<ManifestInfo> {
         )));
     }
     let horizon_hours = num("horizon_hours")?;
-    if !(horizon_hours > 0.0 && horizon_hours <= 10_000.0) {
+    if !valid_horizon(horizon_hours) {
         return Err(data(format!(
-            "{name}: horizon_hours {horizon_hours} must be above 0 and at most 10000"
+            "{name}: horizon_hours {horizon_hours} {HORIZON_RULE}"
         )));
     }
     let min_coverage = v["selection"]["min_coverage"].as_f64().unwrap_or(0.8);
@@ -644,6 +653,24 @@ mod tests {
         }
         let merged = b.merged_rows();
         (b.finish("test".into(), None, Vec::new()), merged)
+    }
+
+    #[test]
+    fn horizons_run_from_a_millisecond_to_the_longest_time_stop() {
+        for (hours, ok) in [
+            (48.0, true),
+            (MAX_HOLD_HOURS, true),
+            (1.0 / 3_600_000.0, true),
+            (1e-9, false),
+            (0.0, false),
+            (-1.0, false),
+            (MAX_HOLD_HOURS + 0.5, false),
+            (f64::NAN, false),
+            (f64::INFINITY, false),
+        ] {
+            assert_eq!(valid_horizon(hours), ok, "{hours}");
+        }
+        assert!(HORIZON_RULE.contains(&format!("at most {MAX_HOLD_HOURS} hours")));
     }
 
     #[test]

@@ -177,20 +177,24 @@ pub fn parse_caller_groups(
     Ok(entries)
 }
 
-fn json_list(flag: &'static str, text: &str) -> Result<Vec<Value>> {
+/// A non-empty JSON list; `example` shows the flag's own kind of list in the message.
+fn json_list(flag: &'static str, text: &str, example: &str) -> Result<Vec<Value>> {
+    let expected = format!("expected a JSON list such as {example}");
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Array(items)) if !items.is_empty() => Ok(items),
         Ok(Value::Array(_)) => Err(usage_at(flag, "the list is empty")),
-        _ => Err(usage_at(
+        Ok(_) => Err(usage_at(flag, format!("{expected}, got {text:?}"))),
+        // Where the text stops being JSON, and why (an unclosed bracket, `NaN`, 1e400).
+        Err(e) => Err(usage_at(
             flag,
-            format!("expected a JSON list such as '[2.0,3.0]' or '[null,0.9]', got {text:?}"),
+            format!("{expected}, got {text:?} (not valid JSON: {e})"),
         )),
     }
 }
 
 /// A JSON list of numbers and `null`.
 pub fn number_list(flag: &'static str, text: &str) -> Result<Vec<Option<f64>>> {
-    json_list(flag, text)?
+    json_list(flag, text, "'[2.0,3.0]' or '[null,0.9]'")?
         .into_iter()
         .map(|v| match v {
             Value::Null => Ok(None),
@@ -207,7 +211,7 @@ pub fn number_list(flag: &'static str, text: &str) -> Result<Vec<Option<f64>>> {
 /// `--ladders`: a JSON list of ladders of `[multiple, fraction]` pairs, or `null`.
 pub fn ladder_list(text: &str) -> Result<Vec<Option<Ladder>>> {
     const FLAG: &str = "--ladders";
-    json_list(FLAG, text)?
+    json_list(FLAG, text, "'[[[2,0.5],[3,0.5]]]'")?
         .into_iter()
         .map(|v| match v {
             Value::Null => Ok(None),
@@ -241,7 +245,7 @@ pub fn ladder_list(text: &str) -> Result<Vec<Option<Ladder>>> {
 /// `--indicators`: a JSON list of rule texts (SPEC §3.7) and `null`.
 pub fn rule_list(text: &str) -> Result<Vec<Option<Rule>>> {
     const FLAG: &str = "--indicators";
-    json_list(FLAG, text)?
+    json_list(FLAG, text, r#"'[null,"ema_cross:9:21"]'"#)?
         .into_iter()
         .map(|v| match v {
             Value::Null => Ok(None),

@@ -123,7 +123,7 @@ pub struct ExportArgs {
     #[arg(long, default_value = "1m")]
     pub interval: String,
     /// Length of each call's window after its entry candle, in hours.
-    #[arg(long, default_value_t = 48.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 48.0)]
     pub horizon_hours: f64,
     /// Only calls on this chain (for example solana).
     #[arg(long)]
@@ -134,7 +134,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "GROUPS")]
     pub caller_groups: Option<String>,
     /// Share of the window's candles that must exist for a call to be eligible.
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.8)]
     pub min_coverage: f64,
     /// Output folder.
     #[arg(long, value_name = "DIR")]
@@ -161,7 +161,7 @@ pub struct V1Args {
     #[command(flatten)]
     pub options: OptionFlags,
 
-    /// Worker threads [default: all cores].
+    /// Worker threads, at most 1024 [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
     /// Memory for candles, in MB: past it the callers are run in parts, each loaded and
@@ -213,22 +213,22 @@ pub struct BaselineArgs {
     #[arg(long, value_name = "DATE")]
     pub to: Option<String>,
     /// Candle interval in seconds (with --duckdb).
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 60)]
     pub interval_seconds: i64,
     /// Window length after the entry candle, hours.
-    #[arg(long, default_value_t = 48.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 48.0)]
     pub horizon_hours: f64,
     /// Take profit of the simple TP/SL trade, multiple of the entry.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 2.0)]
     pub tp_mult: f64,
     /// Stop loss of the simple TP/SL trade, multiple of the entry.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.5)]
     pub sl_mult: f64,
     /// Fee per side, basis points.
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 30.0)]
     pub fee_bps: f64,
     /// Adverse slippage on every fill, basis points.
-    #[arg(long, default_value_t = 50.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 50.0)]
     pub slippage_bps: f64,
     /// Which wins when a candle touches both the stop and the take profit.
     #[arg(long, value_enum, default_value = "sl_first")]

@@ -84,13 +84,14 @@ pub fn config(
             "--interval-seconds: {interval_s} must be positive"
         )));
     }
-    if !(horizon_hours.is_finite() && horizon_hours > 0.0) {
+    if !valid_horizon(horizon_hours) {
         return Err(usage(format!(
-            "--horizon-hours: {horizon_hours} must be positive"
+            "--horizon-hours: {horizon_hours} {HORIZON_RULE}"
         )));
     }
     use quantbot_core::baseline::{BaselineError, BaselineParams};
     use quantbot_core::policy::{ExecError, PolicyError};
+    use quantbot_format::dataset::{valid_horizon, HORIZON_RULE};
     BaselineConfig::new(BaselineParams {
         interval_s,
         horizon_hours,
@@ -338,6 +339,9 @@ fn run_json(ds: &Dataset, a: &BaselineArgs, horizon_hours: f64) -> Value {
 }
 
 pub fn run(a: &BaselineArgs) -> anyhow::Result<()> {
+    // The flags as typed, whatever the source: a --data folder has its own interval and may
+    // shorten the horizon, but an impossible value is still a usage error (SPEC §8).
+    config(a, a.interval_seconds, a.horizon_hours)?;
     let source = Source::from_args(&a.source);
     let (interval_s, horizon_hours) = match &source {
         Source::Data { dir } => {
@@ -348,7 +352,7 @@ pub fn run(a: &BaselineArgs) -> anyhow::Result<()> {
     };
     let cfg = config(a, interval_s, horizon_hours)?;
     let sel = selection(a.from.as_deref(), a.to.as_deref(), a.chain.as_deref(), None)?;
-    check_bundle_dir(&a.output)?;
+    check_bundle_dir(&a.output, source.path())?;
     let mut t = Timings::new(a.output.timings);
     let mut ds = load(
         &source,

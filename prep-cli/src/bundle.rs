@@ -8,13 +8,16 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::args::OutputArgs;
-use crate::plan::check_out_dir;
+use crate::plan::{check_out_dir, check_out_spares_input};
 
 /// Fails early, before any work, when `--out-dir` names a folder that cannot be written
-/// (non-empty without `--force`).
-pub fn check_bundle_dir(o: &OutputArgs) -> anyhow::Result<()> {
+/// (non-empty without `--force`) or would replace the run's own input.
+pub fn check_bundle_dir(o: &OutputArgs, input: &Path) -> anyhow::Result<()> {
     match &o.out_dir {
-        Some(dir) => check_out_dir(dir, o.force),
+        Some(dir) => {
+            check_out_spares_input("--out-dir", dir, input)?;
+            check_out_dir(dir, o.force)
+        }
         None => Ok(()),
     }
 }

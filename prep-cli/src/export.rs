@@ -17,19 +17,25 @@ use sha2::{Digest, Sha256};
 use crate::args::{ExportArgs, SourceLayout};
 use crate::bundle::write_folder_atomically;
 use crate::parquet_io::{calls_columns, write_parquet, CandleWriter};
-use crate::plan::{check_out_dir, interval_name, parse_interval, selection, usage, Selection};
+use crate::plan::{
+    check_out_dir, check_out_spares_input, interval_name, parse_interval, selection, usage,
+    Selection,
+};
 use crate::source::{
     chains_of_mint, sort_by_time, Dataset, DuckSource, LoadOptions, RowOrder, Token,
 };
 use crate::timings::{Stage, Timings};
-use quantbot_format::dataset::{classify_token, CallStatus, FORMAT_NAME, FORMAT_VERSION};
+use quantbot_format::dataset::{
+    classify_token, valid_horizon, CallStatus, FORMAT_NAME, FORMAT_VERSION, HORIZON_RULE,
+};
 use quantbot_format::hex;
 
 pub fn run(a: &ExportArgs) -> anyhow::Result<()> {
     let interval_s = parse_interval(&a.interval)?;
-    if !(a.horizon_hours.is_finite() && a.horizon_hours > 0.0) {
+    // At most what a manifest may say, so that the dataset written can be read.
+    if !valid_horizon(a.horizon_hours) {
         return Err(usage(format!(
-            "--horizon-hours: {} must be positive",
+            "--horizon-hours: {} {HORIZON_RULE}",
             a.horizon_hours
         )));
     }
@@ -45,6 +51,7 @@ pub fn run(a: &ExportArgs) -> anyhow::Result<()> {
         a.chain.as_deref(),
         a.caller_groups.as_deref(),
     )?;
+    check_out_spares_input("--out", &a.out, &a.duckdb)?;
     check_out_dir(&a.out, a.force)?;
     let opts = LoadOptions {
         interval_s,

@@ -95,6 +95,15 @@ fn clap_error(e: clap::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// `text` on one line: its lines trimmed and joined by a space, blank ones dropped.
+fn one_line(text: &str) -> String {
+    text.split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -103,13 +112,15 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the chain of causes, outermost first.
+            // One line: the chain of causes, outermost first. A cause written over several
+            // lines (a library's own message) has its lines joined, so stderr holds one line
+            // whatever the error (SPEC §10).
             let msg = e
                 .chain()
                 .map(|c| c.to_string())
                 .collect::<Vec<_>>()
                 .join(": ");
-            eprintln!("quantbot: {msg}");
+            eprintln!("quantbot: {}", one_line(&msg));
             if plan::is_usage(&e) {
                 ExitCode::from(2)
             } else {

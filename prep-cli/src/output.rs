@@ -9,9 +9,38 @@ use serde_json::Value;
 /// with the lab's results JSON).
 pub use quantbot_format::results::num;
 
+/// Text as a terminal shows it safely: control characters (escape sequences, carriage
+/// returns, NUL, bell) and the bidirectional overrides that reorder what is displayed are
+/// written as Rust escapes (`\u{1b}`, `\r`, `\u{202e}`); everything else, emoji included, as
+/// is. A caller name comes from whoever wrote the data; on a terminal it must stay one cell.
+pub fn printable(text: &str) -> String {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.contains(hidden) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if hidden(c) {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// A table of left-aligned text and right-aligned numbers (a cell that starts with a digit or a
-/// sign, past the first column), columns two spaces apart, under a rule of dashes.
+/// sign, past the first column), columns two spaces apart, under a rule of dashes. Cells are
+/// shown [`printable`].
 pub fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| printable(c)).collect())
+        .collect();
+    let rows = rows.as_slice();
     let n = header.len();
     let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
@@ -126,6 +155,14 @@ mod tests {
         );
         // The first column is text even when it looks like a number.
         check_table(&["a", "b"], &[&["1", "x"]], "a  b\n-  -\n1  x\n");
+        // A caller name cannot move the cursor, recolour the terminal or break the row.
+        check_table(
+            &["caller", "n"],
+            &[&["A\u{1b}[2J\r\n\u{202e}💀", "1"]],
+            "caller                   n\n\
+             -----------------------  -\n\
+             A\\u{1b}[2J\\r\\n\\u{202e}💀  1\n",
+        );
     }
 
     #[test]

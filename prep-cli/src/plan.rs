@@ -71,6 +71,14 @@ pub enum Source {
 }
 
 impl Source {
+    /// The folder or file the data is read from.
+    pub fn path(&self) -> &Path {
+        match self {
+            Source::DuckDb { path, .. } => path,
+            Source::Data { dir } => dir,
+        }
+    }
+
     pub fn from_args(a: &SourceArgs) -> Source {
         match (&a.data, &a.duckdb) {
             (Some(dir), _) => Source::Data { dir: dir.clone() },
@@ -97,10 +105,22 @@ pub fn grid(a: &V1Args, horizon_hours: f64) -> anyhow::Result<Grid> {
     v1_options(a)?.grid(horizon_hours).map_err(cli_error)
 }
 
+/// The most worker threads `--threads` takes.
+pub const MAX_THREADS: usize = 1024;
+
 /// Run options of `backtest v1-baseline`.
 pub fn search_options(a: &V1Args, interval_s: i64) -> anyhow::Result<SearchOptions> {
-    if a.threads == Some(0) {
-        return Err(usage_at("--threads", "must be at least 1"));
+    match a.threads {
+        Some(0) => return Err(usage_at("--threads", "must be at least 1")),
+        // Each is an operating-system thread, started before any work: a typo such as 100000
+        // would spend minutes starting them and starve the machine.
+        Some(n) if n > MAX_THREADS => {
+            return Err(usage_at(
+                "--threads",
+                format!("{n} is more than {MAX_THREADS}"),
+            ))
+        }
+        _ => {}
     }
     if !(a.memory_budget.is_finite() && a.memory_budget > 0.0) {
         return Err(usage_at(
@@ -116,8 +136,36 @@ pub fn v1_selection(a: &V1Args) -> anyhow::Result<Selection> {
     v1_options(a)?.selection(&read_file).map_err(cli_error)
 }
 
-/// Fails (exit 1) when `dir` exists and is not empty, unless `force`.
+/// Fails (exit 1) when writing the output folder `out` (given as `flag`) would replace `input`,
+/// the folder or file the run reads: `out` is it or holds it. `--force` replaces an earlier
+/// output, never the data the run stands on.
+pub fn check_out_spares_input(flag: &str, out: &Path, input: &Path) -> anyhow::Result<()> {
+    let (Ok(out_c), Ok(input_c)) = (out.canonicalize(), input.canonicalize()) else {
+        // An output that does not exist yet holds nothing; a missing input is reported later.
+        return Ok(());
+    };
+    if input_c.starts_with(&out_c) {
+        anyhow::bail!(
+            "{flag} {} holds the input {}: writing it would replace the data; choose another folder",
+            out.display(),
+            input.display()
+        );
+    }
+    Ok(())
+}
+
+/// Fails (exit 1) when `dir` exists and is not empty, unless `force`, or cannot be created
+/// because a file stands where one of its parent folders should be.
 pub fn check_out_dir(dir: &Path, force: bool) -> anyhow::Result<()> {
+    // A file where a folder of the path should be, found before any work: say which (the
+    // system's "File exists" would name neither the output nor the culprit).
+    if let Some(file) = dir.ancestors().skip(1).find(|a| a.is_file()) {
+        anyhow::bail!(
+            "cannot create {}: {} is a file, not a folder",
+            dir.display(),
+            file.display()
+        );
+    }
     if force {
         return Ok(());
     }

@@ -195,6 +195,9 @@ fn open_registry(path: &Path, read_only: bool) -> anyhow::Result<Connection> {
             })?;
         }
     }
+    if path.exists() {
+        crate::source::check_duckdb_header(path).map_err(|e| anyhow!("registry {e:#}"))?;
+    }
     let conn = Connection::open_with_flags(path, cfg).map_err(|e| {
         anyhow!("registry {}: cannot open it as a DuckDB database (locked by another process, or not a DuckDB file): {e}", path.display())
     })?;

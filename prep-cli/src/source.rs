@@ -56,6 +56,9 @@ const DUCKDB_SORT_SETTINGS: &str = "SET memory_limit = '256MB'";
 /// thread did not help: 1.62 s against 1.68 s on the demo data, fastest of 3, and 10 MB more)
 /// and a small memory limit. With `spill`, a sort that does not fit goes to that folder.
 fn open_read_only(path: &Path, spill: Option<&Path>) -> anyhow::Result<Connection> {
+    if path.is_dir() {
+        bail!("{}: is a folder, not a DuckDB file", path.display());
+    }
     if !path.is_file() {
         bail!(
             "{}: no such DuckDB file (create the demo data with `quantbot demo-data --out {}`)",
@@ -63,6 +66,7 @@ fn open_read_only(path: &Path, spill: Option<&Path>) -> anyhow::Result<Connectio
             path.display()
         );
     }
+    check_duckdb_header(path)?;
     let cfg = || -> duckdb::Result<Config> {
         let cfg = Config::default()
             .access_mode(AccessMode::ReadOnly)?
@@ -70,7 +74,12 @@ fn open_read_only(path: &Path, spill: Option<&Path>) -> anyhow::Result<Connectio
             .max_memory(DUCKDB_MEMORY_LIMIT)?
             // DuckDB's default, said out loud: rows come in table order, and the sorted slow
             // path's chunks in sorted order (without it, on two threads, they did not).
-            .with("preserve_insertion_order", "true")?;
+            .with("preserve_insertion_order", "true")?
+            // A file is data, never a reason to fetch code: no extension is installed or
+            // loaded behind the user's back (DuckDB would otherwise download one to read, say,
+            // a SQLite file or a view over an https URL).
+            .with("autoinstall_known_extensions", "false")?
+            .with("autoload_known_extensions", "false")?;
         match spill {
             Some(dir) => cfg.with("temp_directory", dir.to_string_lossy()),
             None => Ok(cfg),
@@ -79,6 +88,30 @@ fn open_read_only(path: &Path, spill: Option<&Path>) -> anyhow::Result<Connectio
     let cfg = cfg().map_err(|e| anyhow!("{}: {e}", path.display()))?;
     Connection::open_with_flags(path, cfg)
         .map_err(|e| anyhow!("{}: cannot open as a DuckDB database: {e}", path.display()))
+}
+
+/// Fails with one line naming the file when it does not start with DuckDB's header (the magic
+/// `DUCK` at byte 8), before DuckDB opens it: DuckDB's own message quotes the absolute path,
+/// and for some files (SQLite's) it first tries to download an extension to read them.
+pub fn check_duckdb_header(path: &Path) -> anyhow::Result<()> {
+    use std::io::Read;
+    let mut head = [0u8; 12];
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) => return Err(anyhow!("cannot read {}: {e}", path.display())),
+        }
+    }
+    if got < head.len() || &head[8..12] != b"DUCK" {
+        bail!(
+            "{}: not a DuckDB database file (it does not start with DuckDB's header)",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// A DuckDB file opened for reading in one of the two layouts (SPEC §2.1).

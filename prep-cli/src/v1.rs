@@ -54,7 +54,7 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
     let grid = plan::grid(a, horizon_hours)?;
     let opts = plan::search_options(a, interval_s)?;
     let sel = plan::v1_selection(a)?;
-    check_bundle_dir(&a.output)?;
+    check_bundle_dir(&a.output, source.path())?;
     let mut t = Timings::new(a.output.timings);
     let load_opts = LoadOptions {
         interval_s,

@@ -367,6 +367,13 @@ pub fn test(quantbot: &Path, tally: &mut Tally) -> Result<(), String> {
     let mut c = command("node", &root(), false);
     c.arg("web/e2e/security.test.mjs").arg("dist").arg(&tiny);
     crate::tally::run_counting("lab security in headless Chromium", c, None, tally)?;
+    // The bad-input corpus's datasets through the lab's loader, in both modes (issue 20).
+    let mut c = command("node", &root(), false);
+    c.arg("web/e2e/bad_inputs.test.mjs")
+        .arg("dist")
+        .arg("tests/bad_inputs")
+        .arg(quantbot);
+    crate::tally::run_counting("bad inputs in the lab, headless Chromium", c, None, tally)?;
     // The static server itself: malformed paths, and nothing outside its folder.
     let mut c = command("node", &root(), false);
     c.arg("web/e2e/serve.test.mjs");

@@ -134,9 +134,10 @@ pub struct WalkForward {
 }
 
 impl WalkForward {
-    /// Whether a caller with `n` calls gets a walk-forward under `folds` (`K`).
+    /// Whether a caller with `n` calls gets a walk-forward under `folds` (`K`): `n ≥ 2(K + 1)`,
+    /// written `⌊n / 2⌋ > K` so that no `K` a user can type overflows (on wasm32 too).
     pub fn applies(n: usize, folds: usize) -> bool {
-        folds > 0 && n >= 2 * (folds + 1)
+        folds > 0 && n / 2 > folds
     }
 
     pub fn new(folds: Vec<Fold>) -> WalkForward {

@@ -228,6 +228,10 @@ fn walk_forward_compounds_the_folds_and_counts_policy_changes() {
     assert_eq!(wf.policy_changes, 1);
     assert!(!WalkForward::applies(100, 0));
     assert!(WalkForward::applies(10, 4) && !WalkForward::applies(9, 4));
+    // Any K a user can type, on any word size: no overflow, no walk-forward.
+    assert!(!WalkForward::applies(usize::MAX, usize::MAX));
+    assert!(!WalkForward::applies(1000, u32::MAX as usize));
+    assert!(WalkForward::applies(usize::MAX, usize::MAX / 2 - 1));
 }
 
 #[test]
