@@ -227,15 +227,53 @@ pub fn read_candles<R: ChunkReader + 'static>(
 /// run's rows in file order (`on_run` may take them; the buffer is cleared after). The token's
 /// key is compared with the previous row's, so nothing is allocated per row. Null prices read
 /// as NaN so that validation rejects them.
+/// Cuts rows that come token by token into runs of one token (the Parquet and the DuckDB
+/// loaders): the row's key is compared with the run's and copied only when it changes, so
+/// nothing is allocated per row.
+#[derive(Debug, Default)]
+pub struct RunKeys {
+    chain: String,
+    mint: String,
+    /// Whether the run's token is wanted; `None` before the first row.
+    keep: Option<bool>,
+}
+
+impl RunKeys {
+    /// Whether the row's token is not the run's (always so for the first row).
+    #[inline]
+    pub fn is_new(&self, chain: &str, mint: &str) -> bool {
+        self.keep.is_none() || mint != self.mint || chain != self.chain
+    }
+
+    /// Starts the run of `(chain, mint)`, kept or not.
+    pub fn start(&mut self, chain: &str, mint: &str, keep: bool) {
+        self.chain.clear();
+        self.chain.push_str(chain);
+        self.mint.clear();
+        self.mint.push_str(mint);
+        self.keep = Some(keep);
+    }
+
+    /// Whether the run's rows are kept.
+    #[inline]
+    pub fn keeps(&self) -> bool {
+        self.keep == Some(true)
+    }
+
+    /// The run's token, when its rows are kept.
+    pub fn kept(&self) -> Option<(&str, &str)> {
+        self.keeps()
+            .then_some((self.chain.as_str(), self.mint.as_str()))
+    }
+}
+
 pub fn read_candle_runs<R: ChunkReader + 'static>(
     name: &str,
     file: R,
     mut wanted: impl FnMut(&str, &str) -> bool,
     mut on_run: impl FnMut(&str, &str, &mut Vec<Candle>),
 ) -> Result<()> {
-    let (mut chain_key, mut mint_key) = (String::new(), String::new());
-    // Whether the current run's token is wanted; None before the first row.
-    let mut keep: Option<bool> = None;
+    let mut keys = RunKeys::default();
     let mut run: Vec<Candle> = Vec::new();
     for_each_batch(name, file, |b| {
         let chain = strs(name, b, "chain")?;
@@ -255,18 +293,14 @@ pub fn read_candle_runs<R: ChunkReader + 'static>(
                     req_str(name, mint, "mint", i)?,
                 )
             };
-            if keep.is_none() || mi != mint_key || ch != chain_key {
-                if keep == Some(true) {
-                    on_run(&chain_key, &mint_key, &mut run);
+            if keys.is_new(ch, mi) {
+                if let Some((kc, km)) = keys.kept() {
+                    on_run(kc, km, &mut run);
                 }
                 run.clear();
-                chain_key.clear();
-                chain_key.push_str(ch);
-                mint_key.clear();
-                mint_key.push_str(mi);
-                keep = Some(wanted(ch, mi));
+                keys.start(ch, mi, wanted(ch, mi));
             }
-            if keep == Some(true) {
+            if keys.keeps() {
                 run.push(Candle {
                     ts: if keys_whole {
                         ts.value(i)
@@ -283,8 +317,8 @@ pub fn read_candle_runs<R: ChunkReader + 'static>(
         }
         Ok(())
     })?;
-    if keep == Some(true) {
-        on_run(&chain_key, &mint_key, &mut run);
+    if let Some((kc, km)) = keys.kept() {
+        on_run(kc, km, &mut run);
     }
     Ok(())
 }

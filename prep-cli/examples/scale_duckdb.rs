@@ -7,18 +7,31 @@
 //! ```sh
 //! cargo run -p quantbot-cli --profile test --example scale_duckdb -- IN.duckdb OUT.duckdb 2
 //! cargo run -p quantbot-cli --profile test --example scale_duckdb -- IN.duckdb OUT.duckdb 1 shuffled
+//! cargo run -p quantbot-cli --profile test --example scale_duckdb -- IN.duckdb OUT.duckdb 34 callers
 //! ```
+//!
+//! With `callers`, copy k's callers are renamed `caller #k` too, so that the callers keep the
+//! input's sizes (the 100,000-call scale run of BENCHMARKS.md).
 
 use anyhow::{bail, Context};
 use duckdb::{params, Connection};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (input, output, copies, order) = match args.as_slice() {
-        [i, o, n] => (i, o, n, "1, 2, 4"),
-        [i, o, n, s] if s == "shuffled" => (i, o, n, "hash(mint, k, ts)"),
-        _ => bail!("usage: scale_duckdb IN.duckdb OUT.duckdb N [shuffled]"),
+    let usage = "usage: scale_duckdb IN.duckdb OUT.duckdb N [shuffled] [callers]";
+    let [input, output, copies, options @ ..] = args.as_slice() else {
+        bail!(usage);
     };
+    let mut order = "1, 2, 4";
+    // Each copy's callers renamed too (`caller #k`), so callers keep the input's sizes.
+    let mut caller = "caller";
+    for o in options {
+        match o.as_str() {
+            "shuffled" => order = "hash(mint, k, ts)",
+            "callers" => caller = "caller || ' #' || k",
+            _ => bail!(usage),
+        }
+    }
     let copies: i64 = copies.parse().context("N: a whole number of copies")?;
     if copies < 1 {
         bail!("N: at least 1 copy");
@@ -33,10 +46,13 @@ fn main() -> anyhow::Result<()> {
         input.replace('\'', "''")
     ))?;
     conn.execute_batch(include_str!("../src/demo_schema.sql"))?;
+    // The caller expression is one of this tool's two constants.
     conn.execute(
-        "INSERT INTO calls SELECT call_id || '-' || k, caller, chain, mint || '-' || k,
-                alert_ts_ms, price_at_alert
-         FROM src.calls, range(?) AS r(k)",
+        &format!(
+            "INSERT INTO calls SELECT call_id || '-' || k, {caller}, chain, mint || '-' || k,
+                    alert_ts_ms, price_at_alert
+             FROM src.calls, range(?) AS r(k)"
+        ),
         params![copies],
     )?;
     // The order is one of this tool's two constants.

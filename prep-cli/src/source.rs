@@ -20,7 +20,7 @@ use quantbot_format::dataset::{
     check_groups, parse_manifest, read_published_calls, selected, sort_calls, DatasetBuilder,
 };
 pub use quantbot_format::dataset::{Dataset, LoadOptions, ManifestInfo, Token};
-use quantbot_format::parquet_read::{read_candle_runs, Floats};
+use quantbot_format::parquet_read::{read_candle_runs, Floats, RunKeys};
 
 use crate::args::SourceLayout;
 use crate::plan::{cli_error, Selection, Source};
@@ -492,20 +492,16 @@ impl<'a> DuckSource<'a> {
         }
         .map_err(ctx)?;
         let by_mint = self.layout == SourceLayout::Quantbot;
-        let (mut chain_key, mut mint_key) = (String::new(), String::new());
-        // Whether the current run's token is wanted; None before the first row.
-        let mut keep: Option<bool> = None;
+        let mut keys = RunKeys::default();
         let mut rows: Vec<Candle> = Vec::new();
-        let mut flush =
-            |keep: Option<bool>, ch: &str, mi: &str, rows: &mut Vec<Candle>| -> anyhow::Result<_> {
-                let flow = if keep == Some(true) {
-                    on_run(ch, mi, rows)?
-                } else {
-                    ControlFlow::Continue(())
-                };
-                rows.clear();
-                Ok(flow)
+        let mut flush = |keys: &RunKeys, rows: &mut Vec<Candle>| -> anyhow::Result<_> {
+            let flow = match keys.kept() {
+                Some((ch, mi)) => on_run(ch, mi, rows)?,
+                None => ControlFlow::Continue(()),
             };
+            rows.clear();
+            Ok(flow)
+        };
         for batch in stream {
             let batch = batch.map_err(ctx)?;
             let cols = CandleColumns::of(&batch, by_mint, volume)
@@ -514,22 +510,18 @@ impl<'a> DuckSource<'a> {
                 let Some((ch, mi)) = cols.key(i) else {
                     continue;
                 };
-                if keep.is_none() || mi != mint_key || ch != chain_key {
-                    if flush(keep, &chain_key, &mint_key, &mut rows)?.is_break() {
+                if keys.is_new(ch, mi) {
+                    if flush(&keys, &mut rows)?.is_break() {
                         return Ok(ControlFlow::Break(()));
                     }
-                    chain_key.clear();
-                    chain_key.push_str(ch);
-                    mint_key.clear();
-                    mint_key.push_str(mi);
-                    keep = Some(wanted(ch, mi));
+                    keys.start(ch, mi, wanted(ch, mi));
                 }
-                if keep == Some(true) {
+                if keys.keeps() {
                     rows.push(cols.candle(i));
                 }
             }
         }
-        flush(keep, &chain_key, &mint_key, &mut rows)
+        flush(&keys, &mut rows)
     }
 }
 
