@@ -18,9 +18,10 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_quantbot")
 }
 
+/// One folder per test name, emptied at the start: a run reuses the last run's folder instead of
+/// leaving a new 1 GB copy of the demo behind each time.
 fn tmp(name: &str) -> PathBuf {
-    let p =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{}-{name}", std::process::id()));
+    let p = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}"));
     let _ = std::fs::remove_dir_all(&p);
     std::fs::create_dir_all(&p).unwrap();
     p
