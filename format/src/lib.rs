@@ -1,9 +1,10 @@
 //! The published formats, shared by the native CLI and the browser lab so both read the same
 //! data and print the same numbers: the dataset folder of SPEC §2.3 (Parquet and manifest),
 //! the one table of `backtest v1-baseline`'s options as text with their validation (§10;
-//! `option_table` is its machinery), and the §10.1 results JSON. No file system access:
+//! `option_table` is its machinery), and the §10.1 results JSON, and the §7 baseline's rows and summary. No file system access:
 //! callers hand in bytes or open files. The lab's UI model lives in `quantbot-lab-model`.
 
+pub mod baseline;
 pub mod dataset;
 pub mod option_table;
 pub mod options;

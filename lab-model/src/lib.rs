@@ -6,6 +6,9 @@
 //! its plateau score ([`heatmap`]), and the typed messages between the page and its one worker ([`messages`]).
 //! The lab's components (`web/`) only render what these return.
 
+pub mod baseline;
+pub mod chart;
+pub mod detail;
 pub mod form;
 pub mod heatmap;
 pub mod leaderboard;

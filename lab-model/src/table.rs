@@ -10,11 +10,13 @@ pub struct Table {
     pub muted: Vec<bool>,
 }
 
-/// One table cell: a number (absent numbers show as "–" and sort last), text, or a badge (a
-/// word the page colours by its value, such as a verdict; it sorts as text).
+/// One table cell: a number (absent numbers show as "–" and sort last), a time (milliseconds
+/// since the epoch, shown as a UTC minute, sorted and exported as the number), text, or a badge
+/// (a word the page colours by its value, such as a verdict; it sorts as text).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
     Num(Option<f64>),
+    Time(i64),
     Text(String),
     Badge(String),
 }
@@ -24,6 +26,7 @@ impl Cell {
     pub fn display(&self) -> String {
         match self {
             Cell::Text(s) | Cell::Badge(s) => s.clone(),
+            Cell::Time(ms) => crate::detail::utc_minute(*ms),
             Cell::Num(None) => "–".into(),
             Cell::Num(Some(x)) => {
                 let s = format!("{x:.4}");
@@ -37,17 +40,59 @@ impl Cell {
         }
     }
 
+    /// The exact value, for a CSV cell or a test reading the page: numbers in their shortest
+    /// round-trip form (empty when absent), times as integer milliseconds, text as is.
+    pub fn exact(&self) -> String {
+        match self {
+            Cell::Num(Some(x)) => x.to_string(),
+            Cell::Num(None) => String::new(),
+            Cell::Time(ms) => ms.to_string(),
+            Cell::Text(s) | Cell::Badge(s) => s.clone(),
+        }
+    }
+
     fn cmp(&self, other: &Cell) -> std::cmp::Ordering {
         use std::cmp::Ordering::*;
         match (self, other) {
+            (Cell::Time(a), Cell::Time(b)) => a.cmp(b),
             (Cell::Num(Some(a)), Cell::Num(Some(b))) => a.total_cmp(b),
             (Cell::Num(None), Cell::Num(None)) => Equal,
             (Cell::Num(None), _) => Greater,
             (_, Cell::Num(None)) => Less,
             (Cell::Text(a) | Cell::Badge(a), Cell::Text(b) | Cell::Badge(b)) => a.cmp(b),
-            (Cell::Num(_), _) => Less,
-            (_, Cell::Num(_)) => Greater,
+            (Cell::Num(_) | Cell::Time(_), _) => Less,
+            (_, Cell::Num(_) | Cell::Time(_)) => Greater,
         }
+    }
+}
+
+impl Table {
+    /// The table as CSV (RFC 4180): a header, then every row in table order with exact values.
+    pub fn to_csv(&self) -> String {
+        let field = |s: &str| {
+            if s.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_string()
+            }
+        };
+        let mut out = self
+            .columns
+            .iter()
+            .map(|c| field(c))
+            .collect::<Vec<_>>()
+            .join(",");
+        out.push('\n');
+        for row in &self.rows {
+            out.push_str(
+                &row.iter()
+                    .map(|c| field(&c.exact()))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            out.push('\n');
+        }
+        out
     }
 }
 
@@ -137,6 +182,28 @@ mod tests {
         assert_eq!(Cell::Num(Some(0.123456)).display(), "0.1235");
         assert_eq!(Cell::Num(Some(2.0)).display(), "2");
         assert_eq!(Cell::Num(None).display(), "–");
+        assert_eq!(Cell::Time(1_678_000_000_000).display(), "2023-03-05 07:06");
+        assert_eq!(Cell::Time(1_678_000_000_000).exact(), "1678000000000");
+    }
+
+    #[test]
+    fn csv_has_exact_values_and_quotes_what_needs_it() {
+        let t = Table {
+            columns: vec!["caller".into(), "x".into(), "t".into()],
+            rows: vec![
+                vec![
+                    Cell::Text("a,\"b\"".into()),
+                    Cell::Num(Some(0.1 + 0.2)),
+                    Cell::Time(5),
+                ],
+                vec![Cell::Badge("ok".into()), Cell::Num(None), Cell::Time(-1)],
+            ],
+            muted: vec![false, true],
+        };
+        assert_eq!(
+            t.to_csv(),
+            "caller,x,t\n\"a,\"\"b\"\"\",0.30000000000000004,5\nok,,-1\n"
+        );
     }
 
     #[test]

@@ -5,10 +5,6 @@ use std::io::Write;
 
 use serde_json::Value;
 
-/// A number as JSON, or `null` when it does not exist or is not finite (one definition, shared
-/// with the lab's results JSON).
-pub use quantbot_format::results::num;
-
 /// Text as a terminal shows it safely: control characters (escape sequences, carriage
 /// returns, NUL, bell) and the bidirectional overrides that reorder what is displayed are
 /// written as Rust escapes (`\u{1b}`, `\r`, `\u{202e}`); everything else, emoji included, as

@@ -22,6 +22,9 @@ pub struct Fill {
     pub fraction: f64,
     pub reason: ExitReason,
     pub level: Option<usize>,
+    /// The candle it happened on, as a position in the window: intrabar fills are stamped
+    /// with that candle's close time, gap fills with its open.
+    pub pos: usize,
 }
 
 /// The levels in force while one candle is processed (as `step` sees them at its open).
@@ -53,6 +56,8 @@ impl Record for Vec<Fill> {
             fraction: frac,
             reason,
             level,
+            // Set by `trade_path` once the candle's step returns.
+            pos: usize::MAX,
         });
     }
 }
@@ -82,6 +87,7 @@ pub fn trade_path(
             fraction: 1.0,
             reason: trade.exit_reason,
             level: None,
+            pos: ctx.last,
         });
         return Ok(TradePath {
             trade,
@@ -100,7 +106,11 @@ pub fn trade_path(
             stop: ctx.stop(&st),
         });
         low_min = low_min.min(window.low(i));
-        if ctx.step(&mut st, i, fires[i]) {
+        let done = ctx.step(&mut st, i, fires[i]);
+        for f in st.rec.iter_mut().rev().take_while(|f| f.pos == usize::MAX) {
+            f.pos = i;
+        }
+        if done {
             let trade = ctx.finish(&st, i, low_min);
             return Ok(TradePath {
                 trade,
