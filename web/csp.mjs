@@ -4,7 +4,8 @@
 // by the SHA-256 of its exact text (no 'unsafe-inline', no eval but WebAssembly's); workers from
 // the site or from blob: URLs (wasm-bindgen-rayon starts each pool worker from a blob of its own
 // script, which it fetched from the site; a blob worker keeps this page's policy); styles and
-// images from the site; fetches from the site or over https (a dataset published elsewhere);
+// images from the site, plus the one <style> block the candle chart's library writes for its
+// attribution logo (allowed by the SHA-256 of its exact text: `LWC_ATTRIBUTION_STYLE`); fetches from the site or over https (a dataset published elsewhere);
 // nothing else (no frames, objects, fonts, forms or <base>).
 // Usage: node web/csp.mjs DIST/index.html
 import crypto from 'node:crypto';
@@ -12,15 +13,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The style block Lightweight Charts 5.3.0 adds for its TradingView attribution link, kept as
+ * its licence notice asks (www/vendor/lightweight-charts/README.md). */
+export const LWC_ATTRIBUTION_STYLE = 'a#tv-attr-logo{--fill:#131722;--stroke:#fff;position:absolute;left:10px;bottom:10px;height:19px;width:35px;margin:0;padding:0;border:0;z-index:3;}a#tv-attr-logo[data-dark]{--fill:#D1D4DC;--stroke:#131722;}';
+
+const sha256 = t => `'sha256-${crypto.createHash('sha256').update(t, 'utf8').digest('base64')}'`;
+
 /** The policy for a page whose inline scripts have these texts. */
 export function policy(inlineScripts) {
-  const hashes = inlineScripts.map(t => `'sha256-${crypto.createHash('sha256').update(t, 'utf8').digest('base64')}'`);
+  const hashes = inlineScripts.map(sha256);
   return [
     "default-src 'none'",
     `script-src 'self' 'wasm-unsafe-eval' ${hashes.join(' ')}`.trim(),
     "worker-src 'self' blob:",
     "connect-src 'self' https:",
-    "style-src 'self'",
+    `style-src 'self' ${sha256(LWC_ATTRIBUTION_STYLE)}`,
     "img-src 'self' data:",
     "base-uri 'none'",
     "form-action 'none'",

@@ -156,6 +156,62 @@ pub fn grid_table(grid: &Grid, caller: &CallerResult) -> Table {
     }
 }
 
+/// A caller's grid with the CLI's `grid.parquet` columns (SPEC §10.1), for its CSV export:
+/// the dimensions as numbers (empty when off), metrics exact, skips by reason.
+pub fn grid_file_table(grid: &Grid, caller: &CallerResult) -> Table {
+    let mut columns: Vec<String> = [
+        "caller",
+        "policy_index",
+        "label",
+        "tp",
+        "sl",
+        "trail",
+        "trail_activation",
+        "be_trigger",
+        "ladder",
+        "max_hold",
+        "indicator",
+        "feasible",
+    ]
+    .map(String::from)
+    .to_vec();
+    columns.extend(METRIC_COLUMNS.map(String::from));
+    columns.extend(
+        SkipReason::ALL
+            .iter()
+            .map(|r| format!("skipped_{}", r.as_str())),
+    );
+    let rows = caller
+        .scored
+        .iter()
+        .map(|s| {
+            let p = grid.params(s.index);
+            let mut row = vec![
+                Cell::Text(caller.caller.clone()),
+                Cell::Num(Some(s.index as f64)),
+                Cell::Text(grid.label(s.index)),
+                Cell::Num(p.tp),
+                Cell::Num(p.sl),
+                Cell::Num(p.trail),
+                Cell::Num(p.trail_activation),
+                Cell::Num(p.be_trigger),
+                Cell::Text(p.ladder.as_ref().map_or(String::new(), |l| l.label())),
+                Cell::Num(Some(p.max_hold_hours)),
+                Cell::Text(p.indicator.map_or(String::new(), |r| r.to_string())),
+                Cell::Text(s.feasible.to_string()),
+            ];
+            row.extend(metric_cells(&s.metrics));
+            row.extend(s.metrics.skipped.iter().map(|&n| Cell::Num(Some(n as f64))));
+            row
+        })
+        .collect();
+    Table {
+        columns,
+        rows,
+        muted: caller.scored.iter().map(|s| !s.feasible).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,13 @@ impl Cell {
             Cell::Text(s) | Cell::Badge(s) => s.clone(),
             Cell::Time(ms) => crate::detail::utc_minute(*ms),
             Cell::Num(None) => "–".into(),
+            // Prices of young tokens are tiny: below 0.001 four significant digits.
+            Cell::Num(Some(x)) if *x != 0.0 && x.abs() < 1e-3 => {
+                let s = format!("{x:.3e}");
+                let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+                let m = m.trim_end_matches('0').trim_end_matches('.');
+                format!("{m}e{e}")
+            }
             Cell::Num(Some(x)) => {
                 let s = format!("{x:.4}");
                 let s = s.trim_end_matches('0').trim_end_matches('.');
@@ -182,6 +189,8 @@ mod tests {
         assert_eq!(Cell::Num(Some(0.123456)).display(), "0.1235");
         assert_eq!(Cell::Num(Some(2.0)).display(), "2");
         assert_eq!(Cell::Num(None).display(), "–");
+        assert_eq!(Cell::Num(Some(0.000004019344597)).display(), "4.019e-6");
+        assert_eq!(Cell::Num(Some(-0.0005)).display(), "-5e-4");
         assert_eq!(Cell::Time(1_678_000_000_000).display(), "2023-03-05 07:06");
         assert_eq!(Cell::Time(1_678_000_000_000).exact(), "1678000000000");
     }

@@ -159,9 +159,10 @@ await check('demo dataset opens from the URL, cross-origin isolated, on the work
   await page.click('#callers tbody tr:first-child');
   await page.waitForSelector('#grid-table');
   // The best policy's equity curve ends at its in-sample final capital.
-  const final = Number(await page.getAttribute('#equity', 'data-final'));
+  await page.waitForSelector('#policy-equity');
+  const final = Number(await page.getAttribute('#policy-equity', 'data-final'));
   assert.equal(final, urlRun.results.per_caller[0].best.metrics.final_capital);
-  assert.ok((await page.getAttribute('#equity polyline', 'points')).split(' ').length > 2);
+  assert.ok((await page.getAttribute('#policy-equity polyline', 'points')).split(' ').length > 2);
   // The leaderboard (SPEC §13): a verdict word per caller, and the selected caller's verdict
   // explained in one sentence that names it.
   const verdicts = await page.$$eval('#leaderboard-table .badge', els => els.map(e => e.textContent));

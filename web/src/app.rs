@@ -7,6 +7,7 @@ use quantbot_lab_model::run::Backend;
 use quantbot_lab_model::share::ShareLink;
 
 use crate::backend;
+use crate::components::baseline_tab::BaselineTab;
 use crate::components::data_panel::DataPanel;
 use crate::components::header::Header;
 use crate::components::options_form::OptionsForm;
@@ -63,15 +64,27 @@ pub fn App() -> impl IntoView {
             backend::run_or_say(lab);
         }
     });
+    // Two tabs over the loaded data: the grid search and its results, and the §7 baseline.
+    // Both stay mounted, so switching keeps what each shows.
+    let baseline_tab = RwSignal::new(query_param("tab").as_deref() == Some("baseline"));
     view! {
         <Header lab />
         <main>
             <DataPanel lab />
-            <section id="options">
-                <OptionsForm lab />
-                <RunBar lab />
-            </section>
-            {move || lab.output.get().map(|out| view! { <Results lab out /> })}
+            <nav class="tabs" role="tablist">
+                <button id="tab-search" role="tab" class:active=move || !baseline_tab.get() on:click=move |_| baseline_tab.set(false)>"Grid search"</button>
+                <button id="tab-baseline" role="tab" class:active=move || baseline_tab.get() on:click=move |_| baseline_tab.set(true)>"Baseline"</button>
+            </nav>
+            <div id="search-tab" class:hidden=move || baseline_tab.get()>
+                <section id="options">
+                    <OptionsForm lab />
+                    <RunBar lab />
+                </section>
+                {move || lab.output.get().map(|out| view! { <Results lab out /> })}
+            </div>
+            <div id="baseline-tab" class:hidden=move || !baseline_tab.get()>
+                <BaselineTab lab />
+            </div>
         </main>
     }
 }

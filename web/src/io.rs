@@ -172,3 +172,26 @@ pub async fn sleep_ms(ms: i32) {
     });
     let _ = JsFuture::from(promise).await;
 }
+
+/// Saves `text` as a file named `name` (a click on a temporary link to a Blob of it).
+pub fn download(name: &str, mime: &str, text: &str) {
+    let parts = js_sys::Array::of1(&text.into());
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type(mime);
+    let Some(url) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)
+        .ok()
+        .and_then(|b| web_sys::Url::create_object_url_with_blob(&b).ok())
+    else {
+        return;
+    };
+    let doc = web_sys::window().and_then(|w| w.document());
+    if let Some(a) = doc
+        .and_then(|d| d.create_element("a").ok())
+        .and_then(|e| e.dyn_into::<web_sys::HtmlAnchorElement>().ok())
+    {
+        a.set_href(&url);
+        a.set_download(name);
+        a.click();
+    }
+    let _ = web_sys::Url::revoke_object_url(&url);
+}

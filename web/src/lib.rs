@@ -10,6 +10,7 @@ pub mod job;
 mod lab;
 mod load;
 pub mod solo;
+pub mod views;
 
 use wasm_bindgen::prelude::*;
 pub use wasm_bindgen_rayon::init_thread_pool;

@@ -214,10 +214,18 @@ pub fn ensure_tools() -> Result<(), String> {
         )?;
     }
     let e2e = r.join("web/e2e");
-    if !e2e.join("node_modules/playwright-core").exists() {
+    // Every package of package.json: playwright-core, and hyparquet (the views test reads
+    // the CLI's grid.parquet and trades.parquet with it).
+    if ["playwright-core", "hyparquet"]
+        .iter()
+        .any(|p| !e2e.join("node_modules").join(p).exists())
+    {
         let mut c = command("npm", &e2e, false);
         c.args(["ci", "--no-audit", "--no-fund"]);
-        run("install playwright-core (no browser download)", c)?;
+        run(
+            "install playwright-core and hyparquet (no browser download)",
+            c,
+        )?;
     }
     Ok(())
 }
@@ -354,6 +362,15 @@ pub fn test(quantbot: &Path, tally: &mut Tally) -> Result<(), String> {
         .arg(quantbot)
         .arg("docs/lab.png");
     crate::tally::run_counting("lab end-to-end in headless Chromium", c, None, tally)?;
+    // The views that explain a result (issue 18): heatmap, selected policy, candle chart,
+    // intrabar toggle and Baseline tab against the CLI; it writes the README's screenshots.
+    let mut c = command("node", &root(), false);
+    c.arg("web/e2e/views.test.mjs")
+        .arg("dist")
+        .arg(&demo)
+        .arg(quantbot)
+        .arg("docs");
+    crate::tally::run_counting("lab views end-to-end in headless Chromium", c, None, tally)?;
     // The lab's guards (issue 20): share links with markup in every field, another origin's
     // dataset, sizes over the page's limits, and a tiny dataset (the demo's first day, 11
     // calls) on both backends, which the start-up races would hang.

@@ -1,5 +1,7 @@
 //! A sortable, paged table of a `quantbot_lab_model::table::Table`: a click on a header sorts,
-//! a click on a row calls back with its index; muted rows are shown in grey italics.
+//! a click on a row calls back with its index; muted rows are shown in grey italics; a CSV
+//! button saves the whole table (every row, exact values). Each cell carries its exact value
+//! in `data-v` (what the end-to-end tests read).
 
 use std::sync::Arc;
 
@@ -51,7 +53,7 @@ pub fn data_table(
                                 // A badge's word is one of a few known values; as a class it
                                 // only selects a colour, and the text is shown as text.
                                 Cell::Badge(word) => view! { <td><span class=format!("badge {word}")>{word.clone()}</span></td> }.into_any(),
-                                _ => view! { <td>{c.display()}</td> }.into_any(),
+                                _ => view! { <td data-v=c.exact()>{c.display()}</td> }.into_any(),
                             })
                             .collect_view();
                         let muted = t.muted.get(k).copied().unwrap_or(false);
@@ -80,6 +82,8 @@ pub fn data_table(
             <button on:click=move |_| step(-1)>"‹ prev"</button>
             <span class="page">{move || format!("page {} of {} · {} rows", view_state.get().page + 1, view_state.get().pages(total()), total())}</span>
             <button class="next" on:click=move |_| step(1)>"next ›"</button>
+            <button class="csv" id=format!("{id}-csv") title="Save every row as CSV"
+                on:click=move |_| table.with(|t| crate::io::download(&format!("{id}.csv"), "text/csv", &t.to_csv()))>"CSV"</button>
         </div>
     }
 }
