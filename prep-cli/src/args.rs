@@ -142,6 +142,11 @@ pub struct ExportArgs {
     /// Replace an existing non-empty output folder.
     #[arg(long)]
     pub force: bool,
+    /// Largest candle file: past it the candles are written in parts (candles-00000.parquet,
+    /// …, listed in the manifest) of at most this size each. Bytes, or a number with KiB, MiB
+    /// or GiB; at least 256KiB. The default is the per-file limit of Cloudflare Pages.
+    #[arg(long, value_name = "SIZE", default_value = "25MiB")]
+    pub part_size: String,
     /// At the end, print on stderr where the wall time went: seconds spent loading (reading
     /// calls and candles), preparing (classifying calls, the union of their windows) and
     /// writing (the Parquet files and the manifest).

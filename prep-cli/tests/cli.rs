@@ -456,19 +456,18 @@ fn export_and_data_give_the_same_results() {
     let mut b = a.clone();
     b[6] = "exports/b";
     ok(d, &b);
-    for f in [
-        "calls.parquet",
-        "candles.parquet",
-        "excluded.parquet",
-        "manifest.json",
-    ] {
-        assert_eq!(
-            std::fs::read(d.join("exports/a").join(f)).unwrap(),
-            std::fs::read(d.join("exports/b").join(f)).unwrap(),
-            "{f} differs between two exports"
-        );
-    }
+    // Every file, the candles' parts among them.
+    assert_eq!(
+        relative_hashes(&d.join("exports/a")),
+        relative_hashes(&d.join("exports/b")),
+        "two exports differ"
+    );
     let manifest = read_json(&d.join("exports/a/manifest.json"));
+    assert_eq!(
+        manifest["files"].as_object().unwrap().len(),
+        std::fs::read_dir(d.join("exports/a")).unwrap().count() - 1,
+        "the manifest lists every file but itself"
+    );
     for (name, entry) in manifest["files"].as_object().unwrap() {
         let path = d.join("exports/a").join(name);
         assert_eq!(entry["sha256"].as_str().unwrap(), sha256(&path), "{name}");
@@ -491,6 +490,264 @@ fn export_and_data_give_the_same_results() {
         from_data["dataset"]["manifest_sha256"].as_str().unwrap(),
         sha256(&d.join("exports/a/manifest.json"))
     );
+}
+
+/// `export` of the demo from `from` to `to` into `out` (relative to the demo folder), with more
+/// flags.
+fn export_demo(d: &Path, out: &str, from: &str, to: &str, extra: &[&str]) {
+    let mut a = vec![
+        "export",
+        "--duckdb",
+        "data/alerts.duckdb",
+        "--interval",
+        "1m",
+        "--from",
+        from,
+        "--to",
+        to,
+        "--out",
+        out,
+    ];
+    a.extend(extra);
+    ok(d, &a);
+}
+
+/// A dataset's candle files: `candles.parquet` or the parts, by name.
+fn candle_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("candles"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// `backtest v1-baseline --data DIR --out-dir OUT` (relative to `d`) with a grid of 8 points,
+/// holdout and robustness; returns the bundle's files as bytes, with the dataset's folder and
+/// manifest hash (the only things that differ between two exports of the same data) replaced
+/// by placeholders.
+fn bundle_of(d: &Path, data: &str, out: &str) -> BTreeMap<String, Vec<u8>> {
+    let sha = sha256(&d.join(data).join("manifest.json"));
+    ok(
+        d,
+        &[
+            "backtest",
+            "v1-baseline",
+            "--data",
+            data,
+            "--tp-mults",
+            "[2,3]",
+            "--sl-mults",
+            "[0.5,0.8]",
+            "--trail-pcts",
+            "[null,0.2]",
+            "--holdout-fraction",
+            "0.3",
+            "--out-dir",
+            out,
+            "--threads",
+            "2",
+            "--quiet",
+        ],
+    );
+    let mut files = BTreeMap::new();
+    for name in [
+        "results.json",
+        "grid.parquet",
+        "trades.parquet",
+        "index.html",
+    ] {
+        let bytes = std::fs::read(d.join(out).join(name)).unwrap();
+        let bytes = match name {
+            "results.json" | "index.html" => String::from_utf8(bytes)
+                .unwrap()
+                .replace(&sha, "MANIFEST")
+                .replace(&sha[..12], "MANIFEST")
+                .replace(data, "DATA")
+                .into_bytes(),
+            _ => bytes,
+        };
+        files.insert(name.to_string(), bytes);
+    }
+    files
+}
+
+/// Issue 19: `export` writes the candles in parts of at most `--part-size` (25 MiB by default),
+/// listed in the manifest, and `--data` reads a dataset in parts to the same bytes of results
+/// as the same dataset whole: on the demo (several 25 MiB parts) and on a few days of it cut
+/// into 256 KiB parts. The manifest's list is checked: a missing part, a changed part and a
+/// list out of order are each one line naming the file.
+#[test]
+fn candles_in_parts_give_the_results_of_the_whole_file() {
+    let d = demo_dir();
+    let _ = std::fs::remove_dir_all(d.join("parts"));
+    export_demo(
+        d,
+        "parts/demo-whole",
+        "2025-05-01",
+        "2026-01-07",
+        &["--part-size", "2GiB"],
+    );
+    export_demo(d, "parts/demo", "2025-05-01", "2026-01-07", &[]);
+    export_demo(d, "parts/days-whole", "2025-05-01", "2025-05-04", &[]);
+    export_demo(
+        d,
+        "parts/days",
+        "2025-05-01",
+        "2025-05-04",
+        &["--part-size", "256KiB"],
+    );
+    for (dir, limit, at_least) in [
+        ("parts/demo-whole", u64::MAX, 1),
+        ("parts/demo", 25 << 20, 8),
+        ("parts/days-whole", 25 << 20, 1),
+        ("parts/days", 256 << 10, 4),
+    ] {
+        let names = candle_files(&d.join(dir));
+        assert!(names.len() >= at_least, "{dir}: {names:?}");
+        let manifest = read_json(&d.join(dir).join("manifest.json"));
+        if names.len() == 1 {
+            assert_eq!(names, ["candles.parquet"], "{dir}");
+            assert!(manifest.get("parts").is_none(), "{dir}");
+        } else {
+            let listed: Vec<&str> = manifest["parts"]["candles.parquet"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            assert_eq!(listed, names, "{dir}");
+        }
+        let mut rows = 0;
+        for name in &names {
+            let size = std::fs::metadata(d.join(dir).join(name)).unwrap().len();
+            assert!(size <= limit, "{dir}/{name}: {size} bytes");
+            let entry = &manifest["files"][name.as_str()];
+            assert_eq!(entry["bytes"].as_u64(), Some(size), "{dir}/{name}");
+            rows += entry["rows"].as_u64().unwrap();
+        }
+        assert_eq!(Some(rows), manifest["rows"]["candles"].as_u64(), "{dir}");
+    }
+    // The same candles, row for row, whole or in parts.
+    let rows_of = |dir: &str| -> Vec<RecordBatch> {
+        candle_files(&d.join(dir))
+            .iter()
+            .flat_map(|n| parquet(&d.join(dir).join(n)))
+            .collect()
+    };
+    for (whole, parts) in [
+        ("parts/demo-whole", "parts/demo"),
+        ("parts/days-whole", "parts/days"),
+    ] {
+        let (a, b) = (rows_of(whole), rows_of(parts));
+        for col in ["chain", "mint"] {
+            assert_eq!(str_col(&a, col), str_col(&b, col), "{parts}: {col}");
+        }
+        assert_eq!(i64_col(&a, "ts"), i64_col(&b, "ts"), "{parts}");
+        for col in ["open", "high", "low", "close", "volume"] {
+            let bits = |x: &[RecordBatch]| -> Vec<u64> {
+                f64_col(x, col)
+                    .iter()
+                    .map(|v| v.unwrap().to_bits())
+                    .collect()
+            };
+            assert_eq!(bits(&a), bits(&b), "{parts}: {col}");
+        }
+        // The results' bytes.
+        let (ra, rb) = (
+            bundle_of(d, whole, &format!("{whole}-run")),
+            bundle_of(d, parts, &format!("{parts}-run")),
+        );
+        for (name, bytes) in &ra {
+            assert!(
+                bytes == &rb[name],
+                "{parts}: {name} differs from the whole file's"
+            );
+        }
+    }
+
+    // The manifest's list is checked, one line naming the file.
+    let days = d.join("parts/days");
+    let broken = d.join("parts/broken");
+    let copy = || {
+        let _ = std::fs::remove_dir_all(&broken);
+        std::fs::create_dir_all(&broken).unwrap();
+        for e in std::fs::read_dir(&days).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), broken.join(e.file_name())).unwrap();
+        }
+    };
+    let run_broken = || {
+        fails(
+            d,
+            &[
+                "backtest",
+                "v1-baseline",
+                "--data",
+                "parts/broken",
+                "--quiet",
+            ],
+            1,
+        )
+    };
+    let names = candle_files(&days);
+    let n = names.len();
+    copy();
+    std::fs::remove_file(broken.join("candles-00001.parquet")).unwrap();
+    assert_eq!(
+        run_broken(),
+        format!("quantbot: parts/broken/candles-00001.parquet: missing (parts/broken/manifest.json lists it as part 2 of {n} of the candles)\n")
+    );
+    copy();
+    let mut bytes = std::fs::read(broken.join("candles-00002.parquet")).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(broken.join("candles-00002.parquet"), bytes).unwrap();
+    assert_eq!(
+        run_broken(),
+        "quantbot: parts/broken/candles-00002.parquet: its SHA-256 is not the manifest's (a changed file, or a part of another export?)\n"
+    );
+    copy();
+    // Two parts swapped: by name, a part's hash no longer matches.
+    std::fs::rename(broken.join("candles-00000.parquet"), broken.join("x")).unwrap();
+    std::fs::rename(
+        broken.join("candles-00001.parquet"),
+        broken.join("candles-00000.parquet"),
+    )
+    .unwrap();
+    std::fs::rename(broken.join("x"), broken.join("candles-00001.parquet")).unwrap();
+    let err = run_broken();
+    assert!(
+        err.starts_with("quantbot: parts/broken/candles-00000.parquet: "),
+        "{err}"
+    );
+    // The manifest's list out of order.
+    copy();
+    let mpath = broken.join("manifest.json");
+    let mut m = read_json(&mpath);
+    m["parts"]["candles.parquet"]
+        .as_array_mut()
+        .unwrap()
+        .swap(0, 1);
+    std::fs::write(&mpath, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    assert_eq!(
+        run_broken(),
+        "quantbot: parts/broken/manifest.json: part 0 of the candles is \"candles-00001.parquet\", expected \"candles-00000.parquet\" (parts are numbered in row order from candles-00000.parquet)\n"
+    );
+    // --part-size is checked.
+    for (size, msg) in [
+        ("100KiB", "quantbot: --part-size: 100KiB is 102400 bytes, below the smallest part, 256KiB (262144 bytes)\n"),
+        ("25MB", "quantbot: --part-size: \"25MB\" is not a size (bytes, or a number with KiB, MiB or GiB, like 25MiB)\n"),
+    ] {
+        let err = fails(
+            d,
+            &["export", "--duckdb", "data/alerts.duckdb", "--from", "2025-05-01", "--to", "2025-05-02", "--out", "parts/x", "--part-size", size],
+            2,
+        );
+        assert_eq!(err, msg);
+    }
+    let _ = std::fs::remove_dir_all(d.join("parts"));
 }
 
 #[test]

@@ -229,11 +229,14 @@ pub fn ensure_demo(quantbot: &Path) -> Result<PathBuf, String> {
     if out.join("manifest.json").exists() {
         return Ok(out);
     }
+    // Whole (one candles.parquet, not 25 MiB parts): the lab's tests hand its files to the
+    // page by name. `cargo xtask publish` cuts it into parts for a published site.
     export(
         quantbot,
         "2026-01-07",
         &out,
         "export the demo dataset for the lab",
+        &["--part-size", "4GiB"],
     )?;
     Ok(out)
 }
@@ -248,6 +251,7 @@ fn ensure_wasm_test_data(quantbot: &Path) -> Result<(), String> {
             "2025-05-10",
             &data,
             "small dataset for the wasm test",
+            &[],
         )?;
     }
     // Always from the current engine, so the comparison never uses a stale answer.
@@ -276,8 +280,9 @@ fn ensure_wasm_test_data(quantbot: &Path) -> Result<(), String> {
     std::fs::write(data.join("expected.json"), out.stdout).map_err(|e| e.to_string())
 }
 
-/// Exports the demo calls from 2025-05-01 to `to` (1-minute candles) into `out`.
-fn export(quantbot: &Path, to: &str, out: &Path, step: &str) -> Result<(), String> {
+/// Exports the demo calls from 2025-05-01 to `to` (1-minute candles) into `out`, with `extra`
+/// flags.
+fn export(quantbot: &Path, to: &str, out: &Path, step: &str, extra: &[&str]) -> Result<(), String> {
     let db = ensure_demo_db(quantbot)?;
     let mut c = Command::new(quantbot);
     c.args(["export", "--duckdb"])
@@ -293,6 +298,7 @@ fn export(quantbot: &Path, to: &str, out: &Path, step: &str) -> Result<(), Strin
         ])
         .arg(out)
         .arg("--force")
+        .args(extra)
         .current_dir(root());
     run(step, c)
 }
@@ -363,6 +369,7 @@ pub fn test(quantbot: &Path, tally: &mut Tally) -> Result<(), String> {
         "2025-05-01",
         &tiny,
         "tiny dataset for the security test",
+        &[],
     )?;
     let mut c = command("node", &root(), false);
     c.arg("web/e2e/security.test.mjs").arg("dist").arg(&tiny);
