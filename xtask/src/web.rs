@@ -317,8 +317,17 @@ fn ensure_demo_db(quantbot: &Path) -> Result<PathBuf, String> {
 /// Builds the site into `dist/` (release, threads) and writes its Content-Security-Policy into
 /// `dist/index.html` (`web/csp.mjs`: the hash of Trunk's inline loader, nothing else inline).
 pub fn build_site() -> Result<(), String> {
+    build_site_at(None)
+}
+
+/// [`build_site`] with Trunk's public URL (`Some("./")`: every URL of the page relative, so
+/// the site works under any path, as `cargo xtask publish` needs).
+pub fn build_site_at(public_url: Option<&str>) -> Result<(), String> {
     let mut c = command("trunk", &root().join("web"), true);
     c.args(["build", "--release"]);
+    if let Some(url) = public_url {
+        c.args(["--public-url", url]);
+    }
     run("build the lab (trunk build --release)", c)?;
     let mut c = command("node", &root(), false);
     c.args(["web/csp.mjs", "dist/index.html"]);
