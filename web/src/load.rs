@@ -135,8 +135,8 @@ async fn dataset_sources(base: &str, budget: &mut DataBudget) -> Result<Vec<Sour
     let Some(bytes) = fetch_bytes(&name, budget).await? else {
         return Ok(sources);
     };
-    let json: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{name}: not valid JSON: {e}"))?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("{name}: not valid JSON: {e}"))?;
     let files = parts::candle_files(&name, &json).map_err(|e| e.to_string())?;
     if let parts::CandleFiles::Parts(list) = files {
         sources.retain(|s| parts::base_name(&s.name) != parts::WHOLE);
