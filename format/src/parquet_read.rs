@@ -524,6 +524,118 @@ mod tests {
         assert_eq!(err, Err(crate::data("p1: missing")));
     }
 
+    /// The lab's path: a dataset's parts, as bytes, picked and checked against a manifest that
+    /// lists them (`parts::pick_candle_files`) and loaded (`load_published`), give the dataset
+    /// the whole file gives; a changed part is refused by name.
+    #[test]
+    fn a_dataset_in_parts_loads_as_the_whole_file() {
+        use crate::dataset::{load_published, LoadOptions, PublishedFiles};
+        use crate::options::Selection;
+        use crate::parts::{part_name, pick_candle_files, WHOLE};
+        use serde_json::json;
+        use sha2::{Digest, Sha256};
+
+        // Three calls on three tokens, at 0 ms; 120 valid one-minute candles each.
+        let rows: Vec<(String, i64)> = (0..3)
+            .flat_map(|i| (0..120).map(move |k| (format!("mint{i}"), k * 60)))
+            .collect();
+        let file = |rows: &[(String, i64)]| {
+            let p: Vec<f64> = rows.iter().map(|r| 1.0 + r.1 as f64 / 7.0).collect();
+            let f = |m: f64| {
+                Arc::new(Float64Array::from(
+                    p.iter().map(|x| x * m).collect::<Vec<_>>(),
+                )) as ArrayRef
+            };
+            let batch = RecordBatch::try_from_iter([
+                (
+                    "chain",
+                    Arc::new(StringArray::from(vec!["solana"; rows.len()])) as ArrayRef,
+                ),
+                (
+                    "mint",
+                    Arc::new(StringArray::from(
+                        rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+                    )) as ArrayRef,
+                ),
+                (
+                    "ts",
+                    Arc::new(Int64Array::from(
+                        rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                    )) as ArrayRef,
+                ),
+                ("open", f(1.0)),
+                ("high", f(1.5)),
+                ("low", f(0.5)),
+                ("close", f(1.0)),
+                ("volume", f(0.25)),
+            ])
+            .unwrap();
+            parquet_bytes(&batch)
+        };
+        let opts = LoadOptions {
+            interval_s: 60,
+            horizon_hours: 1.0,
+            min_coverage: 0.8,
+        };
+        let load = |candles: Vec<(String, bytes::Bytes)>| {
+            let files = PublishedFiles {
+                calls: (
+                    "calls.parquet".to_string(),
+                    bytes::Bytes::from(calls_file(3)),
+                ),
+                excluded: None,
+                candles,
+            };
+            load_published(
+                "t".into(),
+                None,
+                opts,
+                files,
+                &Selection::all(),
+                Volumes::Keep,
+            )
+            .unwrap()
+        };
+        let whole = load(vec![(WHOLE.to_string(), bytes::Bytes::from(file(&rows)))]);
+        assert_eq!(whole.coverage().0, 3, "{:?}", whole.status);
+        // Cut inside tokens.
+        let parts: Vec<Vec<u8>> = [0..50, 50..200, 200..360].map(|r| file(&rows[r])).into();
+        let manifest = json!({
+            "parts": {WHOLE: (0..3).map(part_name).collect::<Vec<_>>()},
+            "files": (0..3).map(|k| (part_name(k), json!({
+                "bytes": parts[k].len(),
+                "rows": 1,
+                "sha256": crate::hex(&Sha256::digest(&parts[k])),
+            }))).collect::<serde_json::Map<_, _>>(),
+        });
+        // Given in any order, by URL.
+        let given = |parts: &[Vec<u8>]| -> Vec<(String, bytes::Bytes)> {
+            [2, 0, 1]
+                .iter()
+                .map(|&k| {
+                    (
+                        format!("https://h/d/{}", part_name(k)),
+                        bytes::Bytes::from(parts[k].clone()),
+                    )
+                })
+                .collect()
+        };
+        let picked = pick_candle_files(Some(("manifest.json", &manifest)), given(&parts)).unwrap();
+        let in_parts = load(picked);
+        assert_eq!(in_parts.tokens, whole.tokens);
+        assert_eq!(in_parts.status, whole.status);
+        let mut changed = parts.clone();
+        changed[1] = parts[2].clone();
+        assert_eq!(
+            pick_candle_files(Some(("manifest.json", &manifest)), given(&changed)).map(|_| ()),
+            Err(crate::data(format!(
+                "https://h/d/candles-00001.parquet: {} bytes, the manifest says {} (a partial copy, or a part of another export?)",
+                parts[2].len(),
+                parts[1].len()
+            )))
+        );
+    }
+
     /// The page check (`page_guard`) passes every page a writer makes: `BYTE_STREAM_SPLIT`
     /// numbers with NULLs among them, dictionary-encoded strings, data pages v1 and v2, many
     /// small pages; what is read equals what was written.
