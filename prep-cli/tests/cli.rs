@@ -832,6 +832,7 @@ fn bundle_page_shows_options_verdicts_equity_and_a_lab_link() {
     }
     let per = results["per_caller"].as_array().unwrap();
     assert!(per.len() >= 3);
+    let trades = parquet(&dir.join("trades.parquet"));
     assert_eq!(html.matches("<svg ").count(), per.len());
     assert_eq!(html.matches("<polyline ").count(), per.len());
     for p in per {
@@ -842,9 +843,22 @@ fn bundle_page_shows_options_verdicts_equity_and_a_lab_link() {
             .find(|l| l.starts_with(&format!("<tr><td>{name}</td>")))
             .unwrap_or_else(|| panic!("no row for {name}"));
         assert!(row.contains(&format!("<td>{verdict}</td>")), "{row}");
-        assert!(
-            html.contains(&format!("<title>{name}</title>")),
-            "no chart for {name}"
+        // The chart: the initial capital, then the equity after each of the best policy's
+        // trades (those of trades.parquet, the same wallet).
+        let at = html
+            .find(&format!("<title>{name}</title>"))
+            .unwrap_or_else(|| panic!("no chart for {name}"));
+        let points = &html[at..];
+        let points = &points[points.find("points=\"").unwrap() + 8..];
+        let points = points[..points.find('"').unwrap()].split(' ').count();
+        let trades = str_col(&trades, "caller")
+            .iter()
+            .filter(|c| html_esc(c) == name)
+            .count();
+        assert_eq!(
+            points,
+            trades + 1,
+            "{name}: {points} points, {trades} trades"
         );
     }
     assert!(
