@@ -37,10 +37,10 @@ pub fn load_dataset(data: &[u8]) -> Option<quantbot_format::Result<Dataset>> {
     let files = PublishedFiles {
         calls: ("calls.parquet".to_string(), Bytes::copy_from_slice(calls)),
         excluded: None,
-        candles: (
+        candles: vec![(
             "candles.parquet".to_string(),
             Bytes::copy_from_slice(candles),
-        ),
+        )],
     };
     Some(load_published(
         "fuzz".into(),

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::options::Selection;
-use crate::parquet_read::{read_calls, read_candle_runs};
+use crate::parquet_read::{read_calls, read_candle_runs_in};
 use crate::{data, hex, usage, Result};
 
 /// The name of the published format, in `manifest.json`.
@@ -453,6 +453,8 @@ pub fn parse_manifest(name: &str, bytes: &[u8]) -> Result<ManifestInfo> {
             "{name}: selection.min_coverage {min_coverage} is not in [0, 1]"
         )));
     }
+    // A dataset in parts must list them in order, each with its size and hash.
+    crate::parts::candle_files(name, &v)?;
     Ok(ManifestInfo {
         interval_s: interval as i64,
         horizon_hours,
@@ -468,7 +470,9 @@ pub struct PublishedFiles<R> {
     pub calls: (String, R),
     /// `excluded.parquet`; absent when a user brings only calls and candles.
     pub excluded: Option<(String, R)>,
-    pub candles: (String, R),
+    /// The candles: `candles.parquet`, or its parts in order (see `crate::parts`; checked
+    /// against the manifest by `parts::pick_candle_files` before they come here).
+    pub candles: Vec<(String, R)>,
 }
 
 /// Reads a published dataset and selects calls. `manifest` gives interval, horizon and
@@ -492,9 +496,8 @@ pub fn load_published<R: ChunkReader + 'static>(
     let selected = read_published_calls(calls, excluded, sel)?;
     let wanted = selected.wanted_tokens();
     let mut builder = DatasetBuilder::new(opts, volumes, selected.calls);
-    read_candle_runs(
-        &candles.0,
-        candles.1,
+    read_candle_runs_in(
+        candles.into_iter().map(Ok),
         |ch, mi| wanted.get(ch).is_some_and(|m| m.contains(mi)),
         |ch, mi, run| builder.add_run(ch, mi, run),
     )?;

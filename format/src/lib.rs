@@ -10,6 +10,7 @@ pub mod option_table;
 pub mod options;
 mod page_guard;
 pub mod parquet_read;
+pub mod parts;
 pub mod results;
 
 /// What can go wrong reading options or data. The message names the flag, file or column.

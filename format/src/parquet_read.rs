@@ -270,53 +270,72 @@ impl RunKeys {
 pub fn read_candle_runs<R: ChunkReader + 'static>(
     name: &str,
     file: R,
+    wanted: impl FnMut(&str, &str) -> bool,
+    on_run: impl FnMut(&str, &str, &mut Vec<Candle>),
+) -> Result<()> {
+    read_candle_runs_in([Ok((name.to_string(), file))], wanted, on_run)
+}
+
+/// [`read_candle_runs`] over the candles in several files read one after the other (a
+/// dataset's parts, `crate::parts`), as if they were one file: a token's rows that continue
+/// from one part into the next stay one run, so the runs, and everything built from them, are
+/// those of the whole file. Each file is asked for only when the previous one is read (a
+/// native reader opens and checks a part then, and holds one part at a time); an error in
+/// opening one ends the read.
+pub fn read_candle_runs_in<R: ChunkReader + 'static>(
+    files: impl IntoIterator<Item = Result<(String, R)>>,
     mut wanted: impl FnMut(&str, &str) -> bool,
     mut on_run: impl FnMut(&str, &str, &mut Vec<Candle>),
 ) -> Result<()> {
     let mut keys = RunKeys::default();
     let mut run: Vec<Candle> = Vec::new();
-    for_each_batch(name, file, |b| {
-        let chain = strs(name, b, "chain")?;
-        let mint = strs(name, b, "mint")?;
-        let ts = i64s(name, b, "ts")?;
-        let [o, h, l, c, v] = ["open", "high", "low", "close", "volume"]
-            .map(|col| f64s(name, b, col).map(Floats::of));
-        let (o, h, l, c, v) = (o?, h?, l?, c?, v?);
-        // Without NULL keys (the usual case) no row needs checking.
-        let keys_whole = chain.null_count() == 0 && mint.null_count() == 0 && ts.null_count() == 0;
-        for i in 0..b.num_rows() {
-            let (ch, mi) = if keys_whole {
-                (chain.value(i), mint.value(i))
-            } else {
-                (
-                    req_str(name, chain, "chain", i)?,
-                    req_str(name, mint, "mint", i)?,
-                )
-            };
-            if keys.is_new(ch, mi) {
-                if let Some((kc, km)) = keys.kept() {
-                    on_run(kc, km, &mut run);
+    for file in files {
+        let (name, file) = file?;
+        let name = name.as_str();
+        for_each_batch(name, file, |b| {
+            let chain = strs(name, b, "chain")?;
+            let mint = strs(name, b, "mint")?;
+            let ts = i64s(name, b, "ts")?;
+            let [o, h, l, c, v] = ["open", "high", "low", "close", "volume"]
+                .map(|col| f64s(name, b, col).map(Floats::of));
+            let (o, h, l, c, v) = (o?, h?, l?, c?, v?);
+            // Without NULL keys (the usual case) no row needs checking.
+            let keys_whole =
+                chain.null_count() == 0 && mint.null_count() == 0 && ts.null_count() == 0;
+            for i in 0..b.num_rows() {
+                let (ch, mi) = if keys_whole {
+                    (chain.value(i), mint.value(i))
+                } else {
+                    (
+                        req_str(name, chain, "chain", i)?,
+                        req_str(name, mint, "mint", i)?,
+                    )
+                };
+                if keys.is_new(ch, mi) {
+                    if let Some((kc, km)) = keys.kept() {
+                        on_run(kc, km, &mut run);
+                    }
+                    run.clear();
+                    keys.start(ch, mi, wanted(ch, mi));
                 }
-                run.clear();
-                keys.start(ch, mi, wanted(ch, mi));
+                if keys.keeps() {
+                    run.push(Candle {
+                        ts: if keys_whole {
+                            ts.value(i)
+                        } else {
+                            req_i64(name, ts, "ts", i)?
+                        },
+                        open: o.get(i),
+                        high: h.get(i),
+                        low: l.get(i),
+                        close: c.get(i),
+                        volume: v.get(i),
+                    });
+                }
             }
-            if keys.keeps() {
-                run.push(Candle {
-                    ts: if keys_whole {
-                        ts.value(i)
-                    } else {
-                        req_i64(name, ts, "ts", i)?
-                    },
-                    open: o.get(i),
-                    high: h.get(i),
-                    low: l.get(i),
-                    close: c.get(i),
-                    volume: v.get(i),
-                });
-            }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        })?;
+    }
     if let Some((kc, km)) = keys.kept() {
         on_run(kc, km, &mut run);
     }
@@ -448,6 +467,173 @@ mod tests {
                 assert!(a.volume.is_nan());
             }
         }
+    }
+
+    /// The runs of a file cut in parts anywhere are the runs of the whole file: a token that
+    /// continues into the next part stays one run (so a dataset in parts builds what the whole
+    /// file builds, with no token merged again).
+    #[test]
+    fn parts_read_as_the_whole_file() {
+        let rows = [
+            ("a", 0),
+            ("a", 60),
+            ("b", 0),
+            ("b", 60),
+            ("b", 120),
+            ("c", 0),
+            ("a", 120),
+        ];
+        let runs_of = |files: Vec<Vec<u8>>| {
+            let mut runs = Vec::new();
+            read_candle_runs_in(
+                files
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, f)| Ok((format!("part {k}"), bytes::Bytes::from(f)))),
+                |_, mi| mi != "c",
+                |_, mi, run| {
+                    runs.push((mi.to_string(), run.iter().map(|c| c.ts).collect::<Vec<_>>()))
+                },
+            )
+            .unwrap();
+            runs
+        };
+        let whole = runs_of(vec![candles_file(&rows)]);
+        assert_eq!(whole.len(), 3);
+        for cut in 1..rows.len() {
+            for cut2 in cut..rows.len() {
+                let (head, rest) = rows.split_at(cut);
+                let (mid, tail) = rest.split_at(cut2 - cut);
+                let mut files = vec![candles_file(head)];
+                if !mid.is_empty() {
+                    files.push(candles_file(mid));
+                }
+                files.push(candles_file(tail));
+                assert_eq!(runs_of(files), whole, "cut at {cut} and {cut2}");
+            }
+        }
+        // An error opening a part ends the read with it.
+        let err = read_candle_runs_in(
+            [
+                Ok(("p0".to_string(), bytes::Bytes::from(candles_file(&rows)))),
+                Err(crate::data("p1: missing")),
+            ],
+            |_, _| true,
+            |_, _, _| {},
+        );
+        assert_eq!(err, Err(crate::data("p1: missing")));
+    }
+
+    /// The lab's path: a dataset's parts, as bytes, picked and checked against a manifest that
+    /// lists them (`parts::pick_candle_files`) and loaded (`load_published`), give the dataset
+    /// the whole file gives; a changed part is refused by name.
+    #[test]
+    fn a_dataset_in_parts_loads_as_the_whole_file() {
+        use crate::dataset::{load_published, LoadOptions, PublishedFiles};
+        use crate::options::Selection;
+        use crate::parts::{part_name, pick_candle_files, WHOLE};
+        use serde_json::json;
+        use sha2::{Digest, Sha256};
+
+        // Three calls on three tokens, at 0 ms; 120 valid one-minute candles each.
+        let rows: Vec<(String, i64)> = (0..3)
+            .flat_map(|i| (0..120).map(move |k| (format!("mint{i}"), k * 60)))
+            .collect();
+        let file = |rows: &[(String, i64)]| {
+            let p: Vec<f64> = rows.iter().map(|r| 1.0 + r.1 as f64 / 7.0).collect();
+            let f = |m: f64| {
+                Arc::new(Float64Array::from(
+                    p.iter().map(|x| x * m).collect::<Vec<_>>(),
+                )) as ArrayRef
+            };
+            let batch = RecordBatch::try_from_iter([
+                (
+                    "chain",
+                    Arc::new(StringArray::from(vec!["solana"; rows.len()])) as ArrayRef,
+                ),
+                (
+                    "mint",
+                    Arc::new(StringArray::from(
+                        rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+                    )) as ArrayRef,
+                ),
+                (
+                    "ts",
+                    Arc::new(Int64Array::from(
+                        rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                    )) as ArrayRef,
+                ),
+                ("open", f(1.0)),
+                ("high", f(1.5)),
+                ("low", f(0.5)),
+                ("close", f(1.0)),
+                ("volume", f(0.25)),
+            ])
+            .unwrap();
+            parquet_bytes(&batch)
+        };
+        let opts = LoadOptions {
+            interval_s: 60,
+            horizon_hours: 1.0,
+            min_coverage: 0.8,
+        };
+        let load = |candles: Vec<(String, bytes::Bytes)>| {
+            let files = PublishedFiles {
+                calls: (
+                    "calls.parquet".to_string(),
+                    bytes::Bytes::from(calls_file(3)),
+                ),
+                excluded: None,
+                candles,
+            };
+            load_published(
+                "t".into(),
+                None,
+                opts,
+                files,
+                &Selection::all(),
+                Volumes::Keep,
+            )
+            .unwrap()
+        };
+        let whole = load(vec![(WHOLE.to_string(), bytes::Bytes::from(file(&rows)))]);
+        assert_eq!(whole.coverage().0, 3, "{:?}", whole.status);
+        // Cut inside tokens.
+        let parts: Vec<Vec<u8>> = [0..50, 50..200, 200..360].map(|r| file(&rows[r])).into();
+        let manifest = json!({
+            "parts": {WHOLE: (0..3).map(part_name).collect::<Vec<_>>()},
+            "files": (0..3).map(|k| (part_name(k), json!({
+                "bytes": parts[k].len(),
+                "rows": 1,
+                "sha256": crate::hex(&Sha256::digest(&parts[k])),
+            }))).collect::<serde_json::Map<_, _>>(),
+        });
+        // Given in any order, by URL.
+        let given = |parts: &[Vec<u8>]| -> Vec<(String, bytes::Bytes)> {
+            [2, 0, 1]
+                .iter()
+                .map(|&k| {
+                    (
+                        format!("https://h/d/{}", part_name(k)),
+                        bytes::Bytes::from(parts[k].clone()),
+                    )
+                })
+                .collect()
+        };
+        let picked = pick_candle_files(Some(("manifest.json", &manifest)), given(&parts)).unwrap();
+        let in_parts = load(picked);
+        assert_eq!(in_parts.tokens, whole.tokens);
+        assert_eq!(in_parts.status, whole.status);
+        let mut changed = parts.clone();
+        changed[1] = parts[2].clone();
+        assert_eq!(
+            pick_candle_files(Some(("manifest.json", &manifest)), given(&changed)).map(|_| ()),
+            Err(crate::data(format!(
+                "https://h/d/candles-00001.parquet: {} bytes, the manifest says {} (a partial copy, or a part of another export?)",
+                parts[2].len(),
+                parts[1].len()
+            )))
+        );
     }
 
     /// The page check (`page_guard`) passes every page a writer makes: `BYTE_STREAM_SPLIT`

@@ -9,6 +9,7 @@
 //! ```sh
 //! cargo run -p quantbot-cli --profile test --example candle_bytes -- datasets/demo/candles.parquet
 //! cargo run -p quantbot-cli --profile test --example candle_bytes -- ../shared/data/binanceus-btc-1m-2023-03/*_1m_*.csv
+//! cargo run -p quantbot-cli --profile test --features zstd --example candle_bytes -- FILES  # adds ZSTD
 //! ```
 
 use std::sync::Arc;
@@ -132,8 +133,8 @@ fn rows_of(batches: &[RecordBatch]) -> Vec<(String, String, i64, [u64; 5])> {
     out
 }
 
-fn props(now: bool) -> WriterProperties {
-    let mut p = WriterProperties::builder().set_compression(Compression::SNAPPY);
+fn props(now: bool, codec: Compression) -> WriterProperties {
+    let mut p = WriterProperties::builder().set_compression(codec);
     if now {
         for c in ["open", "high", "low", "close", "volume"] {
             p = p
@@ -168,12 +169,21 @@ fn main() -> anyhow::Result<()> {
     };
     let schema = first.schema();
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    for (name, now) in [
-        ("before (dictionary/plain)", false),
-        ("now (byte-stream-split, delta)", true),
-    ] {
+    #[allow(unused_mut)]
+    let mut ways = vec![
+        ("before (dictionary/plain)", false, Compression::SNAPPY),
+        ("now (byte-stream-split, delta)", true, Compression::SNAPPY),
+    ];
+    // With `--features zstd`: the same encodings under ZSTD, which the lab cannot decode (its
+    // WebAssembly build cannot compile zstd's C), for the record.
+    #[cfg(feature = "zstd")]
+    for (name, level) in [("now, ZSTD level 3", 3), ("now, ZSTD level 9", 9)] {
+        let level = parquet::basic::ZstdLevel::try_new(level)?;
+        ways.push((name, true, Compression::ZSTD(level)));
+    }
+    for (name, now, codec) in ways {
         let mut out = Vec::new();
-        let mut w = ArrowWriter::try_new(&mut out, schema.clone(), Some(props(now)))?;
+        let mut w = ArrowWriter::try_new(&mut out, schema.clone(), Some(props(now, codec)))?;
         for b in &batches {
             w.write(b)?;
         }

@@ -34,6 +34,37 @@ pub enum Command {
     /// The run registry: a DuckDB catalogue of result bundles.
     #[command(subcommand)]
     Runs(Runs),
+    /// Assemble a static site (the built lab, datasets, result bundles, the registry's runs and
+    /// a start page) that any static host serves under any path; no file over --max-file.
+    /// `cargo xtask publish` builds the lab and runs this.
+    Publish(PublishArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The built lab (Trunk's dist folder, built with relative URLs), copied to SITE/lab/.
+    #[arg(long, value_name = "DIR")]
+    pub lab: PathBuf,
+    /// The site folder to write.
+    #[arg(long, value_name = "SITE")]
+    pub out: PathBuf,
+    /// Dataset folders written by `quantbot export`, each published as SITE/data/NAME/.
+    #[arg(long, value_name = "DIR", num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// A run registry (DuckDB file) whose runs are listed in SITE/runs.json and on the start
+    /// page.
+    #[arg(long, value_name = "REGISTRY")]
+    pub runs: Option<PathBuf>,
+    /// Result bundles (`backtest --out-dir` folders), each published as SITE/runs/NAME/.
+    #[arg(long, value_name = "DIR", num_args = 1..)]
+    pub bundles: Vec<PathBuf>,
+    /// Largest file of the site: a dataset's larger candles.parquet is cut into parts, any
+    /// other larger file refused. Bytes, or a number with KiB, MiB or GiB.
+    #[arg(long, value_name = "SIZE", default_value = "25MiB")]
+    pub max_file: String,
+    /// Replace an existing non-empty SITE.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,6 +173,11 @@ pub struct ExportArgs {
     /// Replace an existing non-empty output folder.
     #[arg(long)]
     pub force: bool,
+    /// Largest candle file: past it the candles are written in parts (candles-00000.parquet,
+    /// …, listed in the manifest) of at most this size each. Bytes, or a number with KiB, MiB
+    /// or GiB; at least 256KiB. The default is the per-file limit of Cloudflare Pages.
+    #[arg(long, value_name = "SIZE", default_value = "25MiB")]
+    pub part_size: String,
     /// At the end, print on stderr where the wall time went: seconds spent loading (reading
     /// calls and candles), preparing (classifying calls, the union of their windows) and
     /// writing (the Parquet files and the manifest).

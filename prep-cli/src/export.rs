@@ -16,7 +16,9 @@ use sha2::{Digest, Sha256};
 
 use crate::args::{ExportArgs, SourceLayout};
 use crate::bundle::write_folder_atomically;
-use crate::parquet_io::{calls_columns, write_parquet, CandleWriter};
+use crate::parquet_io::{
+    calls_columns, parse_part_size, write_parquet, CandleFilesWritten, CandleWriter,
+};
 use crate::plan::{
     check_out_dir, check_out_spares_input, interval_name, parse_interval, selection, usage,
     Selection,
@@ -29,6 +31,7 @@ use quantbot_format::dataset::{
     classify_token, valid_horizon, CallStatus, FORMAT_NAME, FORMAT_VERSION, HORIZON_RULE,
 };
 use quantbot_format::hex;
+use quantbot_format::parts::{part_number, WHOLE};
 
 pub fn run(a: &ExportArgs) -> anyhow::Result<()> {
     let interval_s = parse_interval(&a.interval)?;
@@ -51,6 +54,8 @@ pub fn run(a: &ExportArgs) -> anyhow::Result<()> {
         a.chain.as_deref(),
         a.caller_groups.as_deref(),
     )?;
+    let part_bytes =
+        parse_part_size(&a.part_size).map_err(|e| usage(format!("--part-size: {e}")))?;
     check_out_spares_input("--out", &a.out, &a.duckdb)?;
     check_out_dir(&a.out, a.force)?;
     let opts = LoadOptions {
@@ -66,7 +71,7 @@ pub fn run(a: &ExportArgs) -> anyhow::Result<()> {
     let calls = t.time(Stage::Load, || src.calls(&sel))?;
     let mut done = None;
     write_folder_atomically(&a.out, a.force, |dir| {
-        let (status, candle_rows) = write_candles(dir, &src, &calls, opts, &mut t)?;
+        let (status, candle_files) = write_candles(dir, &src, &calls, opts, part_bytes, &mut t)?;
         let ds = Dataset {
             source_label: format!("duckdb:{}", a.duckdb.display()),
             manifest_sha256: None,
@@ -86,7 +91,7 @@ pub fn run(a: &ExportArgs) -> anyhow::Result<()> {
             );
         }
         t.time(Stage::Write, || {
-            write_dataset(dir, &ds, a, &sel, candle_rows)
+            write_dataset(dir, &ds, a, &sel, &candle_files)
         })?;
         done = Some(ds.coverage());
         Ok(())
@@ -102,7 +107,8 @@ pub fn run(a: &ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes `candles.parquet` token by token and classifies the calls on the way: each token's
+/// Writes the candles (`candles.parquet`, or its parts when they exceed `part_bytes`: see
+/// [`CandleWriter`]) token by token and classifies the calls on the way: each token's
 /// rows are read from DuckDB, its calls classified on them, the union of its eligible windows
 /// appended to the file, and the rows let go before the next token's. Memory does not grow with
 /// the number of tokens or candles.
@@ -117,8 +123,9 @@ fn write_candles(
     src: &DuckSource<'_>,
     calls: &[Call],
     opts: LoadOptions,
+    part_bytes: u64,
     t: &mut Timings,
-) -> anyhow::Result<(Vec<CallStatus>, usize)> {
+) -> anyhow::Result<(Vec<CallStatus>, CandleFilesWritten)> {
     let dups = duplicate_flags(calls);
     let mut by_token: BTreeMap<Token, Vec<usize>> = BTreeMap::new();
     for (k, c) in calls.iter().enumerate() {
@@ -142,8 +149,9 @@ fn write_candles(
             .collect(),
     };
     let min_ts = calls.first().map_or(0, |c| c.alert_ts_ms.div_euclid(1000));
-    let path = dir.join("candles.parquet");
     for order in [RowOrder::Table, RowOrder::Sorted] {
+        // A pass begun again starts from no candle file (the first may have left parts).
+        remove_candle_files(dir)?;
         // A token without candles is classified on none (no_candles); the others are
         // classified again as their rows come.
         let mut status: Vec<CallStatus> = vec![Err(Exclusion::NoCandles); calls.len()];
@@ -156,21 +164,22 @@ fn write_candles(
         // through a short queue while this one reads and classifies the next tokens.
         let (send, receive) = mpsc::sync_channel::<(String, String, Vec<Candle>)>(8);
         let read = std::thread::scope(|scope| {
-            let path = &path;
-            // Returns the rows written and the time spent writing (not waiting for rows).
-            let writer = scope.spawn(move || -> anyhow::Result<(usize, Duration)> {
-                let start = Instant::now();
-                let mut out = CandleWriter::create(path)?;
-                let mut busy = start.elapsed();
-                for (chain, mint, rows) in receive {
+            // Returns the files written and the time spent writing (not waiting for rows).
+            let writer = scope.spawn(
+                move || -> anyhow::Result<(Vec<(String, usize)>, Duration)> {
+                    let start = Instant::now();
+                    let mut out = CandleWriter::create(dir, part_bytes)?;
+                    let mut busy = start.elapsed();
+                    for (chain, mint, rows) in receive {
+                        let t0 = Instant::now();
+                        out.push(&chain, &mint, &rows)?;
+                        busy += t0.elapsed();
+                    }
                     let t0 = Instant::now();
-                    out.push(&chain, &mint, &rows)?;
-                    busy += t0.elapsed();
-                }
-                let t0 = Instant::now();
-                let rows = out.finish()?;
-                Ok((rows, busy + t0.elapsed()))
-            });
+                    let rows = out.finish()?;
+                    Ok((rows, busy + t0.elapsed()))
+                },
+            );
             let mut read = || -> anyhow::Result<()> {
                 for &pass in &passes {
                     let stream_start = Instant::now();
@@ -230,11 +239,11 @@ fn write_candles(
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             read.and(written)
         });
-        let (rows, writing) = read?;
+        let (files, writing) = read?;
         // The writing ran beside the reading: its time overlaps theirs.
         t.add(Stage::Write, writing);
         if !out_of_order {
-            return Ok((status, rows));
+            return Ok((status, files));
         }
         if order == RowOrder::Sorted {
             // DuckDB sorted the rows: a token out of order here is a bug, not bad data.
@@ -263,6 +272,19 @@ fn union_of_windows<'a>(status: impl Iterator<Item = &'a CallStatus>) -> Vec<Ran
     out
 }
 
+/// Removes the candle files of a pass begun again (`candles.parquet` and its parts).
+fn remove_candle_files(dir: &Path) -> anyhow::Result<()> {
+    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == WHOLE || part_number(&name).is_some() {
+            std::fs::remove_file(e.path())
+                .with_context(|| format!("removing {}", e.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// A file's manifest entry: its SHA-256, read back in pieces (candles.parquet is the size of
 /// the data set), its size and its rows.
 fn file_entry(dir: &Path, name: &str, rows: usize) -> anyhow::Result<Value> {
@@ -279,8 +301,9 @@ fn write_dataset(
     ds: &Dataset,
     a: &ExportArgs,
     sel: &Selection,
-    candle_rows: usize,
+    candle_files: &[(String, usize)],
 ) -> anyhow::Result<()> {
+    let candle_rows: usize = candle_files.iter().map(|(_, rows)| rows).sum();
     // Eligible calls (already sorted by alert time, call id); candles.parquet is written.
     let mut eligible = Vec::new();
     let mut excluded = Vec::new();
@@ -333,10 +356,17 @@ fn write_dataset(
         "coverage": ds.coverage_json(),
         "files": {
             "calls.parquet": file_entry(dir, "calls.parquet", calls_rows)?,
-            "candles.parquet": file_entry(dir, "candles.parquet", candle_rows)?,
             "excluded.parquet": file_entry(dir, "excluded.parquet", excluded_rows)?,
         },
     });
+    let mut manifest = manifest;
+    for (name, rows) in candle_files {
+        manifest["files"][name] = file_entry(dir, name, *rows)?;
+    }
+    if candle_files.len() > 1 {
+        let names: Vec<&str> = candle_files.iter().map(|(n, _)| n.as_str()).collect();
+        manifest["parts"] = json!({ WHOLE: names });
+    }
     let mut text = serde_json::to_string_pretty(&manifest)?;
     text.push('\n');
     std::fs::write(dir.join("manifest.json"), text).context("writing manifest.json")?;

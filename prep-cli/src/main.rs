@@ -12,6 +12,7 @@ mod output;
 mod parquet_io;
 mod parts;
 mod plan;
+mod publish;
 mod runs;
 mod source;
 mod timings;
@@ -59,6 +60,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Publish(a) => publish::run(&a),
         Command::Runs(Runs::List(a)) => {
             let stdout = std::io::stdout();
             runs::list(&a.registry, a.format, &mut stdout.lock())

@@ -20,7 +20,10 @@ use quantbot_format::dataset::{
     check_groups, parse_manifest, read_published_calls, selected, sort_calls, DatasetBuilder,
 };
 pub use quantbot_format::dataset::{Dataset, LoadOptions, ManifestInfo, Token};
-use quantbot_format::parquet_read::{read_candle_runs, Floats, RunKeys};
+use quantbot_format::hex;
+use quantbot_format::parquet_read::{read_candle_runs_in, Floats, RunKeys};
+use quantbot_format::parts;
+use sha2::{Digest, Sha256};
 
 use crate::args::SourceLayout;
 use crate::plan::{cli_error, Selection, Source};
@@ -853,11 +856,37 @@ fn load_dataset(dir: &Path, sel: &Selection, volumes: Volumes) -> anyhow::Result
         let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
         Ok((path.display().to_string(), file))
     };
-    let (calls, excluded, candles) = (
-        open("calls.parquet")?,
-        open("excluded.parquet")?,
-        open("candles.parquet")?,
-    );
+    let (calls, excluded) = (open("calls.parquet")?, open("excluded.parquet")?);
+    // Whole, or in parts: each part opened and checked against the manifest when the reader
+    // comes to it (a missing part is found before any is read).
+    let manifest_name = dir.join("manifest.json").display().to_string();
+    let candle_files = parts::candle_files(&manifest_name, &m.json).map_err(cli_error)?;
+    let names = candle_files.names();
+    for (k, name) in names.iter().enumerate() {
+        let path = dir.join(name);
+        if !path.exists() && matches!(candle_files, parts::CandleFiles::Parts(_)) {
+            let shown = path.display().to_string();
+            return Err(cli_error(parts::missing_part(
+                &shown,
+                &manifest_name,
+                k,
+                names.len(),
+            )));
+        }
+    }
+    let candles = names.iter().enumerate().map(|(k, name)| {
+        let path = dir.join(name);
+        let shown = path.display().to_string();
+        let file = File::open(&path)
+            .map_err(|e| quantbot_format::Error::Data(format!("cannot open {shown}: {e}")))?;
+        if let parts::CandleFiles::Parts(entries) = &candle_files {
+            let mut hash = Sha256::new();
+            let size = std::io::copy(&mut &file, &mut hash)
+                .map_err(|e| quantbot_format::Error::Data(format!("{shown}: cannot read: {e}")))?;
+            parts::check_part_digest(&entries[k], &shown, size, &hex(&hash.finalize()))?;
+        }
+        Ok((shown, file))
+    });
     let selected = read_published_calls(calls, Some(excluded), sel).map_err(cli_error)?;
     let wanted = selected.wanted_tokens();
     let builder = DatasetBuilder::new(m.load_options(), volumes, selected.calls);
@@ -865,9 +894,8 @@ fn load_dataset(dir: &Path, sel: &Selection, volumes: Volumes) -> anyhow::Result
         builder,
         |_| false,
         |add| {
-            read_candle_runs(
-                &candles.0,
-                candles.1,
+            read_candle_runs_in(
+                candles,
                 |ch, mi| wanted.get(ch).is_some_and(|m| m.contains(mi)),
                 |ch, mi, run| {
                     add(ch.to_string(), mi.to_string(), std::mem::take(run));

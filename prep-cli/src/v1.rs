@@ -40,6 +40,9 @@ pub struct Run {
     pub grid: Grid,
     pub result: SearchResult,
     pub best: Vec<BestTrade>,
+    /// Per caller (in `result.per_caller` order): the best policy's equity after each close
+    /// (in sample), for `index.html`'s charts.
+    pub equity: Vec<Vec<(i64, f64)>>,
 }
 
 pub fn run(a: &V1Args) -> anyhow::Result<()> {
@@ -84,6 +87,7 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
     };
     let mut offers = Vec::new();
     let mut best = Vec::new();
+    let mut equity = Vec::new();
     for (k, part) in parts.iter().enumerate() {
         let part_sel = Selection {
             only_callers: part.clone(),
@@ -129,7 +133,12 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
                 if opts.mode != Mode::PerCaller {
                     offers.extend(prepared.grouped_offers(&part_result.per_caller, &opts));
                 }
-                best.extend(best_trades(&prepared, &part_result.per_caller, &opts));
+                best.extend(best_trades(
+                    &prepared,
+                    &part_result.per_caller,
+                    &opts,
+                    &mut equity,
+                ));
             })
         });
         result.per_caller.extend(part_result.per_caller);
@@ -168,6 +177,7 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
             grid,
             result,
             best,
+            equity,
         };
         let json = run.report.to_json();
         print(&match a.output.format {
@@ -175,7 +185,15 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
             Format::Csv => csv(&run.report),
             Format::Table => table(&run.report),
         })?;
-        write_bundle(&a.output, |dir| write_files(dir, &run, &json))
+        // The name the bundle's page links into a published site with (`runs/NAME/`).
+        let name = a
+            .output
+            .out_dir
+            .as_ref()
+            .and_then(|d| d.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        write_bundle(&a.output, |dir| write_files(dir, &run, &json, &name))
     })?;
     t.report();
     if a.output.timings {
@@ -474,16 +492,19 @@ pub struct BestTrade {
 }
 
 /// The trades each of `per_caller`'s best-policy wallets took (in-sample under holdout), with
-/// sizes.
+/// sizes; each wallet's equity after each close is pushed onto `equity` (one curve per caller
+/// of `per_caller`, in its order).
 pub fn best_trades(
     prepared: &Prepared<'_>,
     per_caller: &[CallerResult],
     opts: &SearchOptions,
+    equity: &mut Vec<Vec<(i64, f64)>>,
 ) -> Vec<BestTrade> {
     let mut out = Vec::new();
     let frac = opts.holdout_fraction();
     for r in per_caller {
         let Some((_, calls)) = prepared.callers().find(|(c, _)| *c == r.caller) else {
+            equity.push(Vec::new());
             continue;
         };
         let n_in = if frac > 0.0 {
@@ -494,6 +515,7 @@ pub fn best_trades(
         let calls = &calls[..n_in];
         let trades = prepared.trades(calls, r.best, &opts.exec);
         let wallet = prepared.wallet(calls, &trades, |_| r.best, opts);
+        equity.push(wallet.equity.clone());
         for t in &wallet.taken {
             let call = prepared.windows()[calls[t.offer]].call;
             out.push(BestTrade {
@@ -550,11 +572,14 @@ fn trades_parquet(path: &Path, run: &Run) -> anyhow::Result<()> {
 }
 
 /// The files of the `--out-dir` bundle.
-fn write_files(dir: &Path, run: &Run, json: &Value) -> anyhow::Result<()> {
+fn write_files(dir: &Path, run: &Run, json: &Value, name: &str) -> anyhow::Result<()> {
     std::fs::write(dir.join("results.json"), json_text(json)?).context("writing results.json")?;
     grid_parquet(&dir.join("grid.parquet"), run)?;
     trades_parquet(&dir.join("trades.parquet"), run)?;
-    std::fs::write(dir.join("index.html"), html::v1_page(&run.report))
-        .context("writing index.html")?;
+    std::fs::write(
+        dir.join("index.html"),
+        html::v1_page(&run.report, json, &run.equity, name),
+    )
+    .context("writing index.html")?;
     Ok(())
 }

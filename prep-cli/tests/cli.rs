@@ -456,19 +456,18 @@ fn export_and_data_give_the_same_results() {
     let mut b = a.clone();
     b[6] = "exports/b";
     ok(d, &b);
-    for f in [
-        "calls.parquet",
-        "candles.parquet",
-        "excluded.parquet",
-        "manifest.json",
-    ] {
-        assert_eq!(
-            std::fs::read(d.join("exports/a").join(f)).unwrap(),
-            std::fs::read(d.join("exports/b").join(f)).unwrap(),
-            "{f} differs between two exports"
-        );
-    }
+    // Every file, the candles' parts among them.
+    assert_eq!(
+        relative_hashes(&d.join("exports/a")),
+        relative_hashes(&d.join("exports/b")),
+        "two exports differ"
+    );
     let manifest = read_json(&d.join("exports/a/manifest.json"));
+    assert_eq!(
+        manifest["files"].as_object().unwrap().len(),
+        std::fs::read_dir(d.join("exports/a")).unwrap().count() - 1,
+        "the manifest lists every file but itself"
+    );
     for (name, entry) in manifest["files"].as_object().unwrap() {
         let path = d.join("exports/a").join(name);
         assert_eq!(entry["sha256"].as_str().unwrap(), sha256(&path), "{name}");
@@ -491,6 +490,713 @@ fn export_and_data_give_the_same_results() {
         from_data["dataset"]["manifest_sha256"].as_str().unwrap(),
         sha256(&d.join("exports/a/manifest.json"))
     );
+}
+
+/// `export` of the demo from `from` to `to` into `out` (relative to the demo folder), with more
+/// flags.
+fn export_demo(d: &Path, out: &str, from: &str, to: &str, extra: &[&str]) {
+    let mut a = vec![
+        "export",
+        "--duckdb",
+        "data/alerts.duckdb",
+        "--interval",
+        "1m",
+        "--from",
+        from,
+        "--to",
+        to,
+        "--out",
+        out,
+    ];
+    a.extend(extra);
+    ok(d, &a);
+}
+
+/// A dataset's candle files: `candles.parquet` or the parts, by name.
+fn candle_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("candles"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// `backtest v1-baseline --data DIR --out-dir OUT` (relative to `d`) with a grid of 8 points,
+/// holdout and robustness; returns the bundle's files as bytes, with the dataset's folder and
+/// manifest hash (the only things that differ between two exports of the same data) replaced
+/// by placeholders.
+fn bundle_of(d: &Path, data: &str, out: &str) -> BTreeMap<String, Vec<u8>> {
+    let sha = sha256(&d.join(data).join("manifest.json"));
+    ok(
+        d,
+        &[
+            "backtest",
+            "v1-baseline",
+            "--data",
+            data,
+            "--tp-mults",
+            "[2,3]",
+            "--sl-mults",
+            "[0.5,0.8]",
+            "--trail-pcts",
+            "[null,0.2]",
+            "--holdout-fraction",
+            "0.3",
+            "--out-dir",
+            out,
+            "--threads",
+            "2",
+            "--quiet",
+        ],
+    );
+    let mut files = BTreeMap::new();
+    for name in [
+        "results.json",
+        "grid.parquet",
+        "trades.parquet",
+        "index.html",
+    ] {
+        let bytes = std::fs::read(d.join(out).join(name)).unwrap();
+        let bytes = match name {
+            "results.json" | "index.html" => String::from_utf8(bytes)
+                .unwrap()
+                .replace(&sha, "MANIFEST")
+                .replace(&sha[..12], "MANIFEST")
+                .replace(data, "DATA")
+                .into_bytes(),
+            _ => bytes,
+        };
+        files.insert(name.to_string(), bytes);
+    }
+    files
+}
+
+/// Issue 19: `export` writes the candles in parts of at most `--part-size` (25 MiB by default),
+/// listed in the manifest, and `--data` reads a dataset in parts to the same bytes of results
+/// as the same dataset whole: on the demo (several 25 MiB parts) and on a few days of it cut
+/// into 256 KiB parts. The manifest's list is checked: a missing part, a changed part and a
+/// list out of order are each one line naming the file.
+#[test]
+fn candles_in_parts_give_the_results_of_the_whole_file() {
+    let d = demo_dir();
+    let _ = std::fs::remove_dir_all(d.join("parts"));
+    export_demo(
+        d,
+        "parts/demo-whole",
+        "2025-05-01",
+        "2026-01-07",
+        &["--part-size", "2GiB"],
+    );
+    export_demo(d, "parts/demo", "2025-05-01", "2026-01-07", &[]);
+    export_demo(d, "parts/days-whole", "2025-05-01", "2025-05-04", &[]);
+    export_demo(
+        d,
+        "parts/days",
+        "2025-05-01",
+        "2025-05-04",
+        &["--part-size", "256KiB"],
+    );
+    for (dir, limit, at_least) in [
+        ("parts/demo-whole", u64::MAX, 1),
+        ("parts/demo", 25 << 20, 8),
+        ("parts/days-whole", 25 << 20, 1),
+        ("parts/days", 256 << 10, 4),
+    ] {
+        let names = candle_files(&d.join(dir));
+        assert!(names.len() >= at_least, "{dir}: {names:?}");
+        let manifest = read_json(&d.join(dir).join("manifest.json"));
+        if names.len() == 1 {
+            assert_eq!(names, ["candles.parquet"], "{dir}");
+            assert!(manifest.get("parts").is_none(), "{dir}");
+        } else {
+            let listed: Vec<&str> = manifest["parts"]["candles.parquet"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            assert_eq!(listed, names, "{dir}");
+        }
+        let mut rows = 0;
+        for name in &names {
+            let size = std::fs::metadata(d.join(dir).join(name)).unwrap().len();
+            assert!(size <= limit, "{dir}/{name}: {size} bytes");
+            let entry = &manifest["files"][name.as_str()];
+            assert_eq!(entry["bytes"].as_u64(), Some(size), "{dir}/{name}");
+            rows += entry["rows"].as_u64().unwrap();
+        }
+        assert_eq!(Some(rows), manifest["rows"]["candles"].as_u64(), "{dir}");
+    }
+    // The same candles, row for row, whole or in parts.
+    let rows_of = |dir: &str| -> Vec<RecordBatch> {
+        candle_files(&d.join(dir))
+            .iter()
+            .flat_map(|n| parquet(&d.join(dir).join(n)))
+            .collect()
+    };
+    for (whole, parts) in [
+        ("parts/demo-whole", "parts/demo"),
+        ("parts/days-whole", "parts/days"),
+    ] {
+        let (a, b) = (rows_of(whole), rows_of(parts));
+        for col in ["chain", "mint"] {
+            assert_eq!(str_col(&a, col), str_col(&b, col), "{parts}: {col}");
+        }
+        assert_eq!(i64_col(&a, "ts"), i64_col(&b, "ts"), "{parts}");
+        for col in ["open", "high", "low", "close", "volume"] {
+            let bits = |x: &[RecordBatch]| -> Vec<u64> {
+                f64_col(x, col)
+                    .iter()
+                    .map(|v| v.unwrap().to_bits())
+                    .collect()
+            };
+            assert_eq!(bits(&a), bits(&b), "{parts}: {col}");
+        }
+        // The results' bytes.
+        let (ra, rb) = (
+            bundle_of(d, whole, &format!("{whole}-run/bundle")),
+            bundle_of(d, parts, &format!("{parts}-run/bundle")),
+        );
+        for (name, bytes) in &ra {
+            assert!(
+                bytes == &rb[name],
+                "{parts}: {name} differs from the whole file's"
+            );
+        }
+    }
+
+    // The manifest's list is checked, one line naming the file.
+    let days = d.join("parts/days");
+    let broken = d.join("parts/broken");
+    let copy = || {
+        let _ = std::fs::remove_dir_all(&broken);
+        std::fs::create_dir_all(&broken).unwrap();
+        for e in std::fs::read_dir(&days).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), broken.join(e.file_name())).unwrap();
+        }
+    };
+    let run_broken = || {
+        fails(
+            d,
+            &[
+                "backtest",
+                "v1-baseline",
+                "--data",
+                "parts/broken",
+                "--quiet",
+            ],
+            1,
+        )
+    };
+    let names = candle_files(&days);
+    let n = names.len();
+    copy();
+    std::fs::remove_file(broken.join("candles-00001.parquet")).unwrap();
+    assert_eq!(
+        run_broken(),
+        format!("quantbot: parts/broken/candles-00001.parquet: missing (parts/broken/manifest.json lists it as part 2 of {n} of the candles)\n")
+    );
+    copy();
+    let mut bytes = std::fs::read(broken.join("candles-00002.parquet")).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(broken.join("candles-00002.parquet"), bytes).unwrap();
+    assert_eq!(
+        run_broken(),
+        "quantbot: parts/broken/candles-00002.parquet: its SHA-256 is not the manifest's (a changed file, or a part of another export?)\n"
+    );
+    copy();
+    // Two parts swapped: by name, a part's hash no longer matches.
+    std::fs::rename(broken.join("candles-00000.parquet"), broken.join("x")).unwrap();
+    std::fs::rename(
+        broken.join("candles-00001.parquet"),
+        broken.join("candles-00000.parquet"),
+    )
+    .unwrap();
+    std::fs::rename(broken.join("x"), broken.join("candles-00001.parquet")).unwrap();
+    let err = run_broken();
+    assert!(
+        err.starts_with("quantbot: parts/broken/candles-00000.parquet: "),
+        "{err}"
+    );
+    // The manifest's list out of order.
+    copy();
+    let mpath = broken.join("manifest.json");
+    let mut m = read_json(&mpath);
+    m["parts"]["candles.parquet"]
+        .as_array_mut()
+        .unwrap()
+        .swap(0, 1);
+    std::fs::write(&mpath, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    assert_eq!(
+        run_broken(),
+        "quantbot: parts/broken/manifest.json: part 0 of the candles is \"candles-00001.parquet\", expected \"candles-00000.parquet\" (parts are numbered in row order from candles-00000.parquet)\n"
+    );
+    // --part-size is checked.
+    for (size, msg) in [
+        ("100KiB", "quantbot: --part-size: 100KiB is 102400 bytes, below the smallest part, 256KiB (262144 bytes)\n"),
+        ("25MB", "quantbot: --part-size: \"25MB\" is not a size (bytes, or a number with KiB, MiB or GiB, like 25MiB)\n"),
+    ] {
+        let err = fails(
+            d,
+            &["export", "--duckdb", "data/alerts.duckdb", "--from", "2025-05-01", "--to", "2025-05-02", "--out", "parts/x", "--part-size", size],
+            2,
+        );
+        assert_eq!(err, msg);
+    }
+    let _ = std::fs::remove_dir_all(d.join("parts"));
+}
+
+/// Text escaped for HTML as the pages escape it.
+fn html_esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The bad-input corpus's dataset whose callers are named with markup and control characters.
+fn odd_names_dataset() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/bad_inputs/datasets/odd-caller-names")
+}
+
+/// Issue 19: the bundle's `index.html` shows every option in effect and the grid, the
+/// per-caller table with its verdict, one inline SVG equity chart per caller (no script), a
+/// relative link into the lab of a published site, and names escaped.
+#[test]
+fn bundle_page_shows_options_verdicts_equity_and_a_lab_link() {
+    let d = demo_dir();
+    let _ = std::fs::remove_dir_all(d.join("runs/page"));
+    ok(
+        d,
+        &strs(&v1(&[
+            "--caller-groups",
+            "Brook,Alpha",
+            "--taker-fee-bps",
+            "17",
+            "--slippage-bps",
+            "13",
+            "--min-trades",
+            "3",
+            "--folds",
+            "3",
+            "--holdout-fraction",
+            "0.25",
+            "--max-drawdown",
+            "0.9",
+            "--out-dir",
+            "runs/page",
+            "--quiet",
+        ])),
+    );
+    let dir = d.join("runs/page");
+    let results = read_json(&dir.join("results.json"));
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    let cell = |v: &Value| match v {
+        Value::Null => "not set".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let options = results["options"].as_object().unwrap();
+    assert!(options.len() > 20, "{options:?}");
+    for (k, v) in options {
+        let row = format!(
+            "<tr><td>{}</td><td>{}</td></tr>",
+            html_esc(k),
+            html_esc(&cell(v))
+        );
+        assert!(html.contains(&row), "index.html lacks the option {row}");
+    }
+    for (k, v) in [
+        ("taker_fee_bps", "17.0"),
+        ("slippage_bps", "13.0"),
+        ("min_trades", "3"),
+        ("folds", "3"),
+        ("holdout_fraction", "0.25"),
+        ("max_drawdown", "0.9"),
+    ] {
+        assert!(
+            html.contains(&format!("<tr><td>{k}</td><td>{v}</td></tr>")),
+            "{k}"
+        );
+    }
+    for dim in results["grid"]["dimensions"].as_array().unwrap() {
+        let name = dim["name"].as_str().unwrap();
+        assert!(
+            html.contains(&format!("<tr><td>{name}</td>")),
+            "grid {name}"
+        );
+    }
+    let per = results["per_caller"].as_array().unwrap();
+    assert!(per.len() >= 3);
+    let trades = parquet(&dir.join("trades.parquet"));
+    assert_eq!(html.matches("<svg ").count(), per.len());
+    assert_eq!(html.matches("<polyline ").count(), per.len());
+    for p in per {
+        let name = html_esc(p["caller"].as_str().unwrap());
+        let verdict = p["robustness"]["verdict"].as_str().unwrap();
+        let row = html
+            .lines()
+            .find(|l| l.starts_with(&format!("<tr><td>{name}</td>")))
+            .unwrap_or_else(|| panic!("no row for {name}"));
+        assert!(row.contains(&format!("<td>{verdict}</td>")), "{row}");
+        // The chart: the initial capital, then the equity after each of the best policy's
+        // trades (those of trades.parquet, the same wallet).
+        let at = html
+            .find(&format!("<title>{name}</title>"))
+            .unwrap_or_else(|| panic!("no chart for {name}"));
+        let points = &html[at..];
+        let points = &points[points.find("points=\"").unwrap() + 8..];
+        let points = points[..points.find('"').unwrap()].split(' ').count();
+        let trades = str_col(&trades, "caller")
+            .iter()
+            .filter(|c| html_esc(c) == name)
+            .count();
+        assert_eq!(
+            points,
+            trades + 1,
+            "{name}: {points} points, {trades} trades"
+        );
+    }
+    assert!(
+        !html.to_lowercase().contains("<script"),
+        "a script in index.html"
+    );
+    assert!(html.contains("<a href=\"../../lab/?bundle=../runs/page/\">Open in the lab</a>"));
+
+    // Names with markup are text.
+    let odd = d.join("runs/odd-page");
+    let _ = std::fs::remove_dir_all(&odd);
+    ok(
+        d,
+        &[
+            "backtest",
+            "v1-baseline",
+            "--data",
+            odd_names_dataset().to_str().unwrap(),
+            "--out-dir",
+            "runs/odd-page",
+            "--quiet",
+        ],
+    );
+    let html = std::fs::read_to_string(odd.join("index.html")).unwrap();
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&lt;b&gt;Al&lt;/b&gt;&amp;amp;"));
+    assert!(
+        !html.to_lowercase().contains("<script") && !html.contains("<b>"),
+        "{html}"
+    );
+    assert_eq!(html.matches("<svg ").count(), 2);
+}
+
+/// Every file under `dir`, relative, with its bytes.
+fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The `href` values of a page (entities decoded as the pages write them).
+fn hrefs(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].replace("&amp;", "&"))
+        .collect()
+}
+
+/// Issue 19: `quantbot publish` (what `cargo xtask publish` runs after building the lab) writes
+/// one folder with the lab, the datasets (cut into parts where a file would exceed
+/// `--max-file`), the bundles, runs.json, a start page and _headers: no file over the limit,
+/// relative URLs only, every dataset and run listed with its name and hash and a link that
+/// names a folder of the site, markup in a caller's name escaped; a large file that cannot be
+/// cut and a lab that loads from the host's root are refused.
+#[test]
+fn publish_writes_a_static_site_with_relative_links_and_small_files() {
+    let d = demo_dir();
+    let root = "pub";
+    let _ = std::fs::remove_dir_all(d.join(root));
+    export_demo(
+        d,
+        "pub/days",
+        "2025-05-01",
+        "2025-05-04",
+        &["--part-size", "256KiB"],
+    );
+    export_demo(d, "pub/whole", "2025-05-05", "2025-05-08", &[]);
+    let odd = odd_names_dataset();
+    let odd = odd.to_str().unwrap();
+    let run = |data: &str, out: &str, extra: &[&str]| {
+        let mut a = vec![
+            "backtest",
+            "v1-baseline",
+            "--data",
+            data,
+            "--out-dir",
+            out,
+            "--registry",
+            "pub/runs.duckdb",
+            "--quiet",
+        ];
+        a.extend(extra);
+        ok(d, &a);
+    };
+    run("pub/days", "pub/runs/days-run", &["--folds", "3"]);
+    run(odd, "pub/runs/odd-run", &[]);
+    run("pub/whole", "pub/runs/unpublished", &[]);
+    // A lab as Trunk and web/csp.mjs build it, relative URLs only, with a bundled dataset
+    // whose whole candles.parquet is over the limit.
+    let lab = d.join("pub/lab");
+    std::fs::create_dir_all(lab.join("data")).unwrap();
+    let csp = "default-src 'none'; script-src 'self' 'sha256-abc='; connect-src 'self' https:";
+    std::fs::write(
+        lab.join("index.html"),
+        format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\" />\n<meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\" />\n<script type=\"module\">import init from './app.js';\nawait init({{ module_or_path: './app_bg.wasm' }});</script><link rel=\"stylesheet\" href=\"./lab.css\"></head><body></body></html>\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(lab.join("app.js"), "export default function init() {}\n").unwrap();
+    std::fs::write(lab.join("app_bg.wasm"), b"\0asm").unwrap();
+    std::fs::create_dir_all(lab.join(".stage")).unwrap();
+    std::fs::write(lab.join(".stage/junk"), vec![0u8; 600 << 10]).unwrap();
+    let demo = lab.join("data/demo");
+    std::fs::create_dir_all(&demo).unwrap();
+    for e in std::fs::read_dir(d.join("pub/whole")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), demo.join(e.file_name())).unwrap();
+    }
+    let whole_candles = std::fs::metadata(demo.join("candles.parquet"))
+        .unwrap()
+        .len();
+    assert!(whole_candles > 512 << 10, "{whole_candles}");
+    let publish_to = |out: &str| {
+        let a = vec![
+            "publish",
+            "--lab",
+            "pub/lab",
+            "--out",
+            out,
+            "--force",
+            "--max-file",
+            "512KiB",
+            "--data",
+            "pub/days",
+            "pub/whole",
+            odd,
+            "--bundles",
+            "pub/runs/days-run",
+            "pub/runs/odd-run",
+            "--runs",
+            "pub/runs.duckdb",
+        ];
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let publish = || publish_to("pub/site");
+    ok(d, &strs(&publish()));
+    let site = d.join("pub/site");
+    let files = files_under(&site);
+    for (path, bytes) in &files {
+        assert!(
+            bytes.len() <= 512 << 10,
+            "{}: {} bytes",
+            path.display(),
+            bytes.len()
+        );
+    }
+    assert!(!files.keys().any(|p| p.starts_with("lab/.stage")));
+    // Every page: relative URLs only, no script but the lab's own.
+    for (path, bytes) in &files {
+        if path.extension().is_some_and(|e| e == "html") {
+            let html = String::from_utf8(bytes.clone()).unwrap();
+            for bad in [
+                "href=\"/",
+                "src=\"/",
+                "href=\"http",
+                "src=\"http",
+                "http://",
+                "https://",
+                "//",
+            ] {
+                let body = html.replace("<!doctype html>", "");
+                assert!(!body.contains(bad), "{}: {bad}", path.display());
+            }
+            if !path.starts_with("lab") {
+                assert!(!html.contains("<script"), "{}", path.display());
+            }
+        }
+    }
+    // The datasets, cut where needed, and the start page listing each with its hash.
+    let start = String::from_utf8(files[Path::new("index.html")].clone()).unwrap();
+    let sha_of = |p: &str| {
+        let b = &files[Path::new(p)];
+        Sha256::digest(b)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    for (dir, n_files) in [
+        ("data/days", candle_files(&d.join("pub/days")).len()),
+        ("data/whole", 0),
+        ("data/odd-caller-names", 1),
+        ("lab/data/demo", 0),
+    ] {
+        let sha = sha_of(&format!("{dir}/manifest.json"));
+        assert!(
+            start.contains(&format!("<code>{sha}</code>")),
+            "{dir} {sha}"
+        );
+        assert!(start.contains(&format!(">{dir}</a>")), "{dir}");
+        let names = candle_files(&site.join(dir));
+        if n_files > 0 {
+            assert_eq!(names.len(), n_files, "{dir}");
+        } else {
+            assert!(
+                names.len() >= 2 && names[0] == "candles-00000.parquet",
+                "{dir}: {names:?}"
+            );
+        }
+    }
+    // A dataset cut by publish gives the same results as the whole file it came from.
+    let a = backtest_json(d, "v1-baseline", &["--data", "pub/whole"]);
+    let b = backtest_json(d, "v1-baseline", &["--data", "pub/site/data/whole"]);
+    assert_eq!(a["per_caller"], b["per_caller"]);
+    assert_eq!(a["grouped"], b["grouped"]);
+    // The runs: the two bundles with their callers (markup escaped) and verdicts, the registry's
+    // third run listed as not published.
+    let days = read_json(&site.join("runs/days-run/results.json"));
+    for p in days["per_caller"].as_array().unwrap() {
+        let row = format!(
+            "<tr><td>{}</td><td>{}</td>",
+            html_esc(p["caller"].as_str().unwrap()),
+            html_esc(p["best"]["label"].as_str().unwrap())
+        );
+        let at = start.find(&row).unwrap_or_else(|| panic!("no {row}"));
+        let line = &start[at..at + start[at..].find('\n').unwrap()];
+        assert!(
+            line.ends_with(&format!(
+                "<td>{}</td></tr>",
+                p["robustness"]["verdict"].as_str().unwrap()
+            )),
+            "{line}"
+        );
+    }
+    assert!(start
+        .contains("<td>&lt;script&gt;alert(1)&lt;/script&gt;&lt;b&gt;Al&lt;/b&gt;&amp;amp;</td>"));
+    assert!(!start.contains("<script") && !start.contains("<b>"));
+    for name in ["days-run", "odd-run"] {
+        assert!(start.contains(&format!(">{name}</a></h3>")), "{name}");
+    }
+    let runs = read_json(&site.join("runs.json"));
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    let unpublished: Vec<&Value> = runs.iter().filter(|r| r["bundle"].is_null()).collect();
+    assert_eq!(unpublished.len(), 1);
+    assert!(start.contains(&format!(
+        "<code>{}</code>",
+        &unpublished[0]["run_id"].as_str().unwrap()[..12]
+    )));
+    assert!(
+        runs.iter().all(|r| r.get("path").is_none()),
+        "a local path in runs.json"
+    );
+    // Every link of the start page names a file or folder of the site, and every link into the
+    // lab a dataset or bundle folder of the site.
+    for href in hrefs(&start) {
+        let (path, query) = href.split_once('?').unwrap_or((&href, ""));
+        let target = site.join(path);
+        assert!(target.exists(), "{href}: {} is missing", target.display());
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap();
+            match k {
+                "data" => assert!(
+                    site.join("lab").join(v).join("manifest.json").is_file(),
+                    "{href}"
+                ),
+                "bundle" => assert!(
+                    site.join("lab").join(v).join("results.json").is_file(),
+                    "{href}"
+                ),
+                "sha" => assert_eq!(v.len(), 64, "{href}"),
+                _ => panic!("{href}: {k}"),
+            }
+        }
+    }
+    // The bundles' own pages link into the site's lab.
+    let page = String::from_utf8(files[Path::new("runs/days-run/index.html")].clone()).unwrap();
+    let link = "../../lab/?bundle=../runs/days-run/";
+    assert!(hrefs(&page).contains(&link.to_string()));
+    assert!(site
+        .join("runs/days-run")
+        .join("../../lab/index.html")
+        .is_file());
+    // _headers: isolation everywhere, the lab's policy on the lab, the pages' own elsewhere.
+    let headers = String::from_utf8(files[Path::new("_headers")].clone()).unwrap();
+    for line in [
+        "/*",
+        "  Cross-Origin-Opener-Policy: same-origin",
+        "  Cross-Origin-Embedder-Policy: require-corp",
+        "/lab/*",
+        &format!("  Content-Security-Policy: {csp}"),
+    ] {
+        assert!(
+            headers.lines().any(|l| l == line),
+            "_headers lacks {line:?}:\n{headers}"
+        );
+    }
+    assert_eq!(
+        headers
+            .matches("Content-Security-Policy: default-src 'none'; style-src 'sha256-")
+            .count(),
+        3
+    );
+
+    // Refused: a file too large that cannot be cut, and a lab that loads from the root.
+    std::fs::write(lab.join("big.bin"), vec![0u8; 600 << 10]).unwrap();
+    let err = fails(d, &strs(&publish()), 1);
+    assert_eq!(
+        err,
+        "quantbot: pub/lab/big.bin: 614400 bytes, more than a published file may take (524288 bytes, --max-file)\n"
+    );
+    std::fs::remove_file(lab.join("big.bin")).unwrap();
+    let index = std::fs::read_to_string(lab.join("index.html")).unwrap();
+    std::fs::write(
+        lab.join("index.html"),
+        index.replace("'./app.js'", "'/app.js'"),
+    )
+    .unwrap();
+    let err = fails(d, &strs(&publish()), 1);
+    assert!(
+        err.starts_with("quantbot: pub/lab/index.html: loads from '/app.js"),
+        "{err}"
+    );
+    std::fs::write(lab.join("index.html"), &index).unwrap();
+    // Nor may the site replace its inputs or grow inside the lab.
+    assert_eq!(
+        fails(d, &strs(&publish_to("pub")), 1),
+        "quantbot: --out pub holds the input pub/lab: writing it would replace the data; choose another folder\n"
+    );
+    assert_eq!(
+        fails(d, &strs(&publish_to("pub/lab/site")), 1),
+        "quantbot: --out pub/lab/site is inside --lab pub/lab: the next publish would copy it into the lab; choose another folder\n"
+    );
+    // The site of the successful run is still whole.
+    assert_eq!(files_under(&site), files);
+    let _ = std::fs::remove_dir_all(d.join(root));
 }
 
 #[test]
@@ -677,7 +1383,7 @@ fn row_order_in_duckdb_does_not_change_results_or_exports() {
         ),
         ("rows_shuffled", "hash(mint, ts)"),
     ];
-    let mut reference: Option<(Value, BTreeMap<&str, Vec<u8>>)> = None;
+    let mut reference: Option<(Value, BTreeMap<PathBuf, Vec<u8>>)> = None;
     for (name, order_by) in orders {
         let db = format!("{name}.duckdb");
         reordered_db(&demo, &d.join(&db), order_by);
@@ -701,15 +1407,8 @@ fn row_order_in_duckdb_does_not_change_results_or_exports() {
         let err = String::from_utf8_lossy(&export.stderr);
         assert!(export.status.success(), "{name}: {err}");
         assert!(err.contains("timings: load "), "{name}: {err}");
-        let files: BTreeMap<&str, Vec<u8>> = [
-            "calls.parquet",
-            "candles.parquet",
-            "excluded.parquet",
-            "manifest.json",
-        ]
-        .into_iter()
-        .map(|f| (f, std::fs::read(d.join(&out).join(f)).unwrap()))
-        .collect();
+        // Every file: the candles may be in parts.
+        let files = files_under(&d.join(&out));
         let eligible = run["coverage"]["eligible"].as_u64().unwrap();
         assert!(eligible > 100, "{name}: {eligible} eligible calls");
         let invalid = &run["coverage"]["excluded"]["invalid_candles"];
@@ -720,10 +1419,16 @@ fn row_order_in_duckdb_does_not_change_results_or_exports() {
                 for key in ["per_caller", "grouped", "coverage"] {
                     assert_eq!(run[key], run0[key], "{name}: {key}");
                 }
+                assert_eq!(
+                    files.keys().collect::<Vec<_>>(),
+                    files0.keys().collect::<Vec<_>>(),
+                    "{name}"
+                );
                 for (f, bytes) in &files {
                     assert!(
                         bytes == &files0[f],
-                        "{name}: {f} differs from the sorted rows'"
+                        "{name}: {} differs from the sorted rows'",
+                        f.display()
                     );
                 }
             }
@@ -1439,7 +2144,8 @@ fn a_run_in_parts_writes_the_same_bytes_as_one() {
     let d = demo_dir();
     let root = tmp("parts");
     let run = |budget: &str, out: &str| {
-        let out = root.join(out);
+        // One folder name for every run: index.html links into a site by the folder's name.
+        let out = root.join(out).join("run");
         let args = v1(&[
             "--holdout-fraction",
             "0.3",
@@ -1591,10 +2297,11 @@ fn a_killed_run_leaves_the_previous_output_whole() {
     let mut report = Vec::new();
     for (what, previous, killed, out) in cases {
         let out_path = d.join(out);
-        let new_ref = d.join(format!("{out}-new"));
+        // The same folder name (a bundle's index.html links into a site by it).
+        let new_ref_arg = format!("kill-new/{out}");
+        let new_ref = d.join(&new_ref_arg);
         let mut complete = killed.clone();
         let last = complete.iter().position(|a| *a == out).unwrap();
-        let new_ref_arg = format!("{out}-new");
         complete[last] = &new_ref_arg;
         ok(d, &complete);
         let new_hashes = relative_hashes(&new_ref);

@@ -12,6 +12,7 @@ use quantbot_format::dataset::{
     load_published, parse_manifest, selected, Dataset, LoadOptions, ManifestInfo, PublishedFiles,
 };
 use quantbot_format::options::{no_files, V1Options};
+use quantbot_format::parts;
 use quantbot_format::results::results_json;
 
 /// Runs `f` on the pool and awaits its result without blocking the page.
@@ -107,19 +108,23 @@ pub struct RawFiles {
     pub manifest: Option<(String, Vec<u8>)>,
     pub calls: Option<(String, Vec<u8>)>,
     pub excluded: Option<(String, Vec<u8>)>,
-    pub candles: Option<(String, Vec<u8>)>,
+    /// `candles.parquet` or its parts (`candles-00000.parquet`, …), as given.
+    pub candles: Vec<(String, Vec<u8>)>,
 }
 
 impl RawFiles {
-    /// Files by name: `manifest.json`, `calls.parquet`, `excluded.parquet`, `candles.parquet`;
-    /// others are ignored. Returns the names not used.
+    /// Files by name: `manifest.json`, `calls.parquet`, `excluded.parquet`, `candles.parquet`
+    /// or a part of it; others are ignored. Returns whether the file was used.
     pub fn add(&mut self, name: &str, bytes: Vec<u8>) -> bool {
-        let base = name.rsplit('/').next().unwrap_or(name);
+        let base = parts::base_name(name);
+        if base == parts::WHOLE || parts::part_number(base).is_some() {
+            self.candles.push((name.to_string(), bytes));
+            return true;
+        }
         let slot = match base {
             "manifest.json" => &mut self.manifest,
             "calls.parquet" => &mut self.calls,
             "excluded.parquet" => &mut self.excluded,
-            "candles.parquet" => &mut self.candles,
             _ => return false,
         };
         *slot = Some((name.to_string(), bytes));
@@ -131,15 +136,25 @@ impl RawFiles {
 pub fn decode(label: String, files: RawFiles, fallback: LoadOptions) -> Result<Loaded, String> {
     let manifest = files
         .manifest
-        .map(|(name, b)| parse_manifest(&name, &b))
+        .as_ref()
+        .map(|(name, b)| parse_manifest(name, b).map(|m| (name, m)))
         .transpose()
         .map_err(|e| e.to_string())?;
     let calls = files.calls.ok_or("calls.parquet is missing")?;
-    let candles = files.candles.ok_or("candles.parquet is missing")?;
+    // Whole or in parts, each part checked against the manifest's list.
+    let candles = parts::pick_candle_files(
+        manifest.as_ref().map(|(name, m)| (name.as_str(), &m.json)),
+        files.candles,
+    )
+    .map_err(|e| e.to_string())?;
+    let manifest = manifest.map(|(_, m)| m);
     let published = PublishedFiles {
         calls: (calls.0, Bytes::from(calls.1)),
         excluded: files.excluded.map(|(n, b)| (n, Bytes::from(b))),
-        candles: (candles.0, Bytes::from(candles.1)),
+        candles: candles
+            .into_iter()
+            .map(|(n, b)| (n, Bytes::from(b)))
+            .collect(),
     };
     let sel = quantbot_format::options::Selection::all();
     // Volumes kept: any grid may follow the load, `vol_spike` included.

@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use quantbot_format::dataset::LoadOptions;
 use quantbot_format::options::parse_interval;
+use quantbot_format::parts;
 use quantbot_lab_model::messages::{folder_sources, Source, ToWorker};
 use quantbot_lab_model::origin::{opening, Opening};
 use quantbot_lab_model::run::{Backend, DataBudget};
@@ -125,25 +126,52 @@ pub fn open_confirmed(lab: Lab) {
     }
 }
 
+/// The files of the dataset folder at `base`: [`folder_sources`], with the candles' parts in
+/// place of `candles.parquet` when the folder's manifest lists parts (the manifest is read
+/// first for that; a folder without one fails later, when its files are read).
+async fn dataset_sources(base: &str, budget: &mut DataBudget) -> Result<Vec<Source>, String> {
+    let mut sources = folder_sources(base);
+    let name = format!("{base}manifest.json");
+    let Some(bytes) = fetch_bytes(&name, budget).await? else {
+        return Ok(sources);
+    };
+    let json: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("{name}: not valid JSON: {e}"))?;
+    let files = parts::candle_files(&name, &json).map_err(|e| e.to_string())?;
+    if let parts::CandleFiles::Parts(list) = files {
+        sources.retain(|s| parts::base_name(&s.name) != parts::WHOLE);
+        sources.extend(list.iter().map(|p| Source {
+            name: format!("{base}{}", p.name),
+            url: Some(format!("{base}{}", p.name)),
+            optional: false,
+        }));
+    }
+    Ok(sources)
+}
+
 /// Opens the dataset folder of the URL box.
 fn load_url(lab: Lab) {
     let label = folder_text(lab);
-    let sources = folder_sources(&folder_url(lab));
+    let base = folder_url(lab);
     begin_load(lab, format!("fetching {label}…"));
-    if lab.backend == Backend::Solo {
-        let msg = ToWorker::Load {
-            label,
-            sources,
-            interval_s: fallback(lab).interval_s,
-        };
-        if let Err(e) = solo::post(&msg, None) {
-            fail_load(lab, e);
-        }
-        return;
-    }
     spawn_local(async move {
-        let mut files = RawFiles::default();
         let mut budget = DataBudget::default();
+        let sources = match dataset_sources(&base, &mut budget).await {
+            Ok(s) => s,
+            Err(e) => return fail_load(lab, e),
+        };
+        if lab.backend == Backend::Solo {
+            let msg = ToWorker::Load {
+                label,
+                sources,
+                interval_s: fallback(lab).interval_s,
+            };
+            if let Err(e) = solo::post(&msg, None) {
+                fail_load(lab, e);
+            }
+            return;
+        }
+        let mut files = RawFiles::default();
         for s in sources {
             let url = s.url.clone().unwrap_or_default();
             match fetch_bytes(&url, &mut budget).await {
@@ -171,12 +199,15 @@ pub fn load_files(lab: Lab, list: web_sys::FileList) {
     let label = format!("files:{}", names.join(","));
     begin_load(lab, format!("reading {} files…", files.len()));
     if !names.iter().any(|n| n.ends_with("calls.parquet"))
-        || !names.iter().any(|n| n.ends_with("candles.parquet"))
+        || !names.iter().any(|n| {
+            let base = parts::base_name(n);
+            base == parts::WHOLE || parts::part_number(base).is_some()
+        })
     {
         return fail_load(
             lab,
             format!(
-                "give calls.parquet and candles.parquet (or every file of an exported folder); got {}",
+                "give calls.parquet and candles.parquet or its parts (or every file of an exported folder); got {}",
                 names.join(", ")
             ),
         );

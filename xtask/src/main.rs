@@ -261,6 +261,32 @@ fn lab(args: &[String]) -> Result<(), String> {
     web::lab(&bin, port)
 }
 
+/// `cargo xtask publish --out SITE [--data DIR…] [--runs REGISTRY] [--bundles DIR…] [--force]`:
+/// builds the lab with relative URLs into `dist/` (with the demo dataset, which `quantbot
+/// publish` cuts into parts) and runs `quantbot publish --lab dist` with the arguments. With
+/// `--lab DIR` the lab is taken from DIR as built, and nothing is built but the binary.
+fn publish(args: &[String]) -> Result<(), String> {
+    let bin = build_quantbot()?;
+    let mut a: Vec<String> = vec!["publish".into()];
+    a.extend(args.iter().cloned());
+    if !args.iter().any(|x| x == "--lab") {
+        web::ensure_tools()?;
+        web::ensure_demo(&bin)?;
+        web::build_site_at(Some("./"))?;
+        a.push("--lab".into());
+        a.push(root().join("dist").display().to_string());
+    }
+    let status = Command::new(&bin)
+        .args(&a)
+        .status()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("quantbot publish exited with {status}"))
+    }
+}
+
 fn bench(args: &[String]) -> Result<(), String> {
     let mut a: Vec<&str> = vec!["run", "--release", "-p", "quantbot-bench", "--"];
     a.extend(args.iter().map(String::as_str));
@@ -279,9 +305,10 @@ fn main() -> ExitCode {
         }),
         Some("quantbot") => quantbot(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("publish") => publish(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|test-lab|lab|bench|quantbot ARGS…>\n  bench     the standard benchmark workload (release build; --quick for a small one)\n  test      run every check and test (what CI runs)\n  test-lab  only the lab's checks and browser tests\n  lab       build and serve the browser lab on 127.0.0.1 (port: first argument, default 8080)\n  quantbot  build the quantbot binary and run it with ARGS"
+                "usage: cargo xtask <test|test-lab|lab|bench|publish ARGS…|quantbot ARGS…>\n  bench     the standard benchmark workload (release build; --quick for a small one)\n  publish   build the lab and assemble a static site: --out SITE [--data DIR…] [--runs REGISTRY] [--bundles DIR…] [--lab DIST] [--force]\n  test      run every check and test (what CI runs)\n  test-lab  only the lab's checks and browser tests\n  lab       build and serve the browser lab on 127.0.0.1 (port: first argument, default 8080)\n  quantbot  build the quantbot binary and run it with ARGS"
             );
             return ExitCode::from(2);
         }

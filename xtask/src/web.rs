@@ -237,11 +237,14 @@ pub fn ensure_demo(quantbot: &Path) -> Result<PathBuf, String> {
     if out.join("manifest.json").exists() {
         return Ok(out);
     }
+    // Whole (one candles.parquet, not 25 MiB parts): the lab's tests hand its files to the
+    // page by name. `cargo xtask publish` cuts it into parts for a published site.
     export(
         quantbot,
         "2026-01-07",
         &out,
         "export the demo dataset for the lab",
+        &["--part-size", "4GiB"],
     )?;
     Ok(out)
 }
@@ -256,6 +259,7 @@ fn ensure_wasm_test_data(quantbot: &Path) -> Result<(), String> {
             "2025-05-10",
             &data,
             "small dataset for the wasm test",
+            &[],
         )?;
     }
     // Always from the current engine, so the comparison never uses a stale answer.
@@ -284,8 +288,9 @@ fn ensure_wasm_test_data(quantbot: &Path) -> Result<(), String> {
     std::fs::write(data.join("expected.json"), out.stdout).map_err(|e| e.to_string())
 }
 
-/// Exports the demo calls from 2025-05-01 to `to` (1-minute candles) into `out`.
-fn export(quantbot: &Path, to: &str, out: &Path, step: &str) -> Result<(), String> {
+/// Exports the demo calls from 2025-05-01 to `to` (1-minute candles) into `out`, with `extra`
+/// flags.
+fn export(quantbot: &Path, to: &str, out: &Path, step: &str, extra: &[&str]) -> Result<(), String> {
     let db = ensure_demo_db(quantbot)?;
     let mut c = Command::new(quantbot);
     c.args(["export", "--duckdb"])
@@ -301,6 +306,7 @@ fn export(quantbot: &Path, to: &str, out: &Path, step: &str) -> Result<(), Strin
         ])
         .arg(out)
         .arg("--force")
+        .args(extra)
         .current_dir(root());
     run(step, c)
 }
@@ -319,8 +325,17 @@ fn ensure_demo_db(quantbot: &Path) -> Result<PathBuf, String> {
 /// Builds the site into `dist/` (release, threads) and writes its Content-Security-Policy into
 /// `dist/index.html` (`web/csp.mjs`: the hash of Trunk's inline loader, nothing else inline).
 pub fn build_site() -> Result<(), String> {
+    build_site_at(None)
+}
+
+/// [`build_site`] with Trunk's public URL (`Some("./")`: every URL of the page relative, so
+/// the site works under any path, as `cargo xtask publish` needs).
+pub fn build_site_at(public_url: Option<&str>) -> Result<(), String> {
     let mut c = command("trunk", &root().join("web"), true);
     c.args(["build", "--release"]);
+    if let Some(url) = public_url {
+        c.args(["--public-url", url]);
+    }
     run("build the lab (trunk build --release)", c)?;
     let mut c = command("node", &root(), false);
     c.args(["web/csp.mjs", "dist/index.html"]);
@@ -380,6 +395,7 @@ pub fn test(quantbot: &Path, tally: &mut Tally) -> Result<(), String> {
         "2025-05-01",
         &tiny,
         "tiny dataset for the security test",
+        &[],
     )?;
     let mut c = command("node", &root(), false);
     c.arg("web/e2e/security.test.mjs").arg("dist").arg(&tiny);
