@@ -7,6 +7,7 @@
 //! The lab's components (`web/`) only render what these return.
 
 pub mod baseline;
+pub mod bundle;
 pub mod chart;
 pub mod detail;
 pub mod form;

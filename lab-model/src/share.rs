@@ -1,6 +1,7 @@
 //! The share link as a plain type: the dataset (URL and manifest hash), the engine version,
-//! every field of the form, the selected caller and policy, and whether to run on open. The
-//! page parses a link into this type and renders from it; link text is never injected.
+//! every field of the form, the selected caller, policy and trade, the tab, a published result
+//! bundle, and whether to run on open. The page parses a link into this type and renders from
+//! it; link text is never injected.
 
 use crate::form::Form;
 
@@ -11,10 +12,20 @@ pub struct Selected {
     pub caller: Option<String>,
     /// The grid point (policy index) selected in that caller's grid.
     pub policy: Option<usize>,
+    /// The trade whose candle chart is open: its call's place among the caller's scored calls.
+    pub trade: Option<usize>,
 }
 
-/// A share link: `?data=…&v=…&sha=…&<every option>&caller=…&policy=…&run=1`. The default
-/// is the lab's default form and nothing else.
+/// Which tab of the lab is shown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Tab {
+    #[default]
+    Search,
+    Baseline,
+}
+
+/// A share link: `?data=…&v=…&sha=…&<every option>&caller=…&policy=…&trade=…&tab=…&bundle=…&run=1`.
+/// The default is the lab's default form and nothing else.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ShareLink {
     /// The dataset folder's URL.
@@ -25,6 +36,10 @@ pub struct ShareLink {
     pub sha: Option<String>,
     pub form: Form,
     pub selected: Selected,
+    pub tab: Tab,
+    /// A published result bundle's folder (the CLI's `--out-dir`): the page shows it as it
+    /// was computed, and runs nothing.
+    pub bundle: Option<String>,
     /// Run as soon as the data is loaded.
     pub run: bool,
 }
@@ -54,6 +69,15 @@ impl ShareLink {
         if let Some(p) = self.selected.policy {
             push("policy", &p.to_string());
         }
+        if let Some(t) = self.selected.trade {
+            push("trade", &t.to_string());
+        }
+        if self.tab == Tab::Baseline {
+            push("tab", "baseline");
+        }
+        if let Some(b) = &self.bundle {
+            push("bundle", b.trim());
+        }
         if self.run {
             push("run", "1");
         }
@@ -77,6 +101,15 @@ impl ShareLink {
                 "sha" => link.sha = Some(v),
                 "caller" => link.selected.caller = Some(v),
                 "policy" => link.selected.policy = v.parse().ok(),
+                "trade" => link.selected.trade = v.parse().ok(),
+                "tab" => {
+                    link.tab = if v == "baseline" {
+                        Tab::Baseline
+                    } else {
+                        Tab::Search
+                    }
+                }
+                "bundle" => link.bundle = Some(v.trim().to_string()),
                 "run" => link.run = v == "1",
                 key => {
                     link.form.set(&format!("--{key}"), &v);
@@ -173,7 +206,10 @@ mod tests {
             selected: Selected {
                 caller: Some("Brook 💀🧲 & co".into()),
                 policy: Some(17),
+                trade: Some(3),
             },
+            tab: Tab::Baseline,
+            bundle: Some("../runs/a b&c/".into()),
             run: true,
         };
         for spec in OPTIONS {

@@ -76,7 +76,8 @@ const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', hea
 // A page with nothing loaded, its workers ready (so no load can start before them); what goes
 // wrong in it is collected in `page.trouble`.
 async function open(base) {
-  const page = await browser.newPage();
+  // Service workers blocked: the one-worker runs must stay one-worker (see publish.test.mjs).
+  const page = await browser.newPage({ serviceWorkers: 'block' });
   page.trouble = [];
   page.on('pageerror', e => page.trouble.push(`page error: ${e.message}`));
   page.on('dialog', d => { page.trouble.push(`dialog: ${d.message()}`); d.dismiss().catch(() => {}); });

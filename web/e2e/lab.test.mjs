@@ -44,7 +44,9 @@ const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', hea
          '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
 
 async function open(query, at = base) {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  // Service workers blocked: the page served without COOP/COEP must stay in one-worker mode
+  // here (the fallback that isolates it is publish.test.mjs's subject).
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, serviceWorkers: 'block' });
   page.on('pageerror', e => { failures++; console.log('[pageerror]', e.message); });
   // Anything the page's Content-Security-Policy blocks is a failure (Chromium reports it on
   // the console), except the blocks a test announces in `page.cspExpected`.
@@ -153,7 +155,7 @@ await check('demo dataset opens from the URL, cross-origin isolated, on the work
   await setGrid(page, GRID);
   assert.match(await page.textContent('#run-size'), /^48 grid points/);
   urlRun = await run(page);
-  urlRun.share = await page.getAttribute('#share', 'href');
+  urlRun.share = '?' + (await page.inputValue('#share-text')).split('?')[1];
   assert.ok(urlRun.stats.threads_used >= 2, `only ${urlRun.stats.threads_used} worker thread(s) ran`);
   console.log(`     stated grid: ${urlRun.stats.secs.toFixed(2)} s, ${urlRun.stats.threads_used} threads`);
   await page.click('#callers tbody tr:first-child');

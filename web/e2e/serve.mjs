@@ -27,12 +27,39 @@ export function resolveInside(root, pathname) {
   return inside(real, fs.realpathSync(root)) ? real : 403;
 }
 
-// `isolation: false` leaves the COOP/COEP headers out (the end-to-end test of one-worker mode).
+/** The rules of a `_headers` file (Cloudflare Pages, Netlify): `[pattern, {name: value}]` in
+ * file order, a pattern being a path with an optional `*` at its end. */
+export function parseHeaders(text) {
+  const rules = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim() || line.trim().startsWith('#')) continue;
+    if (!/^\s/.test(line)) { rules.push([line.trim(), {}]); continue; }
+    const at = line.indexOf(':');
+    if (rules.length && at > 0) rules[rules.length - 1][1][line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  return rules;
+}
+
+/** The headers `rules` give a site path (every matching rule, in order; later ones win). */
+export function headersFor(rules, sitePath) {
+  const out = {};
+  for (const [pattern, headers] of rules) {
+    const hit = pattern.endsWith('*') ? sitePath.startsWith(pattern.slice(0, -1)) : sitePath === pattern;
+    if (hit) Object.assign(out, headers);
+  }
+  return out;
+}
+
+// `isolation: false` leaves the COOP/COEP headers out (the end-to-end test of one-worker mode,
+// and of a host that sets no headers). `prefix` serves the folder under a sub-path
+// (`/team/lab/`; anything else is a 404), as a static host serves a project site. `headersFile`
+// sends the headers a `_headers` file gives each path instead of the built-in ones.
 // A request that cannot be served gets its status; nothing a client sends stops the server.
-export function serve(dir, port = 0, { isolation = true } = {}) {
+export function serve(dir, port = 0, { isolation = true, prefix = '/', headersFile = null } = {}) {
   const root = path.resolve(dir);
+  const rules = headersFile ? parseHeaders(fs.readFileSync(headersFile, 'utf8')) : null;
   const server = http.createServer((req, res) => {
-    const headers = isolation ? {
+    let headers = isolation && !rules ? {
       'Cross-Origin-Opener-Policy': 'same-origin',
       'Cross-Origin-Embedder-Policy': 'require-corp',
       'Cross-Origin-Resource-Policy': 'same-origin',
@@ -40,7 +67,10 @@ export function serve(dir, port = 0, { isolation = true } = {}) {
     } : { 'Cache-Control': 'no-store' };
     let url;
     try { url = new URL(req.url, 'http://x'); } catch { res.writeHead(400, headers).end('bad request'); return; }
-    let file = resolveInside(root, url.pathname);
+    if (!url.pathname.startsWith(prefix)) { res.writeHead(404, headers).end('not found'); return; }
+    const sitePath = '/' + url.pathname.slice(prefix.length);
+    if (rules) headers = { ...headers, ...headersFor(rules, sitePath) };
+    let file = resolveInside(root, sitePath);
     if (typeof file === 'number') { res.writeHead(file, headers).end(file === 400 ? 'bad request' : 'forbidden'); return; }
     fs.stat(file, (err, st) => {
       if (!err && st.isDirectory()) {

@@ -72,8 +72,9 @@ const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', hea
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-dev-shm-usage',
          '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
 
-async function open() {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+async function open(query = '') {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true,
+    permissions: ['clipboard-read', 'clipboard-write'] });
   page.on('pageerror', e => { failures++; console.log('[pageerror]', e.message); });
   page.on('console', m => {
     if (/Content Security Policy/i.test(m.text())) { failures++; console.log('[csp]', m.text()); }
@@ -83,7 +84,7 @@ async function open() {
     window.__maxGap = 0; let last = performance.now();
     setInterval(() => { const t = performance.now(); window.__maxGap = Math.max(window.__maxGap, t - last); last = t; }, 10);
   });
-  await page.goto(base);
+  await page.goto(base + query);
   await page.waitForFunction(() => window.quantbotLoaded || document.querySelector('#load-error')?.textContent,
     null, { timeout: 900000 });
   assert.equal(await page.textContent('#load-error'), '');
@@ -307,6 +308,52 @@ await check('a trade under an indicator rule: its EMA lines and firing candles a
   assert.ok(exit.text.startsWith('indicator_exit'));
   assert.ok(fires.some(f => f.time <= exit.time), 'the rule fired by the exit candle');
   console.log(`     call ${trades[k].call_id}: ${fires.length} firing candles, exit ${exit.text}`);
+});
+
+await check('a share link restores the caller, the policy and the trade, with the same numbers', async () => {
+  // The page now shows the indicator policy's trade chart (the check above).
+  const policyText = await page.textContent('#policy-heading');
+  const index = Number(/#(\d+):/.exec(policyText)[1]);
+  const call = await page.$eval('#trade-chart', e => e.dataset.call);
+  const final = await page.getAttribute('#policy-equity', 'data-final');
+  await page.click('#copy-link');
+  await page.waitForFunction(() => document.querySelector('#copy-status').textContent);
+  const link = await page.inputValue('#share-text');
+  assert.equal(await page.textContent('#copy-status'), 'copied');
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), link);
+  const q = new URL(link).searchParams;
+  assert.equal(q.get('caller'), CALLER);
+  assert.equal(q.get('policy'), String(index));
+  assert.ok(q.get('trade'), `the link names the trade: ${link}`);
+  // A fresh browser context: the link alone.
+  const fresh = await open(new URL(link).search);
+  await fresh.waitForFunction(() => window.quantbotResults || document.querySelector('#run-error').textContent, null, { timeout: 600000 });
+  await policyShown(fresh, index);
+  await chartOf(fresh, call);
+  assert.equal(await fresh.getAttribute('#policy-equity', 'data-final'), final);
+  assert.equal(await fresh.textContent('#sha-warning'), '');
+  assert.equal(JSON.parse(await fresh.evaluate(() => window.quantbotResults)).per_caller[0].best.metrics.final_capital,
+    lab.per_caller[0].best.metrics.final_capital);
+  await fresh.close();
+  // Another dataset hash: the page warns.
+  q.set('sha', '0'.repeat(64));
+  const other = await open('?' + q.toString());
+  await other.waitForFunction(() => document.querySelector('#sha-warning').textContent, null, { timeout: 60000 });
+  assert.match(await other.textContent('#sha-warning'), /^this link was made on dataset 000000000000, but the loaded one is /);
+  await other.close();
+  console.log(`     restored caller ${CALLER}, policy #${index}, trade of call ${call}, final ${final}; a changed hash warns`);
+});
+
+await check('after loading local files the page says a link cannot carry the data', async () => {
+  const local = await browser.newPage({ serviceWorkers: 'block' });
+  await local.goto(base + '?autoload=0');
+  const files = ['manifest.json', 'calls.parquet', 'excluded.parquet', 'candles.parquet'].map(f => path.join(dataset, f));
+  await local.setInputFiles('#files', files);
+  await local.waitForFunction(() => window.quantbotLoaded || document.querySelector('#load-error').textContent, null, { timeout: 600000 });
+  await local.waitForSelector('#share-local');
+  assert.equal(await local.$('#share-text'), null, 'no link is offered');
+  assert.match(await local.textContent('#share-local'), /cannot carry it.*cargo xtask publish/s);
+  await local.close();
 });
 
 await check('the intrabar toggle: per-cell values equal the CLI with --intrabar tp-first', async () => {

@@ -4,10 +4,11 @@
 
 use leptos::prelude::*;
 use quantbot_lab_model::run::Backend;
-use quantbot_lab_model::share::ShareLink;
+use quantbot_lab_model::share::{ShareLink, Tab};
 
 use crate::backend;
 use crate::components::baseline_tab::BaselineTab;
+use crate::components::bundle_view::Bundle;
 use crate::components::data_panel::DataPanel;
 use crate::components::header::Header;
 use crate::components::options_form::OptionsForm;
@@ -47,12 +48,14 @@ pub fn App() -> impl IntoView {
     backend::start(lab);
     // The bundled demo dataset (or the link's) opens by default; a link's folder on another
     // origin waits for the user's click.
-    if query_param("autoload").as_deref() != Some("0") {
+    // A link to a published bundle shows it as computed: its dataset opens only on a click.
+    let bundle = lab.link.with_value(|l| l.bundle.clone());
+    if query_param("autoload").as_deref() != Some("0") && bundle.is_none() {
         load::open_from_link(lab);
     }
     // A link's `run=1`, once workers and data are ready: through the Run button's guard, and
     // when it refuses, its message shows under the button as a click's would.
-    let autorun = StoredValue::new(lab.link.with_value(|l| l.run));
+    let autorun = StoredValue::new(lab.link.with_value(|l| l.run) && bundle.is_none());
     Effect::new(move |_| {
         if autorun.get_value()
             && lab.workers.get().is_some()
@@ -66,14 +69,15 @@ pub fn App() -> impl IntoView {
     });
     // Two tabs over the loaded data: the grid search and its results, and the §7 baseline.
     // Both stay mounted, so switching keeps what each shows.
-    let baseline_tab = RwSignal::new(query_param("tab").as_deref() == Some("baseline"));
+    let baseline_tab = Memo::new(move |_| lab.tab.get() == Tab::Baseline);
     view! {
         <Header lab />
         <main>
+            {bundle.map(|folder| view! { <Bundle lab folder /> })}
             <DataPanel lab />
             <nav class="tabs" role="tablist">
-                <button id="tab-search" role="tab" class:active=move || !baseline_tab.get() on:click=move |_| baseline_tab.set(false)>"Grid search"</button>
-                <button id="tab-baseline" role="tab" class:active=move || baseline_tab.get() on:click=move |_| baseline_tab.set(true)>"Baseline"</button>
+                <button id="tab-search" role="tab" class:active=move || !baseline_tab.get() on:click=move |_| lab.tab.set(Tab::Search)>"Grid search"</button>
+                <button id="tab-baseline" role="tab" class:active=move || baseline_tab.get() on:click=move |_| lab.tab.set(Tab::Baseline)>"Baseline"</button>
             </nav>
             <div id="search-tab" class:hidden=move || baseline_tab.get()>
                 <section id="options">

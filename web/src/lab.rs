@@ -8,7 +8,7 @@ use quantbot_format::Error;
 use quantbot_lab_model::form::Form;
 use quantbot_lab_model::origin::Opening;
 use quantbot_lab_model::run::{Backend, RunSize};
-use quantbot_lab_model::share::{Selected, ShareLink};
+use quantbot_lab_model::share::{Selected, ShareLink, Tab};
 
 use crate::job::{self, Data, Progress, RunOutput};
 
@@ -44,8 +44,10 @@ pub struct Lab {
     pub output: RwSignal<Option<Arc<RunOutput>>>,
     pub run_error: RwSignal<Option<String>>,
     pub run_stats: RwSignal<String>,
-    /// The caller and policy selected in the results (restored from a link).
+    /// The caller, policy and trade selected in the results (restored from a link).
     pub selected: RwSignal<Selected>,
+    /// The tab shown (restored from a link).
+    pub tab: RwSignal<Tab>,
 }
 
 impl Lab {
@@ -77,6 +79,7 @@ impl Lab {
             data_url: RwSignal::new(link.data.clone().unwrap_or_else(|| "data/demo/".into())),
             data_ask: RwSignal::new(None),
             selected: RwSignal::new(link.selected.clone()),
+            tab: RwSignal::new(link.tab),
             link: StoredValue::new(link),
             workers: RwSignal::new(None),
             workers_error: RwSignal::new(None),
@@ -142,8 +145,15 @@ impl Lab {
             selected.set(Selected {
                 caller: names.get(k).cloned(),
                 policy: None,
+                trade: None,
             })
         }))
+    }
+
+    /// Whether the loaded data came from the user's files (a link cannot carry them).
+    pub fn data_is_local(&self) -> bool {
+        self.loaded
+            .with(|l| l.as_ref().is_some_and(|l| l.label.starts_with("files:")))
     }
 
     pub fn share_link(&self) -> ShareLink {
@@ -156,6 +166,8 @@ impl Lab {
             }),
             form: self.form.get(),
             selected: self.selected.get(),
+            tab: self.tab.get(),
+            bundle: None,
             run: true,
         }
     }

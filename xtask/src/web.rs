@@ -325,7 +325,8 @@ fn ensure_demo_db(quantbot: &Path) -> Result<PathBuf, String> {
 /// Builds the site into `dist/` (release, threads) and writes its Content-Security-Policy into
 /// `dist/index.html` (`web/csp.mjs`: the hash of Trunk's inline loader, nothing else inline).
 pub fn build_site() -> Result<(), String> {
-    build_site_at(None)
+    // Relative URLs always: the served lab and a published site are one build.
+    build_site_at(Some("./"))
 }
 
 /// [`build_site`] with Trunk's public URL (`Some("./")`: every URL of the page relative, so
@@ -407,6 +408,32 @@ pub fn test(quantbot: &Path, tally: &mut Tally) -> Result<(), String> {
         .arg("tests/bad_inputs")
         .arg(quantbot);
     crate::tally::run_counting("bad inputs in the lab, headless Chromium", c, None, tally)?;
+    // A published site (issue 19): the lab (its demo cut into parts) and the tiny dataset, with
+    // a bundle of a run on it, through `quantbot publish`; served under a sub-path with no
+    // headers (the service-worker fallback), with its `_headers`, and without service workers.
+    let bundle = root().join("target/e2e-bundle");
+    let mut c = Command::new(quantbot);
+    c.args(["backtest", "v1-baseline", "--quiet", "--data"])
+        .arg(&tiny)
+        .arg("--out-dir")
+        .arg(&bundle)
+        .arg("--force")
+        .current_dir(root());
+    run("a result bundle for the publish test", c)?;
+    let site = root().join("target/e2e-site");
+    let mut c = Command::new(quantbot);
+    c.args(["publish", "--lab", "dist", "--out"])
+        .arg(&site)
+        .arg("--data")
+        .arg(&tiny)
+        .arg("--bundles")
+        .arg(&bundle)
+        .arg("--force")
+        .current_dir(root());
+    run("publish the site for the publish test", c)?;
+    let mut c = command("node", &root(), false);
+    c.arg("web/e2e/publish.test.mjs").arg(&site).arg(quantbot);
+    crate::tally::run_counting("published site in headless Chromium", c, None, tally)?;
     // The static server itself: malformed paths, and nothing outside its folder.
     let mut c = command("node", &root(), false);
     c.arg("web/e2e/serve.test.mjs");

@@ -2,6 +2,7 @@
 //! types of `quantbot_lab_model`); none holds a rule of its own.
 
 pub mod baseline_tab;
+pub mod bundle_view;
 pub mod caller_detail;
 pub mod data_panel;
 pub mod data_table;

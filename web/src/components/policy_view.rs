@@ -70,12 +70,17 @@ pub fn PolicyView(lab: Lab, out: Arc<RunOutput>, k: usize) -> impl IntoView {
     let trades_view = RwSignal::new(TableView::new(25));
     let decisions_view = RwSignal::new(TableView::new(25));
     let pool = matches!(lab.backend, quantbot_lab_model::run::Backend::Pool { .. });
+    // A link's trade opens once its policy's trades are in (then the link's part is done).
+    let restore = StoredValue::new(lab.selected.with_untracked(|s| s.trade));
     let o = out.clone();
     let c2 = caller.clone();
     Effect::new(move |_| {
         let index = policy.get();
         detail.set(None);
         chart_call.set(None);
+        if restore.get_value().is_none() {
+            lab.selected.update(|s| s.trade = None);
+        }
         // Another policy's trades start on their first page.
         trades_view.update(|v| v.page = 0);
         decisions_view.update(|v| v.page = 0);
@@ -94,7 +99,12 @@ pub fn PolicyView(lab: Lab, out: Arc<RunOutput>, k: usize) -> impl IntoView {
                 .and_then(|x| x);
             // A later click may have replaced the policy meanwhile.
             if policy.get_untracked() == index {
+                let restored = restore.get_value();
+                restore.set_value(None);
                 detail.set(Some(r.map(Arc::new)));
+                if let Some(call) = restored {
+                    chart_call.set(Some((call, index)));
+                }
             }
         });
     });
@@ -162,6 +172,7 @@ pub fn PolicyView(lab: Lab, out: Arc<RunOutput>, k: usize) -> impl IntoView {
         let open_trade = Arc::new(move |row: usize| {
             if let Some(t) = d2.trades.get(row) {
                 chart_call.set(Some((t.call, d2.index)));
+                lab.selected.update(|s| s.trade = Some(t.call));
             }
         });
         let d3 = d.clone();

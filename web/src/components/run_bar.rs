@@ -20,7 +20,32 @@ pub fn RunBar(lab: Lab) -> impl IntoView {
             }
         }
     };
-    let share = move || lab.share_link().to_query();
+    // The whole link (this page's address with the run's query), shown as text and copied by
+    // the button; opening it reruns, so it is not a link on this page.
+    let share = move || {
+        let here = web_sys::window()
+            .and_then(|w| w.location().href().ok())
+            .unwrap_or_default();
+        let base = here.split(['?', '#']).next().unwrap_or("").to_string();
+        format!("{base}{}", lab.share_link().to_query())
+    };
+    let copied = RwSignal::new(String::new());
+    let copy = move |_| {
+        let text = share();
+        let Some(clip) = web_sys::window().map(|w| w.navigator().clipboard()) else {
+            return;
+        };
+        copied.set(String::new());
+        leptos::task::spawn_local(async move {
+            let done = wasm_bindgen_futures::JsFuture::from(clip.write_text(&text)).await;
+            copied.set(match done {
+                Ok(_) => "copied".into(),
+                Err(_) => {
+                    "the clipboard is not available here: select the link above and copy it".into()
+                }
+            });
+        });
+    };
     let warning = move || {
         let have = lab.loaded.with(|l| {
             l.as_ref()
@@ -38,8 +63,21 @@ pub fn RunBar(lab: Lab) -> impl IntoView {
             <span id="progress-text">{move || format!("{:.0} %", lab.progress_pct.get() * 100.0)}</span>
         </div>
         <p id="run-stats">{move || lab.run_stats.get()}</p>
-        <p><a id="share" href=share>"Link to this run"</a>
-            <span class="hint">" (the data URL, the engine version, the dataset's hash, every option and the selected caller; opening it runs the same grid)"</span></p>
+        {move || if lab.data_is_local() {
+            view! {
+                <p id="share-local" class="hint">"The data comes from files on this machine: a link cannot carry it. To share this run, publish the dataset ("
+                    <code>"cargo xtask publish --out site --data DIR"</code>") and open it from the site, then copy the link."</p>
+            }.into_any()
+        } else {
+            view! {
+                <div class="row share">
+                    <input id="share-text" type="text" readonly prop:value=share />
+                    <button id="copy-link" on:click=copy>"Copy link"</button>
+                    <span id="copy-status" class="hint">{move || copied.get()}</span>
+                </div>
+                <p class="hint">"The link carries the data URL, the engine version, the dataset's hash, every option, and the selected caller, policy, trade and tab; opening it runs the same grid."</p>
+            }.into_any()
+        }}
         <p id="sha-warning" class="error">{warning}</p>
         <p id="run-error" class="error">{move || lab.run_error.get().unwrap_or_default()}</p>
     }
