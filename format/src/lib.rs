@@ -11,6 +11,7 @@ pub mod options;
 mod page_guard;
 pub mod parquet_read;
 pub mod parts;
+pub mod ranged;
 pub mod results;
 
 /// What can go wrong reading options or data. The message names the flag, file or column.

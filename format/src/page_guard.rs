@@ -81,8 +81,15 @@ impl<R: ChunkReader + 'static> Iterator for Chunks<R> {
             max_rep: descr.max_rep_level(),
         };
         let rows = rg.num_rows().max(0) as usize;
+        // With an offset index (loaded only to read some rows, `crate::ranged`), pages are read
+        // by their locations and pages outside the row selection are never read.
+        let locations = self
+            .metadata
+            .page_index_for_row_group(self.next_group - 1)
+            .page_locations(self.column)
+            .cloned();
         Some(
-            SerializedPageReader::new(self.reader.clone(), chunk, rows, None).map(|inner| {
+            SerializedPageReader::new(self.reader.clone(), chunk, rows, locations).map(|inner| {
                 Box::new(GuardedPages {
                     inner,
                     shape,

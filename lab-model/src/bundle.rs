@@ -4,8 +4,11 @@
 //! bundle was run on (the dataset's manifest hash, the engine version) is compared with what the
 //! link names, and the table's numbers are the document's.
 
+use quantbot_core::data::{Call, Candle};
+use quantbot_format::parquet_read::{f64s, for_each_batch, i64s, strs, Floats};
 use serde_json::Value;
 
+use crate::detail::{Bar, Mark, TradeChart};
 use crate::table::{Cell, Table};
 
 /// The bundle's run: its options, dataset and engine, and the per-caller table.
@@ -106,6 +109,166 @@ pub fn bundle_view(doc: &Value) -> Result<BundleView, String> {
         options,
         callers: per.len(),
     })
+}
+
+/// One row of the bundle's `trades.parquet`: a trade of a caller's best-policy wallet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BundleTrade {
+    pub call_id: String,
+    pub caller: String,
+    pub policy_index: i64,
+    pub entry_ts_ms: i64,
+    pub entry_px: f64,
+    pub exit_ts_ms: i64,
+    pub exit_reason: String,
+    pub gross_multiple: f64,
+    pub net_multiple: f64,
+    pub size: f64,
+    pub pnl: f64,
+}
+
+/// The trades of a bundle's `trades.parquet` (every page checked as any Parquet the lab reads).
+pub fn read_trades(name: &str, bytes: bytes::Bytes) -> Result<Vec<BundleTrade>, String> {
+    let mut out = Vec::new();
+    for_each_batch(name, bytes, |b| {
+        let (id, caller, why) = (
+            strs(name, b, "call_id")?,
+            strs(name, b, "caller")?,
+            strs(name, b, "exit_reason")?,
+        );
+        let (pi, entry_ts, exit_ts) = (
+            i64s(name, b, "policy_index")?,
+            i64s(name, b, "entry_ts_ms")?,
+            i64s(name, b, "exit_ts_ms")?,
+        );
+        let [px, gross, net, size, pnl] = [
+            "entry_px",
+            "gross_multiple",
+            "net_multiple",
+            "size_usd",
+            "pnl_usd",
+        ]
+        .map(|k| f64s(name, b, k).map(Floats::of));
+        let (px, gross, net, size, pnl) = (px?, gross?, net?, size?, pnl?);
+        for i in 0..b.num_rows() {
+            out.push(BundleTrade {
+                call_id: id.value(i).to_string(),
+                caller: caller.value(i).to_string(),
+                policy_index: pi.value(i),
+                entry_ts_ms: entry_ts.value(i),
+                entry_px: px.get(i),
+                exit_ts_ms: exit_ts.value(i),
+                exit_reason: why.value(i).to_string(),
+                gross_multiple: gross.get(i),
+                net_multiple: net.get(i),
+                size: size.get(i),
+                pnl: pnl.get(i),
+            });
+        }
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// The bundle's trades as a table (a click opens the trade's candles).
+pub fn bundle_trades_table(trades: &[BundleTrade]) -> Table {
+    let rows: Vec<Vec<Cell>> = trades
+        .iter()
+        .map(|t| {
+            vec![
+                Cell::Text(t.caller.clone()),
+                Cell::Text(t.call_id.clone()),
+                Cell::Num(Some(t.policy_index as f64)),
+                Cell::Time(t.entry_ts_ms),
+                Cell::Num(Some(t.entry_px)),
+                Cell::Time(t.exit_ts_ms),
+                Cell::Text(t.exit_reason.clone()),
+                Cell::Num(Some(t.gross_multiple)),
+                Cell::Num(Some(t.net_multiple)),
+                Cell::Num(Some(t.size)),
+                Cell::Num(Some(t.pnl)),
+            ]
+        })
+        .collect();
+    Table {
+        columns: [
+            "caller",
+            "call_id",
+            "policy_index",
+            "entry_ts_ms",
+            "entry_px",
+            "exit_ts_ms",
+            "exit_reason",
+            "gross_multiple",
+            "net_multiple",
+            "size_usd",
+            "pnl_usd",
+        ]
+        .map(String::from)
+        .to_vec(),
+        muted: vec![false; rows.len()],
+        rows,
+    }
+}
+
+/// The chart of a bundle's trade on its call's window: the candles, the entry at the engine's
+/// price and time, and the exit at the trade's last fill time and average fill price (gross
+/// multiple × entry; the bundle keeps no fill list and no level path).
+pub fn bundle_trade_chart(
+    t: &BundleTrade,
+    call: &Call,
+    window: &[Candle],
+    interval_s: i64,
+) -> TradeChart {
+    // The entry on the candle it opens at or in; a fill on the first candle that has closed by
+    // its time (an intrabar fill is stamped with its candle's close).
+    let entry_at = window
+        .iter()
+        .rev()
+        .find(|k| k.ts * 1000 <= t.entry_ts_ms)
+        .map_or(t.entry_ts_ms.div_euclid(1000), |k| k.ts);
+    let exit_at = window
+        .iter()
+        .find(|k| (k.ts + interval_s) * 1000 >= t.exit_ts_ms)
+        .map_or(t.exit_ts_ms.div_euclid(1000), |k| k.ts);
+    TradeChart {
+        call_id: t.call_id.clone(),
+        token: format!("{}:{}", call.chain, call.mint),
+        policy: format!("#{}", t.policy_index),
+        bars: window
+            .iter()
+            .map(|k| Bar {
+                time: k.ts,
+                open: k.open,
+                high: k.high,
+                low: k.low,
+                close: k.close,
+                volume: k.volume,
+            })
+            .collect(),
+        marks: vec![
+            Mark {
+                time: entry_at,
+                ts_ms: t.entry_ts_ms,
+                price: t.entry_px,
+                kind: "entry".into(),
+                fraction: 1.0,
+            },
+            Mark {
+                time: exit_at,
+                ts_ms: t.exit_ts_ms,
+                price: t.gross_multiple * t.entry_px,
+                kind: t.exit_reason.clone(),
+                fraction: 1.0,
+            },
+        ],
+        levels: Vec::new(),
+        indicator: Vec::new(),
+        fires: Vec::new(),
+        exit_reason: t.exit_reason.clone(),
+        exit_ts_ms: t.exit_ts_ms,
+    }
 }
 
 #[cfg(test)]

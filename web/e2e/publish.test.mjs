@@ -205,7 +205,7 @@ await check('the start page lists every dataset and run, and each link opens it'
 });
 
 await check('a published bundle opens with its per-caller table from results.json, without the dataset', async () => {
-  const name = fs.readdirSync(path.join(site, 'runs'))[0];
+  const name = 'e2e-bundle';
   const doc = JSON.parse(fs.readFileSync(path.join(site, 'runs', name, 'results.json'), 'utf8'));
   const context = await browser.newContext();
   const page = await track(context);
@@ -230,6 +230,46 @@ await check('a published bundle opens with its per-caller table from results.jso
   assert.equal(dataBytes, 0, 'no file of the dataset was fetched');
   console.log(`     ${rows.length} callers equal results.json; ${bytes} bytes served in all (${(100 * bytes / demoBytes).toFixed(1)} % of the dataset's ${demoBytes})`);
   assert.ok(bytes < demoBytes * 0.1);
+  await context.close();
+});
+
+await check('a bundle trade clicked: only byte ranges of the candle files are fetched, and the trade is drawn', async () => {
+  // The bundle of a run on the demo; the demo as the lab publishes it, in parts.
+  const name = 'e2e-bundle-demo';
+  const context = await browser.newContext();
+  const page = await track(context);
+  const candleRequests = [];
+  page.on('requestfinished', async r => {
+    if (/\/candles[^/]*\.parquet$/.test(new URL(r.url()).pathname)) {
+      const resp = await r.response();
+      candleRequests.push({ url: r.url(), range: r.headers().range, status: resp.status(),
+        bytes: Number(resp.headers()['content-length'] ?? 0) });
+    }
+  });
+  await page.goto(`${plainBase}lab/?bundle=../runs/${name}/&data=data/demo/`);
+  await page.waitForSelector('#bundle-trades tbody tr', { timeout: 60000 });
+  const first = await page.$eval('#bundle-trades tbody tr:first-child', tr => [...tr.children].map(td => td.dataset.v ?? td.textContent));
+  await page.click('#bundle-trades tbody tr:first-child');
+  await page.waitForFunction(id => document.querySelector('#trade-chart')?.dataset.call === id
+    || document.querySelector('#trade-chart-error')?.textContent, first[1], { timeout: 60000 });
+  assert.equal(await page.textContent('#trade-chart-error'), '');
+  const chart = await page.evaluate(() => document.querySelector('#trade-chart').quantbotChart.read());
+  const entry = chart.markers.find(m => m.text.startsWith('entry'));
+  assert.equal(entry.price, Number(first[4]), 'the entry at trades.parquet\'s price');
+  assert.equal(entry.time * 1000, Number(first[3]), 'the entry at trades.parquet\'s time');
+  assert.ok(chart.bars.length > 0);
+  await page.waitForTimeout(300);
+  assert.ok(candleRequests.length > 0, 'candle files were read');
+  for (const r of candleRequests) {
+    assert.ok(r.range && r.status === 206, `${r.url}: ${r.status}, range ${r.range}`);
+  }
+  const got = candleRequests.reduce((n, r) => n + r.bytes, 0);
+  const dir = path.join(site, 'lab/data/demo');
+  const candleBytes = fs.readdirSync(dir).filter(f => f.startsWith('candles'))
+    .reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+  console.log(`     call ${first[1]}: ${chart.bars.length} candles drawn from ${candleRequests.length} range requests, ` +
+    `${got} bytes of the candle files' ${candleBytes} (${(100 * got / candleBytes).toFixed(2)} %)`);
+  assert.ok(got < candleBytes / 2, 'a fraction of the candle files');
   await context.close();
 });
 

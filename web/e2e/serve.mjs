@@ -78,9 +78,24 @@ export function serve(dir, port = 0, { isolation = true, prefix = '/', headersFi
         st = fs.existsSync(file) ? fs.statSync(file) : null;
       }
       if (err || !st || !st.isFile()) { res.writeHead(404, headers).end('not found'); return; }
-      res.writeHead(200, { ...headers, 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream',
-        'Content-Length': st.size });
-      const stream = fs.createReadStream(file);
+      const type = { 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream', 'Accept-Ranges': 'bytes' };
+      // One byte range (`bytes=a-b`, `bytes=a-`, `bytes=-n`), as static hosts answer it: 206
+      // with its bytes, 416 when it lies outside the file.
+      const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
+      let range = null;
+      if (m && (m[1] !== '' || m[2] !== '')) {
+        let [a, b] = m[1] === '' ? [Math.max(0, st.size - Number(m[2])), st.size - 1]
+          : [Number(m[1]), m[2] === '' ? st.size - 1 : Math.min(Number(m[2]), st.size - 1)];
+        if (a > b || a >= st.size) {
+          res.writeHead(416, { ...headers, 'Content-Range': `bytes */${st.size}` }).end();
+          return;
+        }
+        range = { start: a, end: b };
+        res.writeHead(206, { ...headers, ...type, 'Content-Range': `bytes ${a}-${b}/${st.size}`, 'Content-Length': b - a + 1 });
+      } else {
+        res.writeHead(200, { ...headers, ...type, 'Content-Length': st.size });
+      }
+      const stream = fs.createReadStream(file, range ?? {});
       stream.on('error', () => res.destroy());
       stream.pipe(res);
     });

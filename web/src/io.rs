@@ -195,3 +195,45 @@ pub fn download(name: &str, mime: &str, text: &str) {
     }
     let _ = web_sys::Url::revoke_object_url(&url);
 }
+
+/// Bytes `range` of a file of this page's origin, by an HTTP range request (a published
+/// dataset's candle file, of which the lab needs one token's pages). A server that answers
+/// with the whole file instead (200) is refused: the lab never downloads a candle file whole
+/// to show one trade.
+pub async fn fetch_range(url: &str, range: std::ops::Range<u64>) -> Result<Vec<u8>, String> {
+    if range.is_empty() {
+        return Ok(Vec::new());
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_mode(web_sys::RequestMode::SameOrigin);
+    let headers = web_sys::Headers::new().map_err(js_text)?;
+    headers
+        .set("Range", &format!("bytes={}-{}", range.start, range.end - 1))
+        .map_err(js_text)?;
+    init.set_headers(&headers);
+    let window = web_sys::window().ok_or("no window")?;
+    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(|e| format!("{url}: {}", js_text(e)))?
+        .dyn_into()
+        .map_err(js_text)?;
+    if resp.status() != 206 {
+        return Err(format!(
+            "{url}: the server answered {} to a range request (the lab reads one trade's candles by byte ranges; serve the site from a host that supports them)",
+            resp.status()
+        ));
+    }
+    let buf = JsFuture::from(resp.array_buffer().map_err(js_text)?)
+        .await
+        .map_err(js_text)?;
+    let bytes = Uint8Array::new(&buf).to_vec();
+    if bytes.len() as u64 != range.end - range.start {
+        return Err(format!(
+            "{url}: asked for {} bytes at {}, got {}",
+            range.end - range.start,
+            range.start,
+            bytes.len()
+        ));
+    }
+    Ok(bytes)
+}

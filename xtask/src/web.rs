@@ -420,6 +420,17 @@ pub fn test(quantbot: &Path, tally: &mut Tally) -> Result<(), String> {
         .arg("--force")
         .current_dir(root());
     run("a result bundle for the publish test", c)?;
+    // And one of a run on the demo (one caller), whose trades' candles the lab reads by byte
+    // ranges from the demo's parts.
+    let bundle_demo = root().join("target/e2e-bundle-demo");
+    let mut c = Command::new(quantbot);
+    c.args(["backtest", "v1-baseline", "--quiet", "--data"])
+        .arg(&demo)
+        .args(["--caller-groups", "[\"SmugCalls\"]", "--out-dir"])
+        .arg(&bundle_demo)
+        .arg("--force")
+        .current_dir(root());
+    run("a result bundle of the demo for the publish test", c)?;
     let site = root().join("target/e2e-site");
     let mut c = Command::new(quantbot);
     c.args(["publish", "--lab", "dist", "--out"])
@@ -428,6 +439,7 @@ pub fn test(quantbot: &Path, tally: &mut Tally) -> Result<(), String> {
         .arg(&tiny)
         .arg("--bundles")
         .arg(&bundle)
+        .arg(&bundle_demo)
         .arg("--force")
         .current_dir(root());
     run("publish the site for the publish test", c)?;

@@ -21,7 +21,7 @@ use crate::lab::Lab;
 #[wasm_bindgen(module = "/src/candle_chart.js")]
 extern "C" {
     #[wasm_bindgen(js_name = drawTradeChart)]
-    fn draw_trade_chart(el: &web_sys::HtmlElement, json: &str) -> js_sys::Promise;
+    pub(crate) fn draw_trade_chart(el: &web_sys::HtmlElement, json: &str) -> js_sys::Promise;
 }
 
 fn equity_svg(d: &PolicyDetail) -> impl IntoView {
