@@ -155,6 +155,19 @@ pub fn metadata(name: &str, file: &Sparse) -> Result<ParquetMetaData> {
         .map_err(|e| data(format!("{name}: not a readable Parquet footer: {e}")))
 }
 
+/// Ranges sorted, overlapping and touching ones merged.
+fn merge<T: Ord + Copy>(mut v: Vec<Range<T>>) -> Vec<Range<T>> {
+    v.sort_by_key(|r| r.start);
+    let mut merged: Vec<Range<T>> = Vec::new();
+    for r in v {
+        match merged.last_mut() {
+            Some(m) if r.start <= m.end => m.end = m.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
+    merged
+}
+
 /// Whether `v` lies in a page's `[min, max]` of a string column (a page without statistics
 /// may hold anything).
 fn page_may_hold(index: &ColumnIndexMetaData, page: usize, v: &[u8]) -> bool {
@@ -186,7 +199,8 @@ pub fn token_rows(meta: &ParquetMetaData, chain: &str, mint: &str) -> Vec<Range<
         // Per column, the row ranges of its pages that may hold the value.
         let ranges = |c: usize, v: &str| -> Vec<Range<usize>> {
             let (Some(ix), Some(oi)) = (pi.column_index(c), pi.offset_index(c)) else {
-                return vec![0..rows];
+                // No statistics: every row may hold it.
+                return std::iter::once(0..rows).collect();
             };
             let locs = oi.page_locations();
             (0..locs.len())
@@ -212,15 +226,7 @@ pub fn token_rows(meta: &ParquetMetaData, chain: &str, mint: &str) -> Vec<Range<
         }
         base += rows;
     }
-    out.sort_by_key(|r| r.start);
-    let mut merged: Vec<Range<usize>> = Vec::new();
-    for r in out {
-        match merged.last_mut() {
-            Some(m) if r.start <= m.end => m.end = m.end.max(r.end),
-            _ => merged.push(r),
-        }
-    }
-    merged
+    merge(out)
 }
 
 /// The byte ranges to fetch to decode `rows` in every column: each column's dictionary page
@@ -264,15 +270,7 @@ pub fn page_ranges(meta: &ParquetMetaData, rows: &[Range<usize>]) -> Vec<Range<u
         }
         base += n;
     }
-    out.sort_by_key(|r| r.start);
-    let mut merged: Vec<Range<u64>> = Vec::new();
-    for r in out {
-        match merged.last_mut() {
-            Some(m) if r.start <= m.end => m.end = m.end.max(r.end),
-            _ => merged.push(r),
-        }
-    }
-    merged
+    merge(out)
 }
 
 /// The candles of `(chain, mint)` among `rows` of a file whose [`page_ranges`] were fetched,
@@ -354,8 +352,11 @@ mod tests {
     use parquet::file::properties::WriterProperties;
     use parquet::schema::types::ColumnPath;
 
+    /// A token's chain, mint and candles.
+    type TokenRows = (String, String, Vec<Candle>);
+
     /// 40 tokens × 300 candles in token order, pages of 64 rows: one file of many pages.
-    fn file() -> (Vec<u8>, Vec<(String, String, Vec<Candle>)>) {
+    fn file() -> (Vec<u8>, Vec<TokenRows>) {
         let mut tokens = Vec::new();
         for t in 0..40 {
             let chain = if t < 20 { "base" } else { "solana" };

@@ -236,17 +236,7 @@ pub fn bundle_trade_chart(
         call_id: t.call_id.clone(),
         token: format!("{}:{}", call.chain, call.mint),
         policy: format!("#{}", t.policy_index),
-        bars: window
-            .iter()
-            .map(|k| Bar {
-                time: k.ts,
-                open: k.open,
-                high: k.high,
-                low: k.low,
-                close: k.close,
-                volume: k.volume,
-            })
-            .collect(),
+        bars: window.iter().map(Bar::from).collect(),
         marks: vec![
             Mark {
                 time: entry_at,

@@ -6,6 +6,7 @@
 //! before each candle ([`quantbot_core::sim::trade_path`]), with the indicator's series.
 //! Everything is the engine's values; the page draws them.
 
+use quantbot_core::data::Candle;
 use quantbot_core::grid::Grid;
 use quantbot_core::optimize::{Prepared, SearchOptions};
 use quantbot_core::sim::trade_path;
@@ -285,6 +286,19 @@ pub struct Bar {
     pub volume: f64,
 }
 
+impl From<&Candle> for Bar {
+    fn from(k: &Candle) -> Bar {
+        Bar {
+            time: k.ts,
+            open: k.open,
+            high: k.high,
+            low: k.low,
+            close: k.close,
+            volume: k.volume,
+        }
+    }
+}
+
 /// A mark on the chart: the entry, or a fill (its exit reason), at the engine's price and
 /// time (`ts_ms`), drawn on the candle that holds it (`time`, seconds).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -346,17 +360,7 @@ pub fn trade_chart(
     let candles = w.candles.to_vec();
     let policy = grid.policy(index);
     let path = trade_path(&candles, &opts.exec, &policy).ok()?;
-    let bars = candles
-        .iter()
-        .map(|k| Bar {
-            time: k.ts,
-            open: k.open,
-            high: k.high,
-            low: k.low,
-            close: k.close,
-            volume: k.volume,
-        })
-        .collect();
+    let bars = candles.iter().map(Bar::from).collect();
     let mut marks = vec![Mark {
         time: candles[0].ts,
         ts_ms: path.trade.entry_ts_ms,

@@ -226,6 +226,22 @@ await check('a link with HTML and script in every field runs nothing, calls nobo
   await page.waitForTimeout(300);
   await assert.rejects(assertClean(page, 'control'), /policy|markup|script ran|dialogs/);
   await page.closeAll();
+  // A bundle named by markup: shown as text, looked for on the page's own origin, nothing run;
+  // a bundle on another origin is not requested at all.
+  const b = await open(q({ bundle: evil('bundle'), data: 'e2e-tiny/', trade: evil('trade'), tab: evil('tab') }));
+  await b.waitForSelector('#bundle-error', { timeout: 30000 });
+  const be = await b.$eval('#bundle', e => ({ text: e.textContent, html: e.innerHTML }));
+  assert.ok(be.text.includes('<script>window.__xss'), `the bundle is named as text: ${be.text}`);
+  assert.ok(!be.html.includes('<script>window.__xss'), `the bundle's name escaped: ${be.html}`);
+  assert.equal(await b.evaluate(() => window.quantbotLoaded), undefined, 'a bundle link loads no dataset by itself');
+  await b.waitForTimeout(300);
+  await assertClean(b, 'bundle');
+  await b.closeAll();
+  const far = await open(q({ bundle: `${FOREIGN}/runs/x/` }));
+  await far.waitForSelector('#bundle-error', { timeout: 30000 });
+  assert.match(await far.textContent('#bundle-error'), /on another origin/);
+  assert.deepEqual(far.seen.foreign, [], 'another origin was contacted');
+  await far.closeAll();
 });
 
 for (const mode of ['pool', 'one worker']) {

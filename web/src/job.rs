@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use quantbot_core::grid::Grid;
-use quantbot_core::optimize::{search_cancellable, Prepared, SearchOptions, SearchResult};
+use quantbot_core::optimize::{
+    search_cancellable, CallWindow, Prepared, SearchOptions, SearchResult,
+};
 use quantbot_core::store::Volumes;
 use quantbot_format::dataset::{
     load_published, parse_manifest, selected, Dataset, LoadOptions, ManifestInfo, PublishedFiles,
 };
-use quantbot_format::options::{no_files, V1Options};
+use quantbot_format::options::{no_files, Selection, V1Options};
 use quantbot_format::parts;
 use quantbot_format::results::results_json;
 
@@ -260,6 +262,20 @@ fn best_equity(
         .collect()
 }
 
+/// What a run's options make of a dataset: the grid, the search options, the selection and the
+/// selected calls' windows (a search, and the views that rebuild one caller of it).
+pub type Inputs<'a> = (Grid, SearchOptions, Selection, Vec<CallWindow<'a>>);
+
+pub fn inputs<'a>(ds: &'a Dataset, options: &V1Options) -> Result<Inputs<'a>, String> {
+    let grid = options.grid(ds.horizon_hours).map_err(|e| e.to_string())?;
+    let opts = options
+        .search_options(ds.interval_s)
+        .map_err(|e| e.to_string())?;
+    let sel = options.selection(&no_files).map_err(|e| e.to_string())?;
+    let windows = ds.selected_windows(&sel).map_err(|e| e.to_string())?;
+    Ok((grid, opts, sel, windows))
+}
+
 /// Runs the grid search on the pool (call it inside [`on_pool`]). `Ok(None)` when cancelled.
 pub fn run(
     data: &Loaded,
@@ -267,12 +283,7 @@ pub fn run(
     progress: &Progress,
 ) -> Result<Option<RunOutput>, String> {
     let ds = &data.ds;
-    let grid = options.grid(ds.horizon_hours).map_err(|e| e.to_string())?;
-    let opts = options
-        .search_options(ds.interval_s)
-        .map_err(|e| e.to_string())?;
-    let sel = options.selection(&no_files).map_err(|e| e.to_string())?;
-    let windows = ds.selected_windows(&sel).map_err(|e| e.to_string())?;
+    let (grid, opts, sel, windows) = inputs(ds, &options)?;
     if windows.is_empty() {
         return Err("no eligible call in the selection".into());
     }

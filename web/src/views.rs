@@ -9,7 +9,7 @@ use quantbot_core::metrics::Scored;
 use quantbot_core::optimize::{search, Mode, Prepared};
 use quantbot_core::policy::Intrabar;
 use quantbot_format::baseline::{row_of, summary_json};
-use quantbot_format::options::{no_files, V1Options};
+use quantbot_format::options::V1Options;
 use quantbot_lab_model::baseline::BaselineForm;
 use quantbot_lab_model::detail::{policy_detail, trade_chart, PolicyDetail, TradeChart};
 
@@ -26,15 +26,8 @@ fn with_caller<T>(
         &quantbot_core::optimize::SearchOptions,
     ) -> T,
 ) -> Result<T, String> {
-    let ds = &data.ds;
-    let grid = options.grid(ds.horizon_hours).map_err(|e| e.to_string())?;
-    let opts = options
-        .search_options(ds.interval_s)
-        .map_err(|e| e.to_string())?;
-    let sel = options.selection(&no_files).map_err(|e| e.to_string())?;
-    let windows: Vec<_> = ds
-        .selected_windows(&sel)
-        .map_err(|e| e.to_string())?
+    let (grid, opts, _, windows) = crate::job::inputs(&data.ds, options)?;
+    let windows: Vec<_> = windows
         .into_iter()
         .filter(|w| w.call.caller == caller)
         .collect();
