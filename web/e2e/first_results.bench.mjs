@@ -4,8 +4,8 @@
 // service worker). Each measurement is a fresh browser context with the cache disabled, once
 // throttled by Chromium's network emulation (20 Mbit/s down and up, 20 ms latency) and once at
 // local speed:
-//   bundle:       `lab/?bundle=../runs/NAME/` (the site's first run), from `page.goto` to the
-//                 first row of the bundle's per-caller table;
+//   bundle:       `lab/?bundle=../runs/NAME/` for every run in the site's runs/, from
+//                 `page.goto` to the first row of the bundle's per-caller table;
 //   full dataset: `lab/?data=data/demo/&holdout-fraction=0&run=1` (the lab's demo in parts,
 //                 the default grid run once it is loaded), from `page.goto` to
 //                 `window.quantbotLoaded` (loaded) and to `window.quantbotResults` (results).
@@ -27,8 +27,8 @@ if (!site || !fs.existsSync(path.join(site, 'lab/index.html')) || !fs.existsSync
   console.error('usage: node first_results.bench.mjs SITE [ROUNDS] (SITE: a folder `quantbot publish` wrote, with lab/ and _headers)');
   process.exit(2);
 }
-const bundle = fs.existsSync(path.join(site, 'runs')) ? fs.readdirSync(path.join(site, 'runs')).sort()[0] : undefined;
-if (!bundle || !fs.existsSync(path.join(site, 'lab/data/demo/manifest.json'))) {
+const bundles = fs.existsSync(path.join(site, 'runs')) ? fs.readdirSync(path.join(site, 'runs')).sort() : [];
+if (!bundles.length || !fs.existsSync(path.join(site, 'lab/data/demo/manifest.json'))) {
   console.error(`first_results.bench.mjs: ${site} has no runs/ bundle or no lab/data/demo/ dataset`);
   process.exit(2);
 }
@@ -76,15 +76,15 @@ const s = ms => `${(ms / 1000).toFixed(1)} s`;
 const mb = n => `${(n / 1e6).toFixed(1)} MB`;
 const label = throttled => (throttled ? `${MBIT} Mbit/s` : 'local');
 
-async function benchBundle(throttled) {
+async function benchBundle(bundle, throttled) {
   const { context, page, count } = await open(throttled);
   const t0 = Date.now();
   await page.goto(`${base}lab/?bundle=../runs/${bundle}/`, { timeout: LONG });
   await page.waitForSelector('#bundle-table tbody tr, #bundle-error', { timeout: LONG });
   const t = Date.now() - t0;
-  const error = await page.textContent('#bundle-error').catch(() => null);
+  const error = await (await page.$('#bundle-error'))?.textContent();
   if (error) throw new Error(`bundle: ${error}`);
-  console.log(`bundle, ${label(throttled)}: first results ${s(t)}, ${mb(count.bytes)} transferred (${count.requests} requests)`);
+  console.log(`bundle ${bundle}, ${label(throttled)}: first results ${s(t)}, ${mb(count.bytes)} transferred (${count.requests} requests)`);
   await context.close();
   return { t, bytes: count.bytes };
 }
@@ -110,11 +110,11 @@ async function benchFull(throttled) {
   return { loaded, t, bytes: count.bytes };
 }
 
-console.log(`first results on ${site} (bundle runs/${bundle}/, dataset lab/data/demo/), ${rounds} round(s)`);
+console.log(`first results on ${site} (bundles ${bundles.map(b => `runs/${b}/`).join(', ')}; dataset lab/data/demo/), ${rounds} round(s)`);
 try {
   for (let r = 0; r < rounds; r++) {
     for (const throttled of [true, false]) {
-      await benchBundle(throttled);
+      for (const bundle of bundles) await benchBundle(bundle, throttled);
       await benchFull(throttled);
     }
   }
