@@ -5,11 +5,17 @@
 //! link names, and the table's numbers are the document's.
 
 use quantbot_core::data::{Call, Candle};
+use quantbot_core::optimize::SearchResult;
+use quantbot_format::options::V1Options;
 use quantbot_format::parquet_read::{f64s, for_each_batch, i64s, strs, Floats};
 use serde_json::Value;
 
 use crate::detail::{Bar, Mark, TradeChart};
+use crate::form::Form;
+use crate::messages::Curves;
+use crate::share::ShareLink;
 use crate::table::{Cell, Table};
+use crate::transfer;
 
 /// The bundle's run: its options, dataset and engine, and the per-caller table.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,6 +114,79 @@ pub fn bundle_view(doc: &Value) -> Result<BundleView, String> {
         manifest_sha256: doc["dataset"]["manifest_sha256"].as_str().map(String::from),
         options,
         callers: per.len(),
+    })
+}
+
+/// The bundle's file for the lab (`quantbot backtest v1-baseline --out-dir` writes it beside
+/// `results.json`): the run's options as a share link's query, the search result with every f64
+/// as its bit pattern, and each caller's best-policy equity, so the lab shows every view of the
+/// run (leaderboard, per-caller table, heatmaps, grids) as computed, bit for bit, with nothing
+/// rerun and no dataset loaded.
+pub const LAB_FILE: &str = "lab.json";
+
+/// The content of [`LAB_FILE`].
+pub fn lab_json(options: &V1Options, result: &SearchResult, equity: &[Vec<(i64, f64)>]) -> Value {
+    let link = ShareLink {
+        form: Form::from_options(options),
+        ..ShareLink::default()
+    };
+    serde_json::json!({
+        "format": "quantbot-lab-run/1",
+        "engine_version": quantbot_core::VERSION,
+        "query": link.to_query(),
+        "result": transfer::result_to_json(result),
+        "equity": equity
+            .iter()
+            .map(|c| c.iter().map(|&(t, e)| (t, e.to_bits())).collect::<Vec<_>>())
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// A run read back from [`LAB_FILE`]: its options (as the lab's form), result and equity.
+#[derive(Debug)]
+pub struct LabRun {
+    pub form: Form,
+    pub result: SearchResult,
+    pub equity: Curves,
+}
+
+pub fn lab_run(v: &Value) -> Result<LabRun, String> {
+    if v["format"].as_str() != Some("quantbot-lab-run/1") {
+        return Err(format!("{LAB_FILE}: not a quantbot-lab-run/1 document"));
+    }
+    let query = v["query"]
+        .as_str()
+        .ok_or_else(|| format!("{LAB_FILE}: no query"))?;
+    let result =
+        transfer::result_from_json(&v["result"]).map_err(|e| format!("{LAB_FILE}: {e}"))?;
+    let equity = v["equity"]
+        .as_array()
+        .ok_or_else(|| format!("{LAB_FILE}: no equity"))?
+        .iter()
+        .map(|c| {
+            c.as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    let t = p[0].as_i64().ok_or(())?;
+                    let e = p[1].as_u64().ok_or(())?;
+                    Ok((t, f64::from_bits(e)))
+                })
+                .collect::<Result<Vec<_>, ()>>()
+        })
+        .collect::<Result<Vec<_>, ()>>()
+        .map_err(|()| format!("{LAB_FILE}: a malformed equity curve"))?;
+    if equity.len() != result.per_caller.len() {
+        return Err(format!(
+            "{LAB_FILE}: {} equity curves for {} callers",
+            equity.len(),
+            result.per_caller.len()
+        ));
+    }
+    Ok(LabRun {
+        form: ShareLink::parse(query).form,
+        result,
+        equity,
     })
 }
 

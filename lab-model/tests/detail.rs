@@ -164,3 +164,52 @@ fn every_points_detail_is_the_wallet_the_search_scored() {
     assert!(policy_detail(&prepared, &grid, "A", grid.size(), &opts).is_none());
     assert!(policy_detail(&prepared, &grid, "Z", 0, &opts).is_none());
 }
+
+/// A bundle's `lab.json` gives the lab back the run as computed: the options (through the
+/// share link's form), every score and the equity curves, bit for bit.
+#[test]
+fn a_bundles_lab_file_gives_back_the_run_bit_for_bit() {
+    use quantbot_format::options::V1Options;
+    use quantbot_lab_model::bundle::{lab_json, lab_run};
+    let (calls, series) = fixture();
+    let windows: Vec<CallWindow<'_>> = calls
+        .iter()
+        .zip(&series)
+        .map(|(call, s)| CallWindow {
+            call,
+            candles: s.window(0..s.len()),
+        })
+        .collect();
+    let mut options = V1Options::default();
+    options.set("--tp-mults", "[1.3,2,null]");
+    options.set("--sl-mults", "[0.9,null]");
+    options.set("--max-hold-hrs", "[2,5]");
+    options.set("--folds", "2");
+    let grid = options.grid(5.0).unwrap();
+    let opts = options.search_options(60).unwrap();
+    let prepared = Prepared::new(windows, &grid, &opts.exec);
+    let result = search(&prepared, &grid, &opts);
+    let equity: Vec<Vec<(i64, f64)>> = result
+        .per_caller
+        .iter()
+        .map(|r| {
+            let d = policy_detail(&prepared, &grid, &r.caller, r.best, &opts).unwrap();
+            d.equity
+        })
+        .collect();
+    // Through text, as the file travels.
+    let text = serde_json::to_string(&lab_json(&options, &result, &equity)).unwrap();
+    let back = lab_run(&serde_json::from_str(&text).unwrap()).unwrap();
+    // Every caller's scores, best, flags and robustness; the grouped wallet's metrics (its
+    // history does not travel: no view reads it).
+    assert_eq!(back.result.per_caller, result.per_caller);
+    let (a, b) = (back.result.grouped.unwrap(), result.grouped.unwrap());
+    assert_eq!((a.callers, a.metrics), (b.callers, b.metrics));
+    assert_eq!(back.form.options(5.0, 60).unwrap(), options);
+    assert_eq!(
+        format!("{:?}", back.equity),
+        format!("{equity:?}"),
+        "the equity curves"
+    );
+    assert!(lab_run(&serde_json::json!({"format": "other"})).is_err());
+}

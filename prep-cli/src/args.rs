@@ -215,7 +215,8 @@ pub struct OutputArgs {
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
     /// Also write the run's result bundle into this folder (v1-baseline: results.json,
-    /// grid.parquet, trades.parquet and index.html; baseline: alerts.csv, alerts.parquet and
+    /// grid.parquet, trades.parquet, index.html and lab.json, what the lab shows the run from;
+    /// baseline: alerts.csv, alerts.parquet and
     /// summary.json).
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,

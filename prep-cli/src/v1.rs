@@ -193,7 +193,10 @@ pub fn run(a: &V1Args) -> anyhow::Result<()> {
             .and_then(|d| d.file_name())
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        write_bundle(&a.output, |dir| write_files(dir, &run, &json, &name))
+        let options = plan::v1_options(a)?;
+        write_bundle(&a.output, |dir| {
+            write_files(dir, &run, &json, &name, &options)
+        })
     })?;
     t.report();
     if a.output.timings {
@@ -572,8 +575,21 @@ fn trades_parquet(path: &Path, run: &Run) -> anyhow::Result<()> {
 }
 
 /// The files of the `--out-dir` bundle.
-fn write_files(dir: &Path, run: &Run, json: &Value, name: &str) -> anyhow::Result<()> {
+fn write_files(
+    dir: &Path,
+    run: &Run,
+    json: &Value,
+    name: &str,
+    options: &plan::V1Options,
+) -> anyhow::Result<()> {
     std::fs::write(dir.join("results.json"), json_text(json)?).context("writing results.json")?;
+    // What the lab shows the run from, every view as computed (`lab/?bundle=`).
+    let lab = quantbot_lab_model::bundle::lab_json(options, &run.result, &run.equity);
+    std::fs::write(
+        dir.join(quantbot_lab_model::bundle::LAB_FILE),
+        serde_json::to_string(&lab).context("lab.json")?,
+    )
+    .context("writing lab.json")?;
     grid_parquet(&dir.join("grid.parquet"), run)?;
     trades_parquet(&dir.join("trades.parquet"), run)?;
     std::fs::write(

@@ -2136,7 +2136,7 @@ fn run_registry_imports_lists_and_records() {
 
 /// A folder's files as (path relative to it, sha256).
 /// `--memory-budget`: a run whose candles do not fit is run in parts of callers, and writes
-/// the same bytes (stdout, results.json, grid.parquet, trades.parquet, index.html) as the run
+/// the same bytes (stdout, results.json, grid.parquet, trades.parquet, index.html, lab.json) as the run
 /// in one part: per-caller searches, best trades under holdout, and the grouped wallet over
 /// every part.
 #[test]
@@ -2164,7 +2164,7 @@ fn a_run_in_parts_writes_the_same_bytes_as_one() {
     };
     let (one, one_files, one_err) = run("100000", "one");
     assert!(!one_err.contains("callers in"), "{one_err}");
-    assert_eq!(one_files.len(), 4, "{one_files:?}");
+    assert_eq!(one_files.len(), 5, "{one_files:?}");
     for budget in ["60", "1"] {
         let (parts, files, err) = run(budget, &format!("parts-{budget}"));
         let n: usize = err

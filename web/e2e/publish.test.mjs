@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
 
@@ -222,13 +223,30 @@ await check('a published bundle opens with its per-caller table from results.jso
     assert.equal(Number(r[4]), c.best.metrics.final_capital);
     assert.equal(Number(r[8]), c.best.metrics.trades);
   });
+  // Every view of the run from its lab.json: the leaderboard's verdicts, and a caller's
+  // heatmap equal to the bundle's grid.parquet, with nothing rerun.
+  await page.waitForSelector('#leaderboard-table tbody tr');
+  const verdicts = await page.$$eval('#leaderboard-table .badge', els => els.map(e => e.textContent));
+  assert.deepEqual(verdicts, doc.per_caller.map(c => c.robustness.verdict));
+  await page.click('#callers tbody tr:first-child');
+  await page.waitForSelector('#heatmap-svg g.cell');
+  const grid = await parquetReadObjects({ file: await asyncBufferFromFile(path.join(site, 'runs', name, 'grid.parquet')) });
+  const caller = doc.per_caller[0].caller;
+  const objective = doc.options.objective;
+  const cells = await page.$$eval('#heatmap-svg g.cell', gs => gs.map(g => [Number(g.dataset.index), g.dataset.value]));
+  for (const [index, value] of cells) {
+    const row = grid.find(r => r.caller === caller && Number(r.policy_index) === index);
+    assert.equal(value === '' ? null : Number(value), row[objective], `${caller} #${index}`);
+  }
+  assert.match(await page.textContent('#policy-error'), /dataset is not loaded/);
+  assert.equal(await page.evaluate(() => window.quantbotLoaded), undefined, 'no dataset was loaded');
   let bytes = 0;
   for (const r of served) bytes += Number((await r.headerValue('content-length')) ?? 0);
   const demoDir = path.join(site, 'lab/data/demo');
   const demoBytes = fs.readdirSync(demoDir).reduce((n, f) => n + fs.statSync(path.join(demoDir, f)).size, 0);
   const dataBytes = served.filter(r => r.url().includes('/data/')).length;
   assert.equal(dataBytes, 0, 'no file of the dataset was fetched');
-  console.log(`     ${rows.length} callers equal results.json; ${bytes} bytes served in all (${(100 * bytes / demoBytes).toFixed(1)} % of the dataset's ${demoBytes})`);
+  console.log(`     ${rows.length} callers equal results.json; leaderboard and a ${cells.length}-cell heatmap from lab.json equal results.json and grid.parquet; ${bytes} bytes served in all (${(100 * bytes / demoBytes).toFixed(1)} % of the dataset's ${demoBytes})`);
   assert.ok(bytes < demoBytes * 0.1);
   await context.close();
 });

@@ -167,7 +167,8 @@ impl Lab {
             form: self.form.get(),
             selected: self.selected.get(),
             tab: self.tab.get(),
-            bundle: None,
+            // A bundle's page shares the bundle (shown as computed, never rerun by the link).
+            bundle: self.link.with_value(|l| l.bundle.clone()),
             run: true,
         }
     }

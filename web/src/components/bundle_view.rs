@@ -9,11 +9,13 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use quantbot_core::data::{Call, Candle};
 use quantbot_format::dataset::parse_manifest;
+use quantbot_format::options::parse_interval;
 use quantbot_format::parquet_read::read_calls;
 use quantbot_format::parts::candle_files;
 use quantbot_format::ranged::{metadata, page_ranges, read_token, tail_needed, token_rows, Sparse};
 use quantbot_lab_model::bundle::{
-    bundle_trade_chart, bundle_trades_table, bundle_view, read_trades, BundleTrade, BundleView,
+    bundle_trade_chart, bundle_trades_table, bundle_view, lab_run, read_trades, BundleTrade,
+    BundleView, LAB_FILE,
 };
 use quantbot_lab_model::run::DataBudget;
 use quantbot_lab_model::table::TableView;
@@ -22,6 +24,7 @@ use wasm_bindgen::JsCast;
 use crate::components::data_table::data_table;
 use crate::components::policy_view::draw_trade_chart;
 use crate::io::{fetch_bytes, fetch_range, own_origin, resolve};
+use crate::job::RunOutput;
 use crate::lab::Lab;
 
 fn page_href() -> String {
@@ -54,6 +57,37 @@ async fn whole(folder: &str, file: &str) -> Result<Vec<u8>, String> {
 async fn read_bundle_trades(folder: String) -> Result<Vec<BundleTrade>, String> {
     let bytes = whole(&folder, "trades.parquet").await?;
     read_trades("trades.parquet", bytes.into())
+}
+
+/// The run of the bundle's `lab.json` (`None` for a bundle written before it existed), as the
+/// page's results: every view of the run as computed, nothing rerun.
+async fn read_lab_run(folder: String, results_text: String) -> Result<Option<RunOutput>, String> {
+    let url = same_origin_url(&folder, LAB_FILE)?;
+    let Some(bytes) = fetch_bytes(&url, &mut DataBudget::default()).await? else {
+        return Ok(None);
+    };
+    let v: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{folder}{LAB_FILE}: not JSON ({e})"))?;
+    let run = lab_run(&v)?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&results_text).map_err(|e| format!("{folder}results.json: {e}"))?;
+    let horizon = doc["options"]["horizon_hours"].as_f64().unwrap_or(48.0);
+    let interval = doc["options"]["interval"]
+        .as_str()
+        .and_then(|t| parse_interval(t).ok())
+        .unwrap_or(60);
+    let options = run
+        .form
+        .options(horizon, interval)
+        .map_err(|e| format!("{folder}{LAB_FILE}: its options do not read: {e:?}"))?;
+    let grid = options.grid(horizon).map_err(|e| e.to_string())?;
+    Ok(Some(RunOutput {
+        grid,
+        options,
+        result: run.result,
+        json: results_text,
+        equity: run.equity,
+    }))
 }
 
 /// The candles of a trade's call, read from the published dataset by byte ranges: its
@@ -109,7 +143,7 @@ async fn trade_candles(data: String, call_id: String) -> Result<(Call, Vec<Candl
 
 /// Reads `{folder}results.json` (same origin only: a link must not make the page contact
 /// another site by itself).
-async fn read(folder: String) -> Result<BundleView, String> {
+async fn read(folder: String) -> Result<(BundleView, String), String> {
     let here = web_sys::window()
         .and_then(|w| w.location().href().ok())
         .unwrap_or_default();
@@ -126,19 +160,33 @@ async fn read(folder: String) -> Result<BundleView, String> {
         .ok_or_else(|| format!("bundle {folder}: results.json not found"))?;
     let doc: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| format!("bundle {folder}: results.json is not JSON ({e})"))?;
-    bundle_view(&doc)
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    Ok((bundle_view(&doc)?, text))
 }
 
 #[component]
 pub fn Bundle(lab: Lab, folder: String) -> impl IntoView {
     let view_state: RwSignal<Option<Result<BundleView, String>>> = RwSignal::new(None);
     let f = folder.clone();
+    let lab_error = RwSignal::new(None::<String>);
     spawn_local(async move {
-        let r = read(f).await;
-        if let Ok(v) = &r {
-            crate::io::publish("quantbotBundle", &v.callers.to_string());
+        let r = read(f.clone()).await;
+        let text = r.as_ref().ok().map(|(_, t)| t.clone());
+        view_state.set(Some(r.map(|(v, _)| v)));
+        // Every view of the run, from its lab.json: the page's results, as if it had run here
+        // (its options fill the form, so opening the dataset and running reproduces it).
+        if let Some(text) = text {
+            match read_lab_run(f, text).await {
+                Ok(Some(out)) => {
+                    lab.form
+                        .set(quantbot_lab_model::form::Form::from_options(&out.options));
+                    lab.output.set(Some(Arc::new(out)));
+                }
+                Ok(None) => {}
+                Err(e) => lab_error.set(Some(e)),
+            }
         }
-        view_state.set(Some(r));
+        crate::io::publish("quantbotBundle", "1");
     });
     let sha = lab.link.with_value(|l| l.sha.clone());
     let data = lab.link.with_value(|l| l.data.clone());
@@ -252,6 +300,7 @@ pub fn Bundle(lab: Lab, folder: String) -> impl IntoView {
         <section id="bundle">
             <h2>"Published result: "{folder}</h2>
             {body}
+            <p class="error" id="bundle-lab-error">{move || lab_error.get()}</p>
             {trades_view}
             <div id="trade-chart-box">
                 <p id="trade-chart-title" class="hint">{move || chart_title.get()}</p>

@@ -322,6 +322,9 @@ pub fn Heatmap(lab: Lab, out: Arc<RunOutput>, k: usize) -> impl IntoView {
             return;
         }
         let Some(data) = lab.loaded.get_untracked() else {
+            other_error.set(Some(
+                "the intrabar comparison reruns the caller: open the dataset above first".into(),
+            ));
             return;
         };
         if !matches!(lab.backend, quantbot_lab_model::run::Backend::Pool { .. }) {

@@ -88,7 +88,10 @@ pub fn PolicyView(lab: Lab, out: Arc<RunOutput>, k: usize) -> impl IntoView {
             detail.set(Some(Err("the selected policy's trades and decision log need the worker pool (a cross-origin isolated page); the tables above hold its metrics".into())));
             return;
         }
-        let Some(data) = lab.loaded.get_untracked() else {
+        // Tracked: a bundle's results show before (or without) its dataset; once it is opened,
+        // the policy's wallet is computed.
+        let Some(data) = lab.loaded.get() else {
+            detail.set(Some(Err("The dataset is not loaded: open it above and Run (a bundle's options are already in the form) to see this policy's trades, candle charts and decision log; a published bundle lists its best policies' trades above.".into())));
             return;
         };
         let options = o.options.clone();
