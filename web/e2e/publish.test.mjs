@@ -251,6 +251,25 @@ await check('a published bundle opens with its per-caller table from results.jso
   await context.close();
 });
 
+await check('a bundle opened from the user\'s files shows the same views', async () => {
+  const name = 'e2e-bundle';
+  const dir = path.join(site, 'runs', name);
+  const doc = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8'));
+  const context = await browser.newContext();
+  const page = await track(context);
+  await page.goto(`${plainBase}lab/?autoload=0`);
+  await page.setInputFiles('#files', ['results.json', 'lab.json', 'trades.parquet', 'grid.parquet'].map(f => path.join(dir, f)));
+  await page.waitForSelector('#bundle-table tbody tr', { timeout: 60000 });
+  assert.equal((await page.$$('#bundle-table tbody tr')).length, doc.per_caller.length);
+  await page.waitForSelector('#leaderboard-table tbody tr');
+  const verdicts = await page.$$eval('#leaderboard-table .badge', els => els.map(e => e.textContent));
+  assert.deepEqual(verdicts, doc.per_caller.map(c => c.robustness.verdict));
+  assert.equal((await page.$$('#bundle-trades tbody tr')).length > 0, true);
+  assert.equal(await page.evaluate(() => window.quantbotLoaded), undefined, 'no dataset was loaded');
+  console.log(`     ${doc.per_caller.length} callers and their verdicts from the picked files`);
+  await context.close();
+});
+
 await check('a bundle trade clicked: only byte ranges of the candle files are fetched, and the trade is drawn', async () => {
   // The bundle of a run on the demo; the demo as the lab publishes it, in parts.
   const name = 'e2e-bundle-demo';

@@ -8,7 +8,7 @@ use quantbot_lab_model::share::{ShareLink, Tab};
 
 use crate::backend;
 use crate::components::baseline_tab::BaselineTab;
-use crate::components::bundle_view::Bundle;
+use crate::components::bundle_view::{Bundle, BundleSource};
 use crate::components::data_panel::DataPanel;
 use crate::components::header::Header;
 use crate::components::options_form::OptionsForm;
@@ -73,7 +73,8 @@ pub fn App() -> impl IntoView {
     view! {
         <Header lab />
         <main>
-            {bundle.map(|folder| view! { <Bundle lab folder /> })}
+            {bundle.map(|folder| view! { <Bundle lab source=BundleSource::Folder(folder) /> })}
+            {move || lab.bundle_files.get().map(|f| view! { <Bundle lab source=BundleSource::Files(f) /> })}
             <DataPanel lab />
             <nav class="tabs" role="tablist">
                 <button id="tab-search" role="tab" class:active=move || !baseline_tab.get() on:click=move |_| lab.tab.set(Tab::Search)>"Grid search"</button>

@@ -15,6 +15,9 @@ use crate::job::{self, Data, Progress, RunOutput};
 /// Bytes one grid point's score takes in this build (wasm32): the memory budget's unit.
 pub const BYTES_PER_SCORE: u64 = std::mem::size_of::<quantbot_core::metrics::Scored>() as u64;
 
+/// A result bundle's files by name, as the user gave them.
+pub type BundleFiles = Arc<std::collections::BTreeMap<String, Vec<u8>>>;
+
 #[derive(Debug, Clone, Copy)]
 pub struct Lab {
     pub backend: Backend,
@@ -48,6 +51,8 @@ pub struct Lab {
     pub selected: RwSignal<Selected>,
     /// The tab shown (restored from a link).
     pub tab: RwSignal<Tab>,
+    /// A result bundle the user opened from files (`results.json` and its companions).
+    pub bundle_files: RwSignal<Option<BundleFiles>>,
 }
 
 impl Lab {
@@ -80,6 +85,7 @@ impl Lab {
             data_ask: RwSignal::new(None),
             selected: RwSignal::new(link.selected.clone()),
             tab: RwSignal::new(link.tab),
+            bundle_files: RwSignal::new(None),
             link: StoredValue::new(link),
             workers: RwSignal::new(None),
             workers_error: RwSignal::new(None),

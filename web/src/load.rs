@@ -197,6 +197,36 @@ pub fn load_files(lab: Lab, list: web_sys::FileList) {
     let files: Vec<web_sys::File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
     let names: Vec<String> = files.iter().map(|f| f.name()).collect();
     let label = format!("files:{}", names.join(","));
+    // A result bundle (the CLI's --out-dir, or its files): shown as computed, no dataset.
+    if names.iter().any(|n| n == "results.json") {
+        begin_load(lab, format!("reading {} files…", files.len()));
+        spawn_local(async move {
+            let mut map = std::collections::BTreeMap::new();
+            let mut budget = DataBudget::default();
+            for f in &files {
+                let name = f.name();
+                if !matches!(
+                    name.as_str(),
+                    "results.json" | "lab.json" | "trades.parquet" | "grid.parquet"
+                ) {
+                    continue;
+                }
+                match file_bytes(f, &mut budget).await {
+                    Ok(b) => {
+                        map.insert(name, b);
+                    }
+                    Err(e) => return fail_load(lab, e),
+                }
+            }
+            lab.loading.set(false);
+            lab.load_status.set(format!(
+                "opened a result bundle from your files ({})",
+                map.len()
+            ));
+            lab.bundle_files.set(Some(Arc::new(map)));
+        });
+        return;
+    }
     begin_load(lab, format!("reading {} files…", files.len()));
     if !names.iter().any(|n| n.ends_with("calls.parquet"))
         || !names.iter().any(|n| {

@@ -46,6 +46,37 @@ fn same_origin_url(folder: &str, file: &str) -> Result<String, String> {
     Ok(r.href)
 }
 
+/// Where a bundle comes from: a folder of this site (a link's `bundle=`), or the files the user
+/// picked or dropped.
+#[derive(Clone)]
+pub enum BundleSource {
+    Folder(String),
+    Files(crate::lab::BundleFiles),
+}
+
+impl BundleSource {
+    /// A file of the bundle; `None` when it has none by that name.
+    async fn file(&self, name: &str) -> Result<Option<Vec<u8>>, String> {
+        match self {
+            BundleSource::Folder(folder) => {
+                let url = same_origin_url(folder, name)?;
+                fetch_bytes(&url, &mut DataBudget::default()).await
+            }
+            BundleSource::Files(files) => Ok(files.get(name).cloned()),
+        }
+    }
+
+    fn label(&self) -> String {
+        match self {
+            BundleSource::Folder(folder) => folder.clone(),
+            BundleSource::Files(files) => format!(
+                "your files ({})",
+                files.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+}
+
 async fn whole(folder: &str, file: &str) -> Result<Vec<u8>, String> {
     let url = same_origin_url(folder, file)?;
     fetch_bytes(&url, &mut DataBudget::default())
@@ -54,16 +85,21 @@ async fn whole(folder: &str, file: &str) -> Result<Vec<u8>, String> {
 }
 
 /// The bundle's trades (its `trades.parquet`).
-async fn read_bundle_trades(folder: String) -> Result<Vec<BundleTrade>, String> {
-    let bytes = whole(&folder, "trades.parquet").await?;
-    read_trades("trades.parquet", bytes.into())
+async fn read_bundle_trades(source: BundleSource) -> Result<Vec<BundleTrade>, String> {
+    match source.file("trades.parquet").await? {
+        Some(bytes) => read_trades("trades.parquet", bytes.into()),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// The run of the bundle's `lab.json` (`None` for a bundle written before it existed), as the
 /// page's results: every view of the run as computed, nothing rerun.
-async fn read_lab_run(folder: String, results_text: String) -> Result<Option<RunOutput>, String> {
-    let url = same_origin_url(&folder, LAB_FILE)?;
-    let Some(bytes) = fetch_bytes(&url, &mut DataBudget::default()).await? else {
+async fn read_lab_run(
+    source: BundleSource,
+    results_text: String,
+) -> Result<Option<RunOutput>, String> {
+    let folder = source.label();
+    let Some(bytes) = source.file(LAB_FILE).await? else {
         return Ok(None);
     };
     let v: serde_json::Value = serde_json::from_slice(&bytes)
@@ -141,22 +177,14 @@ async fn trade_candles(data: String, call_id: String) -> Result<(Call, Vec<Candl
     Ok((call, window, manifest.interval_s))
 }
 
-/// Reads `{folder}results.json` (same origin only: a link must not make the page contact
-/// another site by itself).
-async fn read(folder: String) -> Result<(BundleView, String), String> {
-    let here = web_sys::window()
-        .and_then(|w| w.location().href().ok())
-        .unwrap_or_default();
-    let url = format!("{}results.json", folder.trim());
-    let r = resolve(&url, &here).ok_or_else(|| format!("bundle {folder}: not a URL"))?;
-    if r.origin != own_origin() {
-        return Err(format!(
-            "bundle {folder}: on another origin ({}); a link opens bundles of this site only",
-            r.origin
-        ));
-    }
-    let bytes = fetch_bytes(&r.href, &mut DataBudget::default())
-        .await?
+/// Reads the bundle's `results.json` (a folder of this page's origin only: a link must not
+/// make the page contact another site by itself).
+async fn read(source: BundleSource) -> Result<(BundleView, String), String> {
+    let folder = source.label();
+    let bytes = source
+        .file("results.json")
+        .await
+        .map_err(|e| format!("bundle {e}"))?
         .ok_or_else(|| format!("bundle {folder}: results.json not found"))?;
     let doc: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| format!("bundle {folder}: results.json is not JSON ({e})"))?;
@@ -165,9 +193,10 @@ async fn read(folder: String) -> Result<(BundleView, String), String> {
 }
 
 #[component]
-pub fn Bundle(lab: Lab, folder: String) -> impl IntoView {
+pub fn Bundle(lab: Lab, source: BundleSource) -> impl IntoView {
+    let folder = source.label();
     let view_state: RwSignal<Option<Result<BundleView, String>>> = RwSignal::new(None);
-    let f = folder.clone();
+    let f = source.clone();
     let lab_error = RwSignal::new(None::<String>);
     spawn_local(async move {
         let r = read(f.clone()).await;
@@ -192,7 +221,7 @@ pub fn Bundle(lab: Lab, folder: String) -> impl IntoView {
     let data = lab.link.with_value(|l| l.data.clone());
     // The bundle's trades, and the candles of the one clicked.
     let trades: RwSignal<Option<Result<Arc<Vec<BundleTrade>>, String>>> = RwSignal::new(None);
-    let f2 = folder.clone();
+    let f2 = source.clone();
     spawn_local(async move {
         trades.set(Some(read_bundle_trades(f2).await.map(Arc::new)));
     });
