@@ -13,6 +13,8 @@ pub mod parquet_read;
 pub mod parts;
 pub mod ranged;
 pub mod results;
+pub mod run_files;
+pub mod table_file;
 
 /// What can go wrong reading options or data. The message names the flag, file or column.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use arrow_array::builder::StringBuilder;
-use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding};
@@ -16,53 +16,17 @@ use parquet::schema::types::ColumnPath;
 
 use quantbot_core::data::{Call, Candle};
 
-/// A column being built: name and values.
-pub enum Col {
-    Str(&'static str, Vec<Option<String>>),
-    I64(&'static str, Vec<Option<i64>>),
-    F64(&'static str, Vec<Option<f64>>),
-    Bool(&'static str, Vec<Option<bool>>),
-}
+pub use quantbot_format::table_file::{col, Col, NamedCol};
 
-impl Col {
-    fn name(&self) -> &str {
-        match self {
-            Col::Str(n, _) | Col::I64(n, _) | Col::F64(n, _) | Col::Bool(n, _) => n,
-        }
-    }
-}
-
-/// A column with a name known only at run time (grid dimensions, skip reasons).
-pub struct NamedCol {
-    pub name: String,
-    pub col: Col,
-}
-
-/// Writes one record batch as a Snappy Parquet file. Columns are nullable exactly when
-/// `nullable` lists them. Returns the number of rows.
+/// Writes one record batch as a Snappy Parquet file (`quantbot_format::table_file`, the writer
+/// the lab saves bundles with). Columns are nullable exactly when `nullable` lists them.
+/// Returns the number of rows.
 pub fn write_parquet(path: &Path, cols: Vec<NamedCol>, nullable: &[&str]) -> anyhow::Result<usize> {
-    let mut fields = Vec::new();
-    let mut arrays: Vec<ArrayRef> = Vec::new();
-    for c in cols {
-        let null_ok = nullable.contains(&c.name.as_str());
-        let (dt, arr): (DataType, ArrayRef) = match c.col {
-            Col::Str(_, v) => (DataType::Utf8, Arc::new(StringArray::from(v))),
-            Col::I64(_, v) => (DataType::Int64, Arc::new(Int64Array::from(v))),
-            Col::F64(_, v) => (DataType::Float64, Arc::new(Float64Array::from(v))),
-            Col::Bool(_, v) => (DataType::Boolean, Arc::new(BooleanArray::from(v))),
-        };
-        fields.push(Field::new(&c.name, dt, null_ok));
-        arrays.push(arr);
-    }
-    let schema = Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(schema.clone(), arrays)
-        .with_context(|| format!("{}: building the table", path.display()))?;
-    let mut w = start(path, schema, WriterProperties::builder())?;
-    w.write(&batch)
-        .with_context(|| format!("{}: writing rows", path.display()))?;
-    w.close()
-        .with_context(|| format!("{}: finishing the file", path.display()))?;
-    Ok(batch.num_rows())
+    let what = path.display().to_string();
+    let (bytes, rows) = quantbot_format::table_file::table_parquet(&what, cols, nullable)
+        .map_err(anyhow::Error::msg)?;
+    std::fs::write(path, bytes).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(rows)
 }
 
 /// A Snappy Parquet writer of `schema` into a new file at `path` (SPEC §2.3: the browser's
@@ -323,14 +287,6 @@ impl CandleWriter {
             return Ok(vec![(whole.to_string(), *rows)]);
         }
         Ok(self.done)
-    }
-}
-
-/// Shorthand for a named column.
-pub fn col(col: Col) -> NamedCol {
-    NamedCol {
-        name: col.name().to_string(),
-        col,
     }
 }
 

@@ -10,23 +10,20 @@ use anyhow::Context;
 use quantbot_core::grid::Grid;
 use quantbot_core::metrics::{Metrics, Objective};
 use quantbot_core::optimize::{
-    grouped_result, kept_callers, search_callers, CallerResult, Mode, Prepared, SearchOptions,
-    SearchResult,
+    grouped_result, kept_callers, search_callers, Mode, Prepared, SearchResult,
 };
 use quantbot_core::store::Volumes;
-use quantbot_core::trade::Trade;
 use quantbot_core::wallet::SkipReason;
 use quantbot_format::dataset::coverage_json;
-use quantbot_format::results::{
-    grid_points, metric_values, DatasetSummary, RunReport, METRIC_NAMES,
-};
+use quantbot_format::results::{metric_values, DatasetSummary, RunReport, METRIC_NAMES};
+use quantbot_format::run_files;
+pub use quantbot_format::run_files::{best_trades, BestTrade};
 use serde_json::Value;
 
 use crate::args::{Format, V1Args};
 use crate::bundle::{check_bundle_dir, write_bundle};
 use crate::html;
 use crate::output::{csv_field, csv_num, fmt_opt, json_text, pct, print, render_table};
-use crate::parquet_io::{col, write_parquet, Col, NamedCol};
 use crate::parts;
 use crate::plan::{self, parse_interval, Selection, Source};
 use crate::source::{calls_per_caller, load, read_manifest, LoadOptions};
@@ -386,194 +383,6 @@ pub fn csv(report: &RunReport) -> String {
     out
 }
 
-/// The metrics that are counts: integers, and never absent. Every other metric is a float.
-const COUNTS: [&str; 2] = ["trades", "ambiguous_trades"];
-
-/// `grid.parquet`: one row per caller and policy index (SPEC §10.1).
-fn grid_parquet(path: &Path, run: &Run) -> anyhow::Result<()> {
-    let mut caller = Vec::new();
-    let mut index = Vec::new();
-    let mut label = Vec::new();
-    let mut feasible = Vec::new();
-    let mut dims: Vec<Vec<Option<f64>>> = vec![Vec::new(); 6];
-    let mut ladder = Vec::new();
-    let mut rule = Vec::new();
-    let mut metrics: Vec<Vec<Option<f64>>> = vec![Vec::new(); METRIC_NAMES.len()];
-    let mut skipped: Vec<Vec<Option<i64>>> = vec![Vec::new(); 4];
-    for point in grid_points(&run.grid, &run.result) {
-        let p = &point.params;
-        caller.push(Some(point.caller.to_string()));
-        index.push(Some(point.index as i64));
-        feasible.push(Some(point.feasible));
-        for (k, v) in [
-            p.tp,
-            p.sl,
-            p.trail,
-            p.trail_activation,
-            p.be_trigger,
-            Some(p.max_hold_hours),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            dims[k].push(v);
-        }
-        ladder.push(p.ladder.as_ref().map(|l| l.label()));
-        rule.push(p.indicator.map(|x| x.to_string()));
-        for (k, v) in metric_values(point.metrics).into_iter().enumerate() {
-            metrics[k].push(v);
-        }
-        for k in 0..4 {
-            skipped[k].push(Some(point.metrics.skipped[k] as i64));
-        }
-        label.push(Some(point.label));
-    }
-    let mut cols: Vec<NamedCol> = vec![
-        col(Col::Str("caller", caller)),
-        col(Col::I64("policy_index", index)),
-        col(Col::Str("label", label)),
-    ];
-    let [tp, sl, trail, act, be, hold]: [Vec<Option<f64>>; 6] =
-        dims.try_into().expect("six numeric dimensions");
-    cols.push(col(Col::F64("tp", tp)));
-    cols.push(col(Col::F64("sl", sl)));
-    cols.push(col(Col::F64("trail", trail)));
-    cols.push(col(Col::F64("trail_activation", act)));
-    cols.push(col(Col::F64("be_trigger", be)));
-    cols.push(col(Col::Str("ladder", ladder)));
-    cols.push(col(Col::F64("max_hold", hold)));
-    cols.push(col(Col::Str("indicator", rule)));
-    cols.push(col(Col::Bool("feasible", feasible)));
-    for (k, name) in METRIC_NAMES.iter().enumerate() {
-        let values = std::mem::take(&mut metrics[k]);
-        let col = if COUNTS.contains(name) {
-            Col::I64(
-                "count",
-                values.into_iter().map(|v| v.map(|x| x as i64)).collect(),
-            )
-        } else {
-            Col::F64("metric", values)
-        };
-        cols.push(NamedCol {
-            name: name.to_string(),
-            col,
-        });
-    }
-    for (k, r) in SkipReason::ALL.iter().enumerate() {
-        cols.push(NamedCol {
-            name: format!("skipped_{}", r.as_str()),
-            col: Col::I64("skipped", std::mem::take(&mut skipped[k])),
-        });
-    }
-    // Every dimension but the time stop may be absent, and every metric but the two counts.
-    let nullable: Vec<&str> = run
-        .grid
-        .dimensions()
-        .iter()
-        .map(|(name, _)| *name)
-        .filter(|name| *name != "max_hold")
-        .chain(
-            METRIC_NAMES
-                .into_iter()
-                .filter(|name| !COUNTS.contains(name)),
-        )
-        .collect();
-    write_parquet(path, cols, &nullable)?;
-    Ok(())
-}
-
-/// One trade of a caller's best-policy wallet, with its size.
-pub struct BestTrade {
-    pub caller: String,
-    pub policy_index: usize,
-    pub trade: Trade,
-    pub call_id: String,
-    pub size: f64,
-    pub pnl: f64,
-    /// The multiple the wallet credited (under v1: 1 + pnl / size).
-    pub multiple: f64,
-}
-
-/// The trades each of `per_caller`'s best-policy wallets took (in-sample under holdout), with
-/// sizes; each wallet's equity after each close is pushed onto `equity` (one curve per caller
-/// of `per_caller`, in its order).
-pub fn best_trades(
-    prepared: &Prepared<'_>,
-    per_caller: &[CallerResult],
-    opts: &SearchOptions,
-    equity: &mut Vec<Vec<(i64, f64)>>,
-) -> Vec<BestTrade> {
-    let mut out = Vec::new();
-    let frac = opts.holdout_fraction();
-    for r in per_caller {
-        let Some((_, calls)) = prepared.callers().find(|(c, _)| *c == r.caller) else {
-            equity.push(Vec::new());
-            continue;
-        };
-        let n_in = if frac > 0.0 {
-            Prepared::in_sample_count(calls.len(), frac)
-        } else {
-            calls.len()
-        };
-        let calls = &calls[..n_in];
-        let trades = prepared.trades(calls, r.best, &opts.exec);
-        let wallet = prepared.wallet(calls, &trades, |_| r.best, opts);
-        equity.push(wallet.equity.clone());
-        for t in &wallet.taken {
-            let call = prepared.windows()[calls[t.offer]].call;
-            out.push(BestTrade {
-                caller: r.caller.clone(),
-                policy_index: r.best,
-                trade: trades[t.offer].expect("a taken offer has a trade"),
-                call_id: call.call_id.clone(),
-                size: t.size,
-                pnl: t.pnl,
-                multiple: t.multiple,
-            });
-        }
-    }
-    out
-}
-
-fn trades_parquet(path: &Path, run: &Run) -> anyhow::Result<()> {
-    let rows = &run.best;
-    let s = |f: fn(&BestTrade) -> String| -> Vec<Option<String>> {
-        rows.iter().map(|r| Some(f(r))).collect()
-    };
-    let i = |f: fn(&BestTrade) -> i64| -> Vec<Option<i64>> {
-        rows.iter().map(|r| Some(f(r))).collect()
-    };
-    let x = |f: fn(&BestTrade) -> f64| -> Vec<Option<f64>> {
-        rows.iter().map(|r| Some(f(r))).collect()
-    };
-    let cols = vec![
-        col(Col::Str("call_id", s(|r| r.call_id.clone()))),
-        col(Col::Str("caller", s(|r| r.caller.clone()))),
-        col(Col::I64("policy_index", i(|r| r.policy_index as i64))),
-        col(Col::I64("entry_ts_ms", i(|r| r.trade.entry_ts_ms))),
-        col(Col::F64("entry_px", x(|r| r.trade.entry_px))),
-        col(Col::I64("exit_ts_ms", i(|r| r.trade.exit_ts_ms))),
-        col(Col::Str(
-            "exit_reason",
-            s(|r| r.trade.exit_reason.as_str().to_string()),
-        )),
-        col(Col::F64("gross_multiple", x(|r| r.trade.gross_multiple))),
-        col(Col::F64("net_multiple", x(|r| r.multiple))),
-        col(Col::F64("peak_multiple", x(|r| r.trade.peak_multiple))),
-        col(Col::F64("mae", x(|r| r.trade.mae))),
-        col(Col::Bool(
-            "ambiguous",
-            rows.iter().map(|r| Some(r.trade.ambiguous)).collect(),
-        )),
-        col(Col::I64("fills", i(|r| r.trade.fills as i64))),
-        col(Col::I64("candles_held", i(|r| r.trade.candles_held as i64))),
-        col(Col::F64("size_usd", x(|r| r.size))),
-        col(Col::F64("pnl_usd", x(|r| r.pnl))),
-    ];
-    write_parquet(path, cols, &[])?;
-    Ok(())
-}
-
 /// The files of the `--out-dir` bundle.
 fn write_files(
     dir: &Path,
@@ -590,8 +399,10 @@ fn write_files(
         serde_json::to_string(&lab).context("lab.json")?,
     )
     .context("writing lab.json")?;
-    grid_parquet(&dir.join("grid.parquet"), run)?;
-    trades_parquet(&dir.join("trades.parquet"), run)?;
+    let grid = run_files::grid_parquet(&run.grid, &run.result).map_err(anyhow::Error::msg)?;
+    std::fs::write(dir.join("grid.parquet"), grid).context("writing grid.parquet")?;
+    let trades = run_files::trades_parquet(&run.best).map_err(anyhow::Error::msg)?;
+    std::fs::write(dir.join("trades.parquet"), trades).context("writing trades.parquet")?;
     std::fs::write(
         dir.join("index.html"),
         html::v1_page(&run.report, json, &run.equity, name),

@@ -37,6 +37,7 @@ const GRID = {
   '--max-hold-hrs': '[24,48]',
   '--indicators': '[null,"ema_cross:9:21"]',
   '--holdout-fraction': '0',
+  '--folds': '4',
   '--caller-groups': JSON.stringify([CALLER]),
 };
 
@@ -199,6 +200,35 @@ await check('heatmap: N×M cells equal to the CLI grid.parquet, the best cell ma
   assert.equal(exact(await page.getAttribute('#policy-equity', 'data-final')), lab.per_caller[0].best.metrics.final_capital);
   await page.evaluate(() => document.querySelector('#heatmap').scrollIntoView());
   await page.screenshot({ path: path.join(docs, 'heatmap.png') });
+});
+
+await check('the lab run saved as a bundle is the CLI\'s --out-dir bundle, byte for byte', async () => {
+  const downloads = [];
+  const onDownload = d => downloads.push(d);
+  page.on('download', onDownload);
+  await page.click('#save-bundle');
+  const deadline = Date.now() + 30000;
+  while (downloads.length < 4 && Date.now() < deadline) await page.waitForTimeout(100);
+  page.off('download', onDownload);
+  const names = downloads.map(d => d.suggestedFilename()).sort();
+  assert.deepEqual(names, ['grid.parquet', 'lab.json', 'results.json', 'trades.parquet']);
+  const cliDir = path.join(scratch, 'run-0');
+  for (const d of downloads) {
+    const name = d.suggestedFilename();
+    const mine = fs.readFileSync(await d.path());
+    const theirs = fs.readFileSync(path.join(cliDir, name));
+    if (name === 'results.json') {
+      // The dataset is named by where each read it (the page's URL, the CLI's folder).
+      const [a, b] = [JSON.parse(mine), JSON.parse(theirs)];
+      a.dataset.source = b.dataset.source = '';
+      const differ = Object.keys(b).filter(k => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+      assert.deepEqual(differ, [], `results.json differs in ${differ.map(k => `${k}: ${JSON.stringify(a[k]).slice(0, 300)} vs ${JSON.stringify(b[k]).slice(0, 300)}`).join('; ')}`);
+      assert.equal(mine.toString().endsWith('}\n'), true);
+    } else {
+      assert.ok(mine.equals(theirs), `${name}: ${mine.length} bytes vs the CLI's ${theirs.length}`);
+    }
+  }
+  console.log(`     ${names.join(', ')}: the same bytes as the CLI's (results.json up to the dataset's source)`);
 });
 
 await check('a clicked cell: equity and trades are the CLI run with that single policy', async () => {

@@ -101,6 +101,7 @@ fn on_solo(lab: Lab, msg: FromWorker) {
                         result,
                         json: results_json,
                         equity,
+                        best: None,
                     })
                 });
             match out {

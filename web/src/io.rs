@@ -175,10 +175,23 @@ pub async fn sleep_ms(ms: i32) {
 
 /// Saves `text` as a file named `name` (a click on a temporary link to a Blob of it).
 pub fn download(name: &str, mime: &str, text: &str) {
-    let parts = js_sys::Array::of1(&text.into());
+    download_part(name, mime, &text.into());
+}
+
+/// Saves `bytes` as a file named `name`.
+pub fn download_bytes(name: &str, bytes: &[u8]) {
+    download_part(
+        name,
+        "application/octet-stream",
+        &js_sys::Uint8Array::from(bytes).into(),
+    );
+}
+
+fn download_part(name: &str, mime: &str, part: &wasm_bindgen::JsValue) {
+    let parts = js_sys::Array::of1(part);
     let opts = web_sys::BlobPropertyBag::new();
     opts.set_type(mime);
-    let Some(url) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)
+    let Some(url) = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts)
         .ok()
         .and_then(|b| web_sys::Url::create_object_url_with_blob(&b).ok())
     else {

@@ -236,30 +236,9 @@ pub struct RunOutput {
     /// Per caller (in `result.per_caller` order): the equity after each close of its best
     /// policy's wallet, in sample.
     pub equity: Vec<Vec<(i64, f64)>>,
-}
-
-/// The equity curve of every caller's best policy (in-sample calls, the caller's own wallet).
-fn best_equity(
-    prepared: &Prepared<'_>,
-    result: &SearchResult,
-    opts: &SearchOptions,
-) -> Vec<Vec<(i64, f64)>> {
-    let by: std::collections::BTreeMap<&str, &[usize]> = prepared.callers().collect();
-    result
-        .per_caller
-        .iter()
-        .map(|r| {
-            let calls = by.get(r.caller.as_str()).copied().unwrap_or(&[]);
-            let n = if opts.holdout_fraction() > 0.0 {
-                Prepared::in_sample_count(calls.len(), opts.holdout_fraction())
-            } else {
-                calls.len()
-            };
-            let calls = &calls[..n.min(calls.len())];
-            let trades = prepared.trades(calls, r.best, &opts.exec);
-            prepared.wallet(calls, &trades, |_| r.best, opts).equity
-        })
-        .collect()
+    /// The trades of each caller's best-policy wallet (the bundle's `trades.parquet`), when the
+    /// run was computed here on the pool.
+    pub best: Option<Vec<quantbot_format::run_files::BestTrade>>,
 }
 
 /// What a run's options make of a dataset: the grid, the search options, the selection and the
@@ -300,7 +279,11 @@ pub fn run(
     let Some(result) = search_cancellable(&prepared, &grid, &opts, &tick, &progress.cancel) else {
         return Ok(None);
     };
-    let equity = best_equity(&prepared, &result, &opts);
+    // Each caller's best policy: its trades (the bundle's trades.parquet) and its equity, from
+    // the one function the CLI writes them with.
+    let mut equity = Vec::new();
+    let best =
+        quantbot_format::run_files::best_trades(&prepared, &result.per_caller, &opts, &mut equity);
     let json = results_json(ds, &sel, &grid, &opts, &result);
     let json = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
     Ok(Some(RunOutput {
@@ -309,6 +292,7 @@ pub fn run(
         result,
         json,
         equity,
+        best: Some(best),
     }))
 }
 

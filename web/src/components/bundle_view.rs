@@ -123,6 +123,7 @@ async fn read_lab_run(
         result: run.result,
         json: results_text,
         equity: run.equity,
+        best: None,
     }))
 }
 

@@ -25,6 +25,35 @@ fn json_url(json: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Saves the run as the CLI's `--out-dir` bundle would hold it (`results.json`, `grid.parquet`,
+/// `trades.parquet`, `lab.json`, the same bytes), one download per file; `publish` takes the
+/// folder they land in as a bundle. Only a run computed on this page's pool has its best
+/// policies' trades.
+fn save_bundle(out: &RunOutput) -> Result<(), String> {
+    use quantbot_format::run_files::{grid_parquet, trades_parquet};
+    let best = out
+        .best
+        .as_ref()
+        .ok_or("this run's trades were not computed on this page's worker pool")?;
+    let grid = grid_parquet(&out.grid, &out.result).map_err(|e| e.to_string())?;
+    let trades = trades_parquet(best).map_err(|e| e.to_string())?;
+    let lab = quantbot_lab_model::bundle::lab_json(&out.options, &out.result, &out.equity);
+    let lab = serde_json::to_string(&lab).map_err(|e| e.to_string())?;
+    crate::io::download(
+        "results.json",
+        "application/json",
+        &format!("{}\n", out.json),
+    );
+    crate::io::download_bytes("grid.parquet", &grid);
+    crate::io::download_bytes("trades.parquet", &trades);
+    crate::io::download(
+        quantbot_lab_model::bundle::LAB_FILE,
+        "application/json",
+        &lab,
+    );
+    Ok(())
+}
+
 #[component]
 pub fn Results(lab: Lab, out: Arc<RunOutput>) -> impl IntoView {
     let table = caller_table(&out.grid, &out.result, out.options.objective);
@@ -41,13 +70,20 @@ pub fn Results(lab: Lab, out: Arc<RunOutput>) -> impl IntoView {
         }
     });
     let open = lab.open_caller(&out);
+    let save_error = RwSignal::new(None::<String>);
     let o2 = out.clone();
     // Only a change of caller re-renders the details (a policy click keeps the table's page).
     let caller = Memo::new(move |_| lab.selected.with(|s| s.caller.clone()));
     view! {
         <Leaderboard lab out=out.clone() />
         <section id="results">
-            <h2>"Per caller" <a id="download" href=json_url(&out.json) download="results.json">" results.json"</a></h2>
+            <h2>"Per caller" <a id="download" href=json_url(&out.json) download="results.json">" results.json"</a>
+                {out.best.is_some().then(|| {
+                    let o = out.clone();
+                    view! { <button id="save-bundle" title="results.json, grid.parquet, trades.parquet and lab.json, as quantbot backtest v1-baseline --out-dir writes them: put them in one folder and publish it with cargo xtask publish --bundles"
+                        on:click=move |_| if let Err(e) = save_bundle(&o) { save_error.set(Some(e)) }>"Save as a bundle"</button> }
+                })}
+                <span class="error" id="save-error">{move || save_error.get()}</span></h2>
             <p class="hint">"Click a column to sort, a row to see all its grid points."</p>
             {data_table("callers", Memo::new(move |_| table.clone()).into(), RwSignal::new(TableView::new(50)), open)}
         </section>
