@@ -6,6 +6,7 @@
 
 pub mod baseline;
 pub mod dataset;
+pub mod html;
 pub mod option_table;
 pub mod options;
 mod page_guard;

@@ -6,7 +6,6 @@ mod baseline_cmd;
 mod bundle;
 mod demo_db;
 mod export;
-mod html;
 mod option_flags;
 mod output;
 mod parquet_io;

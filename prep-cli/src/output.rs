@@ -89,15 +89,8 @@ pub fn csv_num(v: Option<f64>) -> String {
         .map_or_else(String::new, |x| x.to_string())
 }
 
-/// A number with `digits` decimals, or `-` when it does not exist.
-pub fn fmt_opt(v: Option<f64>, digits: usize) -> String {
-    v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
-}
-
-/// A share as a percentage with one decimal (`0.123` → `12.3%`), or `-` when it does not exist.
-pub fn pct(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".to_string(), |x| format!("{:.1}%", x * 100.0))
-}
+/// Numbers and shares as the tables print them (shared with the bundle's `index.html`).
+pub use quantbot_format::html::{fmt_opt, pct};
 
 /// Pretty JSON with a final newline, as printed on stdout and written to files.
 pub fn json_text(v: &Value) -> anyhow::Result<String> {

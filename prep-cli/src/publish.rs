@@ -33,9 +33,9 @@ use sha2::{Digest, Sha256};
 
 use crate::args::PublishArgs;
 use crate::bundle::write_folder_atomically;
-use crate::html::{esc, page, style_source, url_part};
 use crate::parquet_io::{parse_part_size, CandleWriter};
 use crate::plan::usage;
+use quantbot_format::html::{esc, page, style_source, url_part};
 
 /// A dataset as published.
 struct Dataset {

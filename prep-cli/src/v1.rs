@@ -22,12 +22,12 @@ use serde_json::Value;
 
 use crate::args::{Format, V1Args};
 use crate::bundle::{check_bundle_dir, write_bundle};
-use crate::html;
 use crate::output::{csv_field, csv_num, fmt_opt, json_text, pct, print, render_table};
 use crate::parts;
 use crate::plan::{self, parse_interval, Selection, Source};
 use crate::source::{calls_per_caller, load, read_manifest, LoadOptions};
 use crate::timings::{Stage, Timings};
+use quantbot_format::html;
 
 /// Everything a v1-baseline run produced, ready to be written: the report every writer reads,
 /// and the search's result and best-policy trades for the per-point and per-trade Parquet

@@ -206,12 +206,14 @@ await check('the lab run saved as a bundle is the CLI\'s --out-dir bundle, byte 
   const downloads = [];
   const onDownload = d => downloads.push(d);
   page.on('download', onDownload);
+  // The folder name the page's "Open in the lab" link uses: the CLI's --out-dir's.
+  await page.fill('#bundle-name', 'run-0');
   await page.click('#save-bundle');
   const deadline = Date.now() + 30000;
-  while (downloads.length < 4 && Date.now() < deadline) await page.waitForTimeout(100);
+  while (downloads.length < 5 && Date.now() < deadline) await page.waitForTimeout(100);
   page.off('download', onDownload);
   const names = downloads.map(d => d.suggestedFilename()).sort();
-  assert.deepEqual(names, ['grid.parquet', 'lab.json', 'results.json', 'trades.parquet']);
+  assert.deepEqual(names, ['grid.parquet', 'index.html', 'lab.json', 'results.json', 'trades.parquet']);
   const cliDir = path.join(scratch, 'run-0');
   for (const d of downloads) {
     const name = d.suggestedFilename();
@@ -224,11 +226,15 @@ await check('the lab run saved as a bundle is the CLI\'s --out-dir bundle, byte 
       const differ = Object.keys(b).filter(k => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
       assert.deepEqual(differ, [], `results.json differs in ${differ.map(k => `${k}: ${JSON.stringify(a[k]).slice(0, 300)} vs ${JSON.stringify(b[k]).slice(0, 300)}`).join('; ')}`);
       assert.equal(mine.toString().endsWith('}\n'), true);
+    } else if (name === 'index.html') {
+      // The page names the dataset's source too.
+      const strip = b => b.toString().replace(/data:[^<"]*/g, '').replace(/data\/demo\//g, '');
+      assert.equal(strip(mine), strip(theirs), name);
     } else {
       assert.ok(mine.equals(theirs), `${name}: ${mine.length} bytes vs the CLI's ${theirs.length}`);
     }
   }
-  console.log(`     ${names.join(', ')}: the same bytes as the CLI's (results.json up to the dataset's source)`);
+  console.log(`     ${names.join(', ')}: the same bytes as the CLI's (results.json and index.html up to the dataset's source)`);
 });
 
 await check('a clicked cell: equity and trades are the CLI run with that single policy', async () => {

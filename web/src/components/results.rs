@@ -26,11 +26,20 @@ fn json_url(json: &str) -> String {
 }
 
 /// Saves the run as the CLI's `--out-dir` bundle would hold it (`results.json`, `grid.parquet`,
-/// `trades.parquet`, `lab.json`, the same bytes), one download per file; `publish` takes the
-/// folder they land in as a bundle. Only a run computed on this page's pool has its best
-/// policies' trades.
-fn save_bundle(out: &RunOutput) -> Result<(), String> {
+/// `trades.parquet`, `lab.json`, `index.html`, the same bytes), one download per file;
+/// `publish` takes the folder they land in, named `name` (the page's link into the lab names
+/// it), as a bundle. Only a run computed on this page's pool has its best policies' trades.
+fn save_bundle(lab: Lab, out: &RunOutput, name: &str) -> Result<(), String> {
     use quantbot_format::run_files::{grid_parquet, trades_parquet};
+    let data = lab
+        .loaded
+        .get_untracked()
+        .ok_or("the run's dataset is no longer loaded")?;
+    let (grid_, opts, sel, _) = crate::job::inputs(&data.ds, &out.options)?;
+    let report =
+        quantbot_format::results::RunReport::new(&data.ds, &sel, &grid_, &opts, &out.result);
+    let doc: serde_json::Value = serde_json::from_str(&out.json).map_err(|e| e.to_string())?;
+    let page = quantbot_format::html::v1_page(&report, &doc, &out.equity, name);
     let best = out
         .best
         .as_ref()
@@ -51,6 +60,7 @@ fn save_bundle(out: &RunOutput) -> Result<(), String> {
         "application/json",
         &lab,
     );
+    crate::io::download("index.html", "text/html", &page);
     Ok(())
 }
 
@@ -80,8 +90,10 @@ pub fn Results(lab: Lab, out: Arc<RunOutput>) -> impl IntoView {
             <h2>"Per caller" <a id="download" href=json_url(&out.json) download="results.json">" results.json"</a>
                 {out.best.is_some().then(|| {
                     let o = out.clone();
-                    view! { <button id="save-bundle" title="results.json, grid.parquet, trades.parquet and lab.json, as quantbot backtest v1-baseline --out-dir writes them: put them in one folder and publish it with cargo xtask publish --bundles"
-                        on:click=move |_| if let Err(e) = save_bundle(&o) { save_error.set(Some(e)) }>"Save as a bundle"</button> }
+                    let name = RwSignal::new("lab-run".to_string());
+                    view! { <button id="save-bundle" title="results.json, grid.parquet, trades.parquet, lab.json and index.html, as quantbot backtest v1-baseline --out-dir writes them: put them in one folder of the name given and publish it with cargo xtask publish --bundles"
+                        on:click=move |_| if let Err(e) = save_bundle(lab, &o, &name.get_untracked()) { save_error.set(Some(e)) }>"Save as a bundle"</button>
+                        <label class="hint">" folder name "<input id="bundle-name" type="text" size="12" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) /></label> }
                 })}
                 <span class="error" id="save-error">{move || save_error.get()}</span></h2>
             <p class="hint">"Click a column to sort, a row to see all its grid points."</p>

@@ -1,11 +1,21 @@
-//! Static result pages (`index.html` of an `--out-dir` bundle): the run's tables in one HTML
-//! file with no script and no server, readable straight from the folder.
+//! Static result pages (`index.html` of an `--out-dir` bundle, and the published site's pages):
+//! the run's tables in one HTML file with no script and no server, readable straight from the
+//! folder. Here, not in the CLI, so the lab saves a run as the same bundle.
 
 use quantbot_core::select::format_ts_ms;
-use quantbot_format::results::RunReport;
 use serde_json::Value;
 
-use crate::output::{fmt_opt, pct};
+use crate::results::RunReport;
+
+/// A number with `digits` decimals, or `-` when it does not exist.
+pub fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
+}
+
+/// A share as a percentage with one decimal (`0.123` → `12.3%`), or `-` when it does not exist.
+pub fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |x| format!("{:.1}%", x * 100.0))
+}
 
 /// Escapes text for HTML.
 pub fn esc(s: &str) -> String {
