@@ -56,17 +56,22 @@ fn fixture() -> (Vec<Call>, Vec<Series>) {
     (calls, series)
 }
 
-#[test]
-fn every_points_detail_is_the_wallet_the_search_scored() {
-    let (calls, series) = fixture();
-    let windows: Vec<CallWindow<'_>> = calls
+/// Each call's window: its whole series.
+fn whole_windows<'a>(calls: &'a [Call], series: &'a [Series]) -> Vec<CallWindow<'a>> {
+    calls
         .iter()
-        .zip(&series)
+        .zip(series)
         .map(|(call, s)| CallWindow {
             call,
             candles: s.window(0..s.len()),
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn every_points_detail_is_the_wallet_the_search_scored() {
+    let (calls, series) = fixture();
+    let windows = whole_windows(&calls, &series);
     let spec = GridSpec {
         tp: vec![Some(1.3), Some(2.0), None],
         sl: vec![Some(0.9), None],
@@ -172,14 +177,7 @@ fn a_bundles_lab_file_gives_back_the_run_bit_for_bit() {
     use quantbot_format::options::V1Options;
     use quantbot_lab_model::bundle::{lab_json, lab_run};
     let (calls, series) = fixture();
-    let windows: Vec<CallWindow<'_>> = calls
-        .iter()
-        .zip(&series)
-        .map(|(call, s)| CallWindow {
-            call,
-            candles: s.window(0..s.len()),
-        })
-        .collect();
+    let windows = whole_windows(&calls, &series);
     let mut options = V1Options::default();
     options.set("--tp-mults", "[1.3,2,null]");
     options.set("--sl-mults", "[0.9,null]");

@@ -41,6 +41,16 @@ const GRID = {
   '--caller-groups': JSON.stringify([CALLER]),
 };
 
+// 20 tp × 20 sl × 5 trailing × 5 time stops = 10,000 points.
+const BIG_GRID = {
+  '--tp-mults': JSON.stringify(Array.from({ length: 20 }, (_, i) => 1.2 + i * 0.2)),
+  '--sl-mults': JSON.stringify(Array.from({ length: 20 }, (_, i) => 0.5 + i * 0.0225)),
+  '--trail-pcts': '[null,0.1,0.2,0.3,0.4]',
+  '--max-hold-hrs': '[6,12,24,36,48]',
+  '--indicators': '[null]',
+  '--holdout-fraction': '0',
+};
+
 let failures = 0;
 let passed = 0;
 async function check(name, f) {
@@ -457,15 +467,7 @@ await page.close();
 
 await check('a 10,000-point grid: heatmap, policy, trades and decision log without freezing the page', async () => {
   const big = await open();
-  await setGrid(big, {
-    '--tp-mults': JSON.stringify(Array.from({ length: 20 }, (_, i) => 1.2 + i * 0.2)),
-    '--sl-mults': JSON.stringify(Array.from({ length: 20 }, (_, i) => 0.5 + i * 0.0225)),
-    '--trail-pcts': '[null,0.1,0.2,0.3,0.4]',
-    '--max-hold-hrs': '[6,12,24,36,48]',
-    '--indicators': '[null]',
-    '--holdout-fraction': '0',
-    '--caller-groups': '["SmugCalls"]',
-  });
+  await setGrid(big, { ...BIG_GRID, '--caller-groups': '["SmugCalls"]' });
   assert.match(await big.textContent('#run-size'), /^10000 grid points/);
   const r = await run(big);
   const gaps = {};
@@ -529,14 +531,7 @@ await check('one caller with every demo call: 10,000 grid points and about 3,000
   await big.setInputFiles('#files', [path.join(dir, 'calls.parquet'), path.join(dataset, 'candles.parquet')]);
   await big.waitForFunction(() => window.quantbotLoaded || document.querySelector('#load-error').textContent, null, { timeout: 600000 });
   assert.equal(await big.textContent('#load-error'), '');
-  await setGrid(big, {
-    '--tp-mults': JSON.stringify(Array.from({ length: 20 }, (_, i) => 1.2 + i * 0.2)),
-    '--sl-mults': JSON.stringify(Array.from({ length: 20 }, (_, i) => 0.5 + i * 0.0225)),
-    '--trail-pcts': '[null,0.1,0.2,0.3,0.4]',
-    '--max-hold-hrs': '[6,12,24,36,48]',
-    '--indicators': '[null]',
-    '--holdout-fraction': '0',
-  });
+  await setGrid(big, BIG_GRID);
   assert.match(await big.textContent('#run-size'), /^10000 grid points/);
   const r = await run(big);
   assert.equal(r.per_caller.length, 1);
