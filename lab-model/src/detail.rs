@@ -182,9 +182,11 @@ impl PolicyDetail {
 }
 
 /// Columns of the trades table: the CLI's `trades.parquet` columns (SPEC §3.5 plus size and
-/// PnL) after the call and its token.
-pub const TRADE_COLUMNS: [&str; 16] = [
+/// PnL), the token after the call, and the hold in hours.
+pub const TRADE_COLUMNS: [&str; 18] = [
     "call_id",
+    "caller",
+    "policy_index",
     "token",
     "entry_ts_ms",
     "entry_px",
@@ -218,6 +220,8 @@ pub fn trades_table(d: &PolicyDetail) -> Table {
         .map(|t| {
             vec![
                 Cell::Text(t.call_id.clone()),
+                Cell::Text(d.caller.clone()),
+                Cell::Num(Some(d.index as f64)),
                 Cell::Text(t.token.clone()),
                 Cell::Time(t.entry_ts_ms),
                 num(t.entry_px),

@@ -214,20 +214,49 @@ pub fn ensure_tools() -> Result<(), String> {
         )?;
     }
     let e2e = r.join("web/e2e");
-    // Every package of package.json: playwright-core, and hyparquet (the views test reads
-    // the CLI's grid.parquet and trades.parquet with it).
-    if ["playwright-core", "hyparquet"]
+    // Every package package.json names (playwright-core; hyparquet and hyparquet-writer, with
+    // which the views test reads and writes Parquet): one missing, and `npm ci` installs them
+    // all from package-lock.json.
+    let manifest = std::fs::read_to_string(e2e.join("package.json"))
+        .map_err(|e| format!("web/e2e/package.json: {e}"))?;
+    let wanted = npm_dependencies(&manifest);
+    if wanted.is_empty() {
+        return Err("web/e2e/package.json: no dependencies found".into());
+    }
+    if wanted
         .iter()
         .any(|p| !e2e.join("node_modules").join(p).exists())
     {
         let mut c = command("npm", &e2e, false);
         c.args(["ci", "--no-audit", "--no-fund"]);
         run(
-            "install playwright-core and hyparquet (no browser download)",
+            &format!(
+                "install {} (npm ci; no browser download)",
+                wanted.join(", ")
+            ),
             c,
         )?;
     }
     Ok(())
+}
+
+/// The package names of a package.json's `"dependencies"` object (its keys; enough JSON for the
+/// file we write ourselves).
+fn npm_dependencies(manifest: &str) -> Vec<String> {
+    let Some(start) = manifest.find("\"dependencies\"") else {
+        return Vec::new();
+    };
+    let rest = &manifest[start..];
+    let (Some(open), Some(close)) = (rest.find('{'), rest.find('}')) else {
+        return Vec::new();
+    };
+    rest[open + 1..close]
+        .split(',')
+        .filter_map(|entry| {
+            let key = entry.split(':').next()?.trim();
+            Some(key.strip_prefix('"')?.strip_suffix('"')?.to_string())
+        })
+        .collect()
 }
 
 /// The demo DuckDB (in the cache) and its export in `www/data/demo`, made when missing.
@@ -460,4 +489,19 @@ pub fn lab(quantbot: &Path, port: &str) -> Result<(), String> {
     let mut c = command("node", &root(), false);
     c.args(["web/e2e/serve.mjs", "dist", port]);
     run("serve the lab", c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::npm_dependencies;
+
+    #[test]
+    fn the_e2e_packages_are_read_from_package_json() {
+        let text = std::fs::read_to_string(crate::root().join("web/e2e/package.json")).unwrap();
+        let names = npm_dependencies(&text);
+        for p in ["playwright-core", "hyparquet", "hyparquet-writer"] {
+            assert!(names.iter().any(|n| n == p), "{p} in {names:?}");
+        }
+        assert!(npm_dependencies("{}").is_empty());
+    }
 }
