@@ -112,7 +112,8 @@ pub fn validate_candles(candles: &[Candle], interval_s: i64) -> Result<(), Candl
                 });
             }
             let gap = c.ts - prev;
-            if interval_s <= 0 || gap % interval_s != 0 {
+            // The usual spacing, one interval, needs no division.
+            if interval_s <= 0 || (gap != interval_s && gap % interval_s != 0) {
                 return Err(CandleError::BadSpacing {
                     row,
                     ts: c.ts,

@@ -90,12 +90,24 @@ struct Packed {
 }
 
 impl Packed {
+    #[cfg(test)]
     fn new(values: &[u64]) -> Packed {
-        let Some(&base) = values.iter().min() else {
+        Packed::of(|| values.iter().copied())
+    }
+
+    /// The values `values()` yields (asked for twice: the frame, then the bits), packed.
+    fn of<I: Iterator<Item = u64>>(values: impl Fn() -> I) -> Packed {
+        let (mut lo, mut hi, mut count) = (u64::MAX, 0u64, 0usize);
+        for v in values() {
+            lo = lo.min(v);
+            hi = hi.max(v);
+            count += 1;
+        }
+        if count == 0 {
             return Packed::default();
-        };
-        let span = values.iter().map(|v| v - base).max().unwrap_or(0);
-        let width = u64::BITS - span.leading_zeros();
+        }
+        let base = lo;
+        let width = u64::BITS - (hi - base).leading_zeros();
         if width == 0 {
             return Packed {
                 base,
@@ -103,11 +115,11 @@ impl Packed {
                 data: Vec::new(),
             };
         }
-        let bits = values.len() * width as usize;
+        let bits = count * width as usize;
         let mut data = Vec::with_capacity(bits.div_ceil(8) + 9);
         // A little-endian bit stream: bits enter at the top of `acc`, whole words leave below.
         let (mut acc, mut held) = (0u128, 0u32);
-        for v in values {
+        for v in values() {
             acc |= u128::from(v - base) << held;
             held += width;
             if held >= 64 {
@@ -155,30 +167,55 @@ struct Bits {
 }
 
 impl Bits {
+    #[cfg(test)]
     fn new(bits: &[bool]) -> Bits {
-        if bits.iter().all(|&b| b) || bits.iter().all(|&b| !b) {
+        Bits::of(bits.len(), |i| bits[i])
+    }
+
+    /// The bitmap of positions `0..n`, position `i` set when `bit(i)`.
+    fn of(n: usize, bit: impl Fn(usize) -> bool) -> Bits {
+        let mut words = Vec::with_capacity(n.div_ceil(64));
+        let mut before = Vec::with_capacity(n.div_ceil(64));
+        let mut ones = 0u32;
+        for w in 0..n.div_ceil(64) {
+            let mut word = 0u64;
+            for i in 64 * w..(64 * w + 64).min(n) {
+                word |= u64::from(bit(i)) << (i % 64);
+            }
+            before.push(ones);
+            ones += word.count_ones();
+            words.push(word);
+        }
+        if ones == 0 || ones as usize == n {
             return Bits {
-                all: Some(bits.first().copied().unwrap_or(false)),
+                all: Some(n > 0 && ones > 0),
                 ..Bits::default()
             };
-        }
-        let mut words = vec![0u64; bits.len().div_ceil(64)];
-        for (i, &b) in bits.iter().enumerate() {
-            if b {
-                words[i / 64] |= 1 << (i % 64);
-            }
-        }
-        let mut before = Vec::with_capacity(words.len());
-        let mut n = 0u32;
-        for w in &words {
-            before.push(n);
-            n += w.count_ones();
         }
         Bits {
             all: None,
             words,
             before,
         }
+    }
+
+    /// The set positions in order (positions below `n`).
+    fn ones(&self, n: usize) -> impl Iterator<Item = usize> + '_ {
+        let all = match self.all {
+            Some(true) => 0..n,
+            _ => 0..0,
+        };
+        let words = self.words.iter().enumerate().flat_map(|(w, &word)| {
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    64 * w + bit
+                })
+            })
+        });
+        all.chain(words)
     }
 
     #[inline]
@@ -280,12 +317,21 @@ fn body(open: u64, close: u64) -> (u64, u64) {
 
 impl Series {
     pub fn new(candles: &[Candle]) -> Series {
+        Series::build(candles, Volumes::Keep)
+    }
+
+    /// The series of `candles`, with or without their volumes: each bitmap and packed column
+    /// is built straight from the candles (no column is collected first), and dropped volumes
+    /// are never looked at.
+    fn build(candles: &[Candle], volumes: Volumes) -> Series {
         let n = candles.len();
-        let bits = |f: fn(&Candle) -> f64| -> Vec<u64> {
-            candles.iter().map(|c| f(c).to_bits()).collect()
-        };
-        let (open, close) = (bits(|c| c.open), bits(|c| c.close));
-        let (high, low, vol) = (bits(|c| c.high), bits(|c| c.low), bits(|c| c.volume));
+        let open = |i: usize| candles[i].open.to_bits();
+        let close = |i: usize| candles[i].close.to_bits();
+        let high = |i: usize| candles[i].high.to_bits();
+        let low = |i: usize| candles[i].low.to_bits();
+        let vol = |i: usize| candles[i].volume.to_bits();
+        let top = |i: usize| body(open(i), close(i)).0;
+        let bottom = |i: usize| body(open(i), close(i)).1;
         let ts = match candles {
             [a, b, ..]
                 if candles
@@ -302,49 +348,45 @@ impl Series {
                 step: 0,
             },
             [] => Times::Even { first: 0, step: 0 },
-            _ => Times::Packed(Packed::new(
-                &candles.iter().map(|c| c.ts as u64).collect::<Vec<_>>(),
-            )),
+            _ => Times::Packed(Packed::of(|| candles.iter().map(|c| c.ts as u64))),
         };
-        let open_exc: Vec<bool> = (0..n).map(|i| i > 0 && open[i] != close[i - 1]).collect();
-        let tops: Vec<(u64, u64)> = (0..n).map(|i| body(open[i], close[i])).collect();
-        let high_exc: Vec<bool> = (0..n).map(|i| high[i] != tops[i].0).collect();
-        let low_exc: Vec<bool> = (0..n).map(|i| low[i] != tops[i].1).collect();
-        let vol_exc: Vec<bool> = vol.iter().map(|&v| v != 0).collect();
-        let pick = |exc: &[bool], value: &dyn Fn(usize) -> u64| -> Packed {
-            let v: Vec<u64> = (0..n).filter(|&i| exc[i]).map(value).collect();
-            Packed::new(&v)
+        let open_exc = Bits::of(n, |i| i > 0 && open(i) != close(i - 1));
+        let high_exc = Bits::of(n, |i| high(i) != top(i));
+        let low_exc = Bits::of(n, |i| low(i) != bottom(i));
+        let (vol_exc, volume) = match volumes {
+            Volumes::Keep => {
+                let exc = Bits::of(n, |i| vol(i) != 0);
+                let packed = Packed::of(|| exc.ones(n).map(vol));
+                (exc, packed)
+            }
+            Volumes::Drop => (Bits::of(0, |_| false), Packed::default()),
         };
         Series {
             len: n,
             ts,
-            close: Packed::new(&close),
-            open0: open.first().copied().unwrap_or(0),
-            open: pick(&open_exc, &|i| open[i]),
-            high: pick(&high_exc, &|i| high[i].wrapping_sub(tops[i].0)),
-            low: pick(&low_exc, &|i| tops[i].1.wrapping_sub(low[i])),
-            volume: pick(&vol_exc, &|i| vol[i]),
-            open_exc: Bits::new(&open_exc),
-            high_exc: Bits::new(&high_exc),
-            low_exc: Bits::new(&low_exc),
-            vol_exc: Bits::new(&vol_exc),
-            volume_held: true,
+            close: Packed::of(|| (0..n).map(close)),
+            open0: if n > 0 { open(0) } else { 0 },
+            open: Packed::of(|| open_exc.ones(n).map(open)),
+            high: Packed::of(|| high_exc.ones(n).map(|i| high(i).wrapping_sub(top(i)))),
+            low: Packed::of(|| low_exc.ones(n).map(|i| bottom(i).wrapping_sub(low(i)))),
+            volume,
+            open_exc,
+            high_exc,
+            low_exc,
+            vol_exc,
+            volume_held: volumes == Volumes::Keep,
         }
     }
 
     /// [`Series::new`], letting the volumes go at once with [`Volumes::Drop`].
     pub fn with(candles: &[Candle], volumes: Volumes) -> Series {
-        let mut s = Series::new(candles);
-        if volumes == Volumes::Drop {
-            s.drop_volume();
-        }
-        s
+        Series::build(candles, volumes)
     }
 
     /// Lets the volumes go, for a series that only prices will be read from (every exit is
     /// decided on prices; only an indicator rule on volume reads it). Volumes read NaN after.
     pub fn drop_volume(&mut self) {
-        self.vol_exc = Bits::new(&[]);
+        self.vol_exc = Bits::of(0, |_| false);
         self.volume = Packed::default();
         self.volume_held = false;
     }
@@ -716,6 +758,112 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    /// The series as it was first built, column by column (every column collected, then
+    /// packed; volumes dropped after): the one-pass builder must give the same series, field
+    /// for field.
+    fn series_by_columns(candles: &[Candle], volumes: Volumes) -> Series {
+        let n = candles.len();
+        let bits = |f: fn(&Candle) -> f64| -> Vec<u64> {
+            candles.iter().map(|c| f(c).to_bits()).collect()
+        };
+        let (open, close) = (bits(|c| c.open), bits(|c| c.close));
+        let (high, low, vol) = (bits(|c| c.high), bits(|c| c.low), bits(|c| c.volume));
+        let ts = match candles {
+            [a, b, ..]
+                if candles
+                    .windows(2)
+                    .all(|w| w[1].ts.wrapping_sub(w[0].ts) == b.ts.wrapping_sub(a.ts)) =>
+            {
+                Times::Even {
+                    first: a.ts,
+                    step: b.ts.wrapping_sub(a.ts),
+                }
+            }
+            [a] => Times::Even {
+                first: a.ts,
+                step: 0,
+            },
+            [] => Times::Even { first: 0, step: 0 },
+            _ => Times::Packed(Packed::new(
+                &candles.iter().map(|c| c.ts as u64).collect::<Vec<_>>(),
+            )),
+        };
+        let open_exc: Vec<bool> = (0..n).map(|i| i > 0 && open[i] != close[i - 1]).collect();
+        let tops: Vec<(u64, u64)> = (0..n).map(|i| body(open[i], close[i])).collect();
+        let high_exc: Vec<bool> = (0..n).map(|i| high[i] != tops[i].0).collect();
+        let low_exc: Vec<bool> = (0..n).map(|i| low[i] != tops[i].1).collect();
+        let vol_exc: Vec<bool> = vol.iter().map(|&v| v != 0).collect();
+        let pick = |exc: &[bool], value: &dyn Fn(usize) -> u64| -> Packed {
+            let v: Vec<u64> = (0..n).filter(|&i| exc[i]).map(value).collect();
+            Packed::new(&v)
+        };
+        let mut s = Series {
+            len: n,
+            ts,
+            close: Packed::new(&close),
+            open0: open.first().copied().unwrap_or(0),
+            open: pick(&open_exc, &|i| open[i]),
+            high: pick(&high_exc, &|i| high[i].wrapping_sub(tops[i].0)),
+            low: pick(&low_exc, &|i| tops[i].1.wrapping_sub(low[i])),
+            volume: pick(&vol_exc, &|i| vol[i]),
+            open_exc: Bits::new(&open_exc),
+            high_exc: Bits::new(&high_exc),
+            low_exc: Bits::new(&low_exc),
+            vol_exc: Bits::new(&vol_exc),
+            volume_held: true,
+        };
+        if volumes == Volumes::Drop {
+            s.vol_exc = Bits::new(&[]);
+            s.volume = Packed::default();
+            s.volume_held = false;
+        }
+        s
+    }
+
+    #[test]
+    fn the_one_pass_builder_gives_the_column_by_column_series() {
+        let mut rng = Rng::new(23);
+        let mut cases: Vec<Vec<Candle>> = vec![Vec::new(), market(&mut rng, 1)];
+        for n in [2, 63, 64, 65, 200, 2880] {
+            cases.push(market(&mut rng, n));
+        }
+        // Every candle an exception, none, uneven times, odd bit patterns.
+        let mut wild = market(&mut rng, 300);
+        for (i, c) in wild.iter_mut().enumerate() {
+            c.open = f64::from_bits(rng.next_u64());
+            c.ts += (i * i) as i64;
+            if i % 3 == 0 {
+                c.volume = -0.0;
+            }
+        }
+        cases.push(wild);
+        let flat: Vec<Candle> = (0..130)
+            .map(|i| Candle {
+                ts: 60 * i,
+                open: 2.0,
+                high: 2.0,
+                low: 2.0,
+                close: 2.0,
+                volume: 0.0,
+            })
+            .collect();
+        cases.push(flat);
+        for (k, candles) in cases.iter().enumerate() {
+            for volumes in [Volumes::Keep, Volumes::Drop] {
+                let got = Series::with(candles, volumes);
+                assert_eq!(
+                    got,
+                    series_by_columns(candles, volumes),
+                    "case {k}, {volumes:?}"
+                );
+                assert_eq!(got.bytes(), series_by_columns(candles, volumes).bytes());
+            }
+            let mut dropped = Series::new(candles);
+            dropped.drop_volume();
+            assert_eq!(dropped, Series::with(candles, Volumes::Drop), "case {k}");
+        }
     }
 
     #[test]

@@ -129,6 +129,8 @@ pub struct DuckSource<'a> {
 struct LayoutSql {
     calls: &'static str,
     callers: &'static str,
+    /// `{volume}` stands for the volume column: `CAST(volume AS DOUBLE)` when volumes are
+    /// read, else a NULL that DuckDB does not scan a column for ([`volume_sql`]).
     candles: &'static str,
     /// Appended to `candles` for a part of the callers (`--memory-budget`): only the mints
     /// some call of the part's callers names (bound as one text, the names joined by
@@ -151,7 +153,7 @@ fn layout_sql(layout: SourceLayout) -> LayoutSql {
             callers: "SELECT DISTINCT CAST(caller AS VARCHAR) FROM calls WHERE caller IS NOT NULL",
             candles: "SELECT CAST(chain AS VARCHAR), CAST(mint AS VARCHAR), CAST(ts AS BIGINT), \
                       CAST(open AS DOUBLE), CAST(high AS DOUBLE), CAST(low AS DOUBLE), \
-                      CAST(close AS DOUBLE), CAST(volume AS DOUBLE) \
+                      CAST(close AS DOUBLE), {volume} \
                       FROM candles WHERE interval_s = ? AND ts >= ?",
             part: " AND CAST(mint AS VARCHAR) IN (SELECT CAST(mint AS VARCHAR) FROM calls \
                    WHERE list_contains(string_split(?, chr(31)), CAST(caller AS VARCHAR)))",
@@ -170,7 +172,7 @@ fn layout_sql(layout: SourceLayout) -> LayoutSql {
             candles: "SELECT CAST(NULL AS VARCHAR), CAST(mint AS VARCHAR), \
                       CAST(\"timestamp\" AS BIGINT), \
                       CAST(open AS DOUBLE), CAST(high AS DOUBLE), CAST(low AS DOUBLE), \
-                      CAST(close AS DOUBLE), CAST(volume AS DOUBLE) \
+                      CAST(close AS DOUBLE), {volume} \
                       FROM ohlcv_candles_d WHERE interval_seconds = ? AND \"timestamp\" >= ?",
             part: " AND CAST(mint AS VARCHAR) IN (SELECT CAST(mint AS VARCHAR) \
                    FROM canon.alerts_std WHERE list_contains(string_split(?, chr(31)), \
@@ -178,6 +180,17 @@ fn layout_sql(layout: SourceLayout) -> LayoutSql {
             name: "quantbot (view canon.alerts_std and table ohlcv_candles_d)",
         },
     }
+}
+
+/// A layout's candle query with its volume column: read, or a NULL in its place (about 8 % of
+/// a load's DuckDB time goes to a column that most grids never read).
+fn volume_sql(candles: &str, volume: bool) -> String {
+    let column = if volume {
+        "CAST(volume AS DOUBLE)"
+    } else {
+        "CAST(NULL AS DOUBLE)"
+    };
+    candles.replace("{volume}", column)
 }
 
 /// In which order the candle rows are asked for.
@@ -447,14 +460,9 @@ impl<'a> DuckSource<'a> {
     /// Streams the candles of interval `interval_s` that open at `min_ts` or later, one run of
     /// consecutive rows of a token at a time: `on_run(chain, mint, rows)` for each run of a
     /// token `wanted(chain, mint)` accepts (chain is empty in the quantbot layout, which has no
-    /// chain column). Rows are decoded straight from DuckDB's Arrow chunks; the token's key is
-    /// copied only when it changes, and only one run's rows are held at a time (`rows` is
-    /// cleared after each call, and `on_run` may take it). A token's rows may come in several
-    /// runs (rows in any order), and a run's rows in any time order: `on_run` deals with that.
-    /// Rows without a mint, chain or time are skipped; NULL prices read NaN, which validation
-    /// rejects (SPEC §12). Without `volume` the volume column is not read (volumes read 0).
-    /// `on_run` returning `Break` stops the stream. With `part` (some callers), DuckDB leaves
-    /// out the rows of mints no call of theirs names ([`LayoutSql::part`]).
+    /// chain column), cut by a [`RunCutter`] from [`DuckSource::candle_batches`] on this thread.
+    /// A token's rows may come in several runs (rows in any order), and a run's rows in any
+    /// time order: `on_run` deals with that. `on_run` returning `Break` stops the stream.
     #[allow(clippy::too_many_arguments)]
     pub fn candle_runs(
         &self,
@@ -466,6 +474,40 @@ impl<'a> DuckSource<'a> {
         mut wanted: impl FnMut(&str, &str) -> bool,
         mut on_run: impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>,
     ) -> anyhow::Result<ControlFlow<()>> {
+        let mut cutter = self.cutter(volume);
+        let flow = self.candle_batches(interval_s, min_ts, order, volume, part, |batch| {
+            cutter.feed(&batch, &mut wanted, &mut on_run)
+        })?;
+        if flow.is_break() {
+            return Ok(flow);
+        }
+        cutter.finish(&mut on_run)
+    }
+
+    /// A [`RunCutter`] for this source's candle chunks.
+    pub fn cutter(&self, volume: bool) -> RunCutter {
+        RunCutter {
+            by_mint: self.layout == SourceLayout::Quantbot,
+            volume,
+            path: self.path.display().to_string(),
+            keys: RunKeys::default(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Streams the candle query's Arrow chunks (see [`DuckSource::candle_runs`]) to `on_batch`,
+    /// as DuckDB gives them; `Break` stops the stream. With `part` (some callers), DuckDB leaves
+    /// out the rows of mints no call of theirs names ([`LayoutSql::part`]); without `volume`
+    /// the volume column is not scanned (NULL in its place).
+    pub fn candle_batches(
+        &self,
+        interval_s: i64,
+        min_ts: i64,
+        order: RowOrder,
+        volume: bool,
+        part: Option<&BTreeSet<String>>,
+        mut on_batch: impl FnMut(RecordBatch) -> anyhow::Result<ControlFlow<()>>,
+    ) -> anyhow::Result<ControlFlow<()>> {
         let sql_of = layout_sql(self.layout);
         let ctx = |e| self.error(e);
         let names = part
@@ -476,9 +518,10 @@ impl<'a> DuckSource<'a> {
                     .collect::<Vec<_>>()
                     .join(&PART_SEPARATOR.to_string())
             });
+        let candles = volume_sql(sql_of.candles, volume);
         let base = match &names {
-            Some(_) => format!("{}{}", sql_of.candles, sql_of.part),
-            None => sql_of.candles.to_string(),
+            Some(_) => format!("{candles}{}", sql_of.part),
+            None => candles,
         };
         let sql = match order {
             RowOrder::Table => base,
@@ -494,37 +537,74 @@ impl<'a> DuckSource<'a> {
             None => stmt.stream_arrow(params![interval_s, min_ts]),
         }
         .map_err(ctx)?;
-        let by_mint = self.layout == SourceLayout::Quantbot;
-        let mut keys = RunKeys::default();
-        let mut rows: Vec<Candle> = Vec::new();
-        let mut flush = |keys: &RunKeys, rows: &mut Vec<Candle>| -> anyhow::Result<_> {
-            let flow = match keys.kept() {
-                Some((ch, mi)) => on_run(ch, mi, rows)?,
-                None => ControlFlow::Continue(()),
-            };
-            rows.clear();
-            Ok(flow)
-        };
         for batch in stream {
-            let batch = batch.map_err(ctx)?;
-            let cols = CandleColumns::of(&batch, by_mint, volume)
-                .with_context(|| format!("{}: reading candles", self.path.display()))?;
-            for i in 0..batch.num_rows() {
-                let Some((ch, mi)) = cols.key(i) else {
-                    continue;
-                };
-                if keys.is_new(ch, mi) {
-                    if flush(&keys, &mut rows)?.is_break() {
-                        return Ok(ControlFlow::Break(()));
-                    }
-                    keys.start(ch, mi, wanted(ch, mi));
-                }
-                if keys.keeps() {
-                    rows.push(cols.candle(i));
-                }
+            if on_batch(batch.map_err(ctx)?)?.is_break() {
+                return Ok(ControlFlow::Break(()));
             }
         }
-        flush(&keys, &mut rows)
+        Ok(ControlFlow::Continue(()))
+    }
+}
+
+/// Cuts the candle query's chunks into runs of consecutive rows of one token. Rows are decoded
+/// straight from the Arrow chunks; the token's key is copied only when it changes, and only
+/// one run's rows are held at a time (`rows` is cleared after each `on_run`, which may take
+/// it). Rows without a mint, chain or time are skipped; NULL prices read NaN, which validation
+/// rejects (SPEC §12). Without `volume` the volume column is not read (volumes read 0).
+pub struct RunCutter {
+    by_mint: bool,
+    volume: bool,
+    /// The DuckDB file, for messages.
+    path: String,
+    keys: RunKeys,
+    rows: Vec<Candle>,
+}
+
+impl RunCutter {
+    /// The rows of one chunk: `on_run` for each run that ends in it.
+    pub fn feed(
+        &mut self,
+        batch: &RecordBatch,
+        wanted: &mut impl FnMut(&str, &str) -> bool,
+        on_run: &mut impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>,
+    ) -> anyhow::Result<ControlFlow<()>> {
+        let cols = CandleColumns::of(batch, self.by_mint, self.volume)
+            .with_context(|| format!("{}: reading candles", self.path))?;
+        for i in 0..batch.num_rows() {
+            let Some((ch, mi)) = cols.key(i) else {
+                continue;
+            };
+            if self.keys.is_new(ch, mi) {
+                if self.flush(on_run)?.is_break() {
+                    return Ok(ControlFlow::Break(()));
+                }
+                self.keys.start(ch, mi, wanted(ch, mi));
+            }
+            if self.keys.keeps() {
+                self.rows.push(cols.candle(i));
+            }
+        }
+        Ok(ControlFlow::Continue(()))
+    }
+
+    /// The last run, after the last chunk.
+    pub fn finish(
+        &mut self,
+        on_run: &mut impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>,
+    ) -> anyhow::Result<ControlFlow<()>> {
+        self.flush(on_run)
+    }
+
+    fn flush(
+        &mut self,
+        on_run: &mut impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>,
+    ) -> anyhow::Result<ControlFlow<()>> {
+        let flow = match self.keys.kept() {
+            Some((ch, mi)) => on_run(ch, mi, &mut self.rows)?,
+            None => ControlFlow::Continue(()),
+        };
+        self.rows.clear();
+        Ok(flow)
     }
 }
 
@@ -717,29 +797,36 @@ fn build_dataset(
     // Merging costs a token's rows so far each time it comes back; past the rows read (and a
     // floor for small data), rows sorted by DuckDB are cheaper.
     let give_up = |b: &DatasetBuilder| b.merged_rows() > b.rows_added().max(MERGE_FLOOR_ROWS);
-    let (builder, gave_up, read) = on_builder_thread(builder, give_up, |add| {
-        src.candle_runs(
+    // DuckDB's chunks are cut into runs on the builder's thread: this one only drives DuckDB.
+    let cutter = src.cutter(volumes == Volumes::Keep);
+    let wanted = |ch: &str, mi: &str| {
+        mints
+            .get(mi)
+            .is_some_and(|chains| by_mint || chains.iter().any(|c| c == ch))
+    };
+    let on_run = |b: &mut DatasetBuilder, ch: &str, mi: &str, rows: &mut Vec<Candle>| {
+        if by_mint {
+            for c in &mints[mi] {
+                b.add_run(c, mi, &mut rows.clone());
+                if give_up(b) {
+                    return false;
+                }
+            }
+        } else {
+            b.add_run(ch, mi, rows);
+        }
+        !give_up(b)
+    };
+    let (built, read) = batches_on_builder_thread(builder, cutter, wanted, on_run, |send| {
+        src.candle_batches(
             opts.interval_s,
             min_ts,
             order,
             volumes == Volumes::Keep,
             part,
-            |ch, mi| {
-                mints
-                    .get(mi)
-                    .is_some_and(|chains| by_mint || chains.iter().any(|c| c == ch))
-            },
-            |ch, mi, rows| {
-                let taken = if by_mint {
-                    let chains = &mints[mi];
-                    chains
-                        .iter()
-                        .all(|c| add(c.clone(), mi.to_string(), rows.clone()))
-                } else {
-                    add(ch.to_string(), mi.to_string(), std::mem::take(rows))
-                };
-                // The builder stops taking runs once it gave up.
-                Ok(if taken {
+            // The builder stops taking chunks once it gave up (or failed).
+            |batch| {
+                Ok(if send(batch) {
                     ControlFlow::Continue(())
                 } else {
                     ControlFlow::Break(())
@@ -747,6 +834,7 @@ fn build_dataset(
             },
         )
     });
+    let (builder, gave_up) = built?;
     // A stream stopped early is told by `gave_up`.
     let _stopped = read?;
     if gave_up {
@@ -761,18 +849,66 @@ fn build_dataset(
     Ok(Built::Done(builder))
 }
 
+/// Runs `feed` on this thread and `builder` on a second one, fed the Arrow chunks that `feed`
+/// hands to `send` through a short queue, in order: the second thread cuts them into runs
+/// (`cutter`, keeping the tokens `wanted` accepts) and gives each run to `on_run`, which adds
+/// it to the builder and says whether to go on (false: the builder gave up). Once the builder
+/// gave up or a chunk could not be read, `send` returns false. Returns the builder and whether
+/// it gave up (or the chunk's error), and what `feed` returned.
+fn batches_on_builder_thread<T>(
+    builder: DatasetBuilder,
+    mut cutter: RunCutter,
+    mut wanted: impl FnMut(&str, &str) -> bool + Send,
+    mut on_run: impl FnMut(&mut DatasetBuilder, &str, &str, &mut Vec<Candle>) -> bool + Send,
+    feed: impl FnOnce(&mut dyn FnMut(RecordBatch) -> bool) -> T,
+) -> (anyhow::Result<(DatasetBuilder, bool)>, T) {
+    let (send, receive) = mpsc::sync_channel::<RecordBatch>(8);
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            let mut builder = builder;
+            let mut take = |ch: &str, mi: &str, rows: &mut Vec<Candle>| {
+                Ok(if on_run(&mut builder, ch, mi, rows) {
+                    ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(())
+                })
+            };
+            let mut flow = ControlFlow::Continue(());
+            for batch in receive {
+                flow = cutter.feed(&batch, &mut wanted, &mut take)?;
+                if flow.is_break() {
+                    break;
+                }
+            }
+            if flow.is_continue() {
+                flow = cutter.finish(&mut take)?;
+            }
+            Ok((builder, flow.is_break()))
+        });
+        let fed = feed(&mut |batch| send.send(batch).is_ok());
+        drop(send);
+        let built = worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (built, fed)
+    })
+}
+
 /// Runs `feed` on this thread and `builder` on a second one, fed the runs of rows that `feed`
 /// hands to `add(chain, mint, rows)` through a short queue, in order (so the result is what
 /// one thread would give): the thread that reads (DuckDB's chunks, Parquet pages) and cuts the
-/// rows into runs goes on while the previous runs are compacted and classified. After each
+/// rows into runs goes on while the previous runs are compacted and classified. `add` takes
+/// the rows and leaves in `rows` an empty buffer the builder is done with (buffers go back and
+/// forth, so neither thread allocates a run's rows again or frees the other's). After each
 /// run `give_up` is asked; once it says yes the builder takes no more runs and `add` returns
 /// false. Returns the builder, whether it gave up, and what `feed` returned.
 fn on_builder_thread<T>(
     builder: DatasetBuilder,
     give_up: impl Fn(&DatasetBuilder) -> bool + Send,
-    feed: impl FnOnce(&mut dyn FnMut(String, String, Vec<Candle>) -> bool) -> T,
+    feed: impl FnOnce(&mut dyn FnMut(String, String, &mut Vec<Candle>) -> bool) -> T,
 ) -> (DatasetBuilder, bool, T) {
     let (send, receive) = mpsc::sync_channel::<(String, String, Vec<Candle>)>(8);
+    let (give_back, spare) = mpsc::channel::<Vec<Candle>>();
     std::thread::scope(|scope| {
         let worker = scope.spawn(move || {
             let mut builder = builder;
@@ -781,10 +917,19 @@ fn on_builder_thread<T>(
                 if give_up(&builder) {
                     return (builder, true);
                 }
+                // A buffer grown by a long run is let go (each one in flight would hold that
+                // much); the reader may be gone already, and then the buffer is dropped too.
+                if rows.capacity() <= RECYCLED_ROWS {
+                    let _ = give_back.send(rows);
+                }
             }
             (builder, false)
         });
-        let fed = feed(&mut |chain, mint, rows| send.send((chain, mint, rows)).is_ok());
+        let fed = feed(&mut |chain, mint, rows| {
+            let next = spare.try_recv().unwrap_or_default();
+            send.send((chain, mint, std::mem::replace(rows, next)))
+                .is_ok()
+        });
         drop(send);
         let (builder, gave_up) = worker
             .join()
@@ -792,6 +937,9 @@ fn on_builder_thread<T>(
         (builder, gave_up, fed)
     })
 }
+
+/// The largest buffer of rows handed back to the reader (48 bytes a row: 3 MB).
+const RECYCLED_ROWS: usize = 1 << 16;
 
 /// Rows a builder may decode again for tokens that come back before the rows are asked for
 /// sorted (see [`build_dataset`]).
@@ -898,7 +1046,7 @@ fn load_dataset(dir: &Path, sel: &Selection, volumes: Volumes) -> anyhow::Result
                 candles,
                 |ch, mi| wanted.get(ch).is_some_and(|m| m.contains(mi)),
                 |ch, mi, run| {
-                    add(ch.to_string(), mi.to_string(), std::mem::take(run));
+                    add(ch.to_string(), mi.to_string(), run);
                 },
             )
         },
