@@ -2,7 +2,7 @@
 //! published dataset folder, then selecting calls and classifying their coverage (§2.2, §12)
 //! with the engine's rules. Values from the command line go into SQL as bound parameters only.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
-use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
 use duckdb::{params, AccessMode, Config, Connection};
 
 use quantbot_core::data::{Call, Candle};
@@ -129,9 +129,14 @@ pub struct DuckSource<'a> {
 struct LayoutSql {
     calls: &'static str,
     callers: &'static str,
-    /// `{volume}` stands for the volume column: `CAST(volume AS DOUBLE)` when volumes are
-    /// read, else a NULL that DuckDB does not scan a column for ([`volume_sql`]).
+    /// `{key}` stands for the token's columns ([`LayoutSql::key`] or [`LayoutSql::key_hash`]),
+    /// `{volume}` for the volume column, left out when no rule reads it ([`candle_sql`]).
     candles: &'static str,
+    /// The token as text: chain (NULL in the quantbot layout, which has none) and mint.
+    key: &'static str,
+    /// The token as DuckDB's 64-bit hash of the same text (of the mint alone in the quantbot
+    /// layout, whose candles serve a mint on every chain).
+    key_hash: &'static str,
     /// Appended to `candles` for a part of the callers (`--memory-budget`): only the mints
     /// some call of the part's callers names (bound as one text, the names joined by
     /// [`PART_SEPARATOR`]), so that DuckDB drops the other tokens' rows itself.
@@ -151,10 +156,12 @@ fn layout_sql(layout: SourceLayout) -> LayoutSql {
                     CAST(price_at_alert AS DOUBLE) \
                     FROM calls WHERE alert_ts_ms >= ? AND alert_ts_ms < ?",
             callers: "SELECT DISTINCT CAST(caller AS VARCHAR) FROM calls WHERE caller IS NOT NULL",
-            candles: "SELECT CAST(chain AS VARCHAR), CAST(mint AS VARCHAR), CAST(ts AS BIGINT), \
+            candles: "SELECT {key}, CAST(ts AS BIGINT), \
                       CAST(open AS DOUBLE), CAST(high AS DOUBLE), CAST(low AS DOUBLE), \
-                      CAST(close AS DOUBLE), {volume} \
+                      CAST(close AS DOUBLE){volume} \
                       FROM candles WHERE interval_s = ? AND ts >= ?",
+            key: "CAST(chain AS VARCHAR), CAST(mint AS VARCHAR)",
+            key_hash: "hash(CAST(chain AS VARCHAR), CAST(mint AS VARCHAR))",
             part: " AND CAST(mint AS VARCHAR) IN (SELECT CAST(mint AS VARCHAR) FROM calls \
                    WHERE list_contains(string_split(?, chr(31)), CAST(caller AS VARCHAR)))",
             name: "lab (tables calls and candles)",
@@ -169,11 +176,12 @@ fn layout_sql(layout: SourceLayout) -> LayoutSql {
                 "SELECT DISTINCT CAST(COALESCE(caller_name_norm, caller_raw_name) AS VARCHAR) \
                       FROM canon.alerts_std \
                       WHERE COALESCE(caller_name_norm, caller_raw_name) IS NOT NULL",
-            candles: "SELECT CAST(NULL AS VARCHAR), CAST(mint AS VARCHAR), \
-                      CAST(\"timestamp\" AS BIGINT), \
+            candles: "SELECT {key}, CAST(\"timestamp\" AS BIGINT), \
                       CAST(open AS DOUBLE), CAST(high AS DOUBLE), CAST(low AS DOUBLE), \
-                      CAST(close AS DOUBLE), {volume} \
+                      CAST(close AS DOUBLE){volume} \
                       FROM ohlcv_candles_d WHERE interval_seconds = ? AND \"timestamp\" >= ?",
+            key: "CAST(NULL AS VARCHAR), CAST(mint AS VARCHAR)",
+            key_hash: "hash(CAST(mint AS VARCHAR))",
             part: " AND CAST(mint AS VARCHAR) IN (SELECT CAST(mint AS VARCHAR) \
                    FROM canon.alerts_std WHERE list_contains(string_split(?, chr(31)), \
                    CAST(COALESCE(caller_name_norm, caller_raw_name) AS VARCHAR)))",
@@ -182,15 +190,33 @@ fn layout_sql(layout: SourceLayout) -> LayoutSql {
     }
 }
 
-/// A layout's candle query with its volume column: read, or a NULL in its place (about 8 % of
-/// a load's DuckDB time goes to a column that most grids never read).
-fn volume_sql(candles: &str, volume: bool) -> String {
-    let column = if volume {
-        "CAST(volume AS DOUBLE)"
-    } else {
-        "CAST(NULL AS DOUBLE)"
+/// A layout's candle query, its tokens named by `keys`, with the volume column only when it
+/// is read (DuckDB then does not scan it: about 8 % of a load's DuckDB time).
+fn candle_sql(sql: &LayoutSql, keys: KeyColumns, volume: bool) -> String {
+    let key = match keys {
+        KeyColumns::Text => sql.key,
+        KeyColumns::Hash => sql.key_hash,
     };
-    candles.replace("{volume}", column)
+    let column = if volume {
+        ", CAST(volume AS DOUBLE)"
+    } else {
+        ""
+    };
+    sql.candles
+        .replace("{key}", key)
+        .replace("{volume}", column)
+}
+
+/// How the candle query names each row's token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyColumns {
+    /// Chain and mint as text: the exact key, what `export` reads.
+    Text,
+    /// DuckDB's 64-bit hash of the key (one integer column): DuckDB hashes its text in place,
+    /// while text columns are copied twice per row on their way out (into the result, then into
+    /// Arrow), which was a third of the backtest's load. The selected calls' tokens are hashed
+    /// by the same expression ([`DuckSource::token_hashes`]) to tell the rows' tokens.
+    Hash,
 }
 
 /// In which order the candle rows are asked for.
@@ -457,6 +483,64 @@ impl<'a> DuckSource<'a> {
         Ok(calls)
     }
 
+    /// DuckDB's hashes of the tokens' keys, computed by the very expression of the candle query
+    /// ([`KeyColumns::Hash`]) on the same text, so that a row's hash says whose it is. `None`
+    /// when the hashes cannot tell the tokens apart (two tokens, or two mints in the quantbot
+    /// layout, with one hash) or a key holds the separator the keys are passed with: the text
+    /// keys are read then.
+    pub fn token_hashes(&self, wanted: &BTreeSet<Token>) -> anyhow::Result<Option<TokenHashes>> {
+        let by_mint = self.layout == SourceLayout::Quantbot;
+        let keys: BTreeSet<(&str, &str)> = wanted
+            .iter()
+            .map(|(c, m)| (if by_mint { "" } else { c.as_str() }, m.as_str()))
+            .collect();
+        if keys.is_empty()
+            || keys
+                .iter()
+                .any(|(c, m)| c.contains(PART_SEPARATOR) || m.contains(PART_SEPARATOR))
+        {
+            return Ok(None);
+        }
+        let sep = PART_SEPARATOR.to_string();
+        let chains = keys.iter().map(|k| k.0).collect::<Vec<_>>().join(&sep);
+        let mints = keys.iter().map(|k| k.1).collect::<Vec<_>>().join(&sep);
+        let sql = format!(
+            "SELECT chain, mint, {} FROM (SELECT unnest(string_split(?, chr(31))) AS chain, \
+             unnest(string_split(?, chr(31))) AS mint)",
+            layout_sql(self.layout).key_hash
+        );
+        let ctx = |e| self.error(e);
+        let mut stmt = self.conn.prepare(&sql).map_err(ctx)?;
+        let rows = stmt
+            .query_map(params![chains, mints], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u64>(2)?,
+                ))
+            })
+            .map_err(ctx)?;
+        let mut hashes: TokenHashes = HashMap::new();
+        let mut hashed = 0;
+        for row in rows {
+            let (chain, mint, hash) = row.map_err(ctx)?;
+            if !keys.contains(&(chain.as_str(), mint.as_str())) {
+                return Ok(None);
+            }
+            hashed += 1;
+            let tokens: Vec<Token> = if by_mint {
+                wanted.iter().filter(|(_, m)| *m == mint).cloned().collect()
+            } else {
+                vec![(chain, mint)]
+            };
+            if hashes.insert(hash, tokens).is_some() {
+                // Two keys, one hash.
+                return Ok(None);
+            }
+        }
+        Ok((hashed == keys.len()).then_some(hashes))
+    }
+
     /// Streams the candles of interval `interval_s` that open at `min_ts` or later, one run of
     /// consecutive rows of a token at a time: `on_run(chain, mint, rows)` for each run of a
     /// token `wanted(chain, mint)` accepts (chain is empty in the quantbot layout, which has no
@@ -475,7 +559,8 @@ impl<'a> DuckSource<'a> {
         mut on_run: impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>,
     ) -> anyhow::Result<ControlFlow<()>> {
         let mut cutter = self.cutter(volume);
-        let flow = self.candle_batches(interval_s, min_ts, order, volume, part, |batch| {
+        let keys = KeyColumns::Text;
+        let flow = self.candle_batches(interval_s, min_ts, order, keys, volume, part, |batch| {
             cutter.feed(&batch, &mut wanted, &mut on_run)
         })?;
         if flow.is_break() {
@@ -496,14 +581,17 @@ impl<'a> DuckSource<'a> {
     }
 
     /// Streams the candle query's Arrow chunks (see [`DuckSource::candle_runs`]) to `on_batch`,
-    /// as DuckDB gives them; `Break` stops the stream. With `part` (some callers), DuckDB leaves
-    /// out the rows of mints no call of theirs names ([`LayoutSql::part`]); without `volume`
-    /// the volume column is not scanned (NULL in its place).
+    /// as DuckDB gives them: the token's columns as `keys` says, then `ts`, open, high, low,
+    /// close and, with `volume`, the volume (else not scanned). `Break` stops the stream. With
+    /// `part` (some callers), DuckDB leaves out the rows of mints no call of theirs names
+    /// ([`LayoutSql::part`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn candle_batches(
         &self,
         interval_s: i64,
         min_ts: i64,
         order: RowOrder,
+        keys: KeyColumns,
         volume: bool,
         part: Option<&BTreeSet<String>>,
         mut on_batch: impl FnMut(RecordBatch) -> anyhow::Result<ControlFlow<()>>,
@@ -518,7 +606,7 @@ impl<'a> DuckSource<'a> {
                     .collect::<Vec<_>>()
                     .join(&PART_SEPARATOR.to_string())
             });
-        let candles = volume_sql(sql_of.candles, volume);
+        let candles = candle_sql(&sql_of, keys, volume);
         let base = match &names {
             Some(_) => format!("{candles}{}", sql_of.part),
             None => candles,
@@ -528,7 +616,10 @@ impl<'a> DuckSource<'a> {
             RowOrder::Sorted => {
                 // A sort needs room to work in; what does not fit is spilled to disk.
                 self.conn.execute_batch(DUCKDB_SORT_SETTINGS).map_err(ctx)?;
-                format!("{base} ORDER BY 1, 2, 3")
+                match keys {
+                    KeyColumns::Text => format!("{base} ORDER BY 1, 2, 3"),
+                    KeyColumns::Hash => format!("{base} ORDER BY 1, 2"),
+                }
             }
         };
         let mut stmt = self.conn.prepare(&sql).map_err(ctx)?;
@@ -566,7 +657,8 @@ impl RunCutter {
         &mut self,
         batch: &RecordBatch,
         wanted: &mut impl FnMut(&str, &str) -> bool,
-        on_run: &mut impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>,
+        on_run: &mut (impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>
+                  + ?Sized),
     ) -> anyhow::Result<ControlFlow<()>> {
         let cols = CandleColumns::of(batch, self.by_mint, self.volume)
             .with_context(|| format!("{}: reading candles", self.path))?;
@@ -590,14 +682,16 @@ impl RunCutter {
     /// The last run, after the last chunk.
     pub fn finish(
         &mut self,
-        on_run: &mut impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>,
+        on_run: &mut (impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>
+                  + ?Sized),
     ) -> anyhow::Result<ControlFlow<()>> {
         self.flush(on_run)
     }
 
     fn flush(
         &mut self,
-        on_run: &mut impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>,
+        on_run: &mut (impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>
+                  + ?Sized),
     ) -> anyhow::Result<ControlFlow<()>> {
         let flow = match self.keys.kept() {
             Some((ch, mi)) => on_run(ch, mi, &mut self.rows)?,
@@ -608,80 +702,44 @@ impl RunCutter {
     }
 }
 
-/// The columns of one chunk of the candle query, typed once per chunk.
+/// The columns of one chunk of the candle query with text keys, typed once per chunk.
 struct CandleColumns<'b> {
     chain: Option<&'b StringArray>,
     mint: &'b StringArray,
-    ts: &'b Int64Array,
-    prices: [Floats<'b>; 4],
-    volume: Option<Floats<'b>>,
+    rows: RowColumns<'b>,
     /// Whether no key column (chain, mint, ts) has a NULL: then no row needs checking.
     keys_whole: bool,
 }
 
-impl<'b> CandleColumns<'b> {
-    fn of(b: &'b RecordBatch, by_mint: bool, volume: bool) -> anyhow::Result<CandleColumns<'b>> {
-        let s = |i: usize| {
-            b.column(i)
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .ok_or_else(|| anyhow!("column {i} is {}, expected text", b.column(i).data_type()))
-        };
-        let i64c = |i: usize| {
-            b.column(i)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .ok_or_else(|| {
-                    anyhow!("column {i} is {}, expected BIGINT", b.column(i).data_type())
-                })
-        };
-        let f64c = |i: usize| {
-            b.column(i)
-                .as_any()
-                .downcast_ref::<Float64Array>()
-                .ok_or_else(|| {
-                    anyhow!("column {i} is {}, expected DOUBLE", b.column(i).data_type())
-                })
-        };
-        // The quantbot layout has no chain column.
-        let chain = if by_mint { None } else { Some(s(0)?) };
-        let (mint, ts) = (s(1)?, i64c(2)?);
-        Ok(CandleColumns {
-            chain,
-            mint,
-            ts,
-            prices: [
-                Floats::of(f64c(3)?),
-                Floats::of(f64c(4)?),
-                Floats::of(f64c(5)?),
-                Floats::of(f64c(6)?),
-            ],
-            volume: if volume {
-                Some(Floats::of(f64c(7)?))
-            } else {
-                None
-            },
-            keys_whole: mint.null_count() == 0
-                && ts.null_count() == 0
-                && chain.is_none_or(|c| c.null_count() == 0),
-        })
-    }
+/// A chunk's column `i`, of the Arrow type `T`, or an error naming the SQL type expected.
+fn column_as<'b, T: 'static>(
+    b: &'b RecordBatch,
+    i: usize,
+    expected: &str,
+) -> anyhow::Result<&'b T> {
+    b.column(i).as_any().downcast_ref::<T>().ok_or_else(|| {
+        anyhow!(
+            "column {i} is {}, expected {expected}",
+            b.column(i).data_type()
+        )
+    })
+}
 
-    /// The row's token (chain empty in the quantbot layout), or `None` for a row to skip.
-    #[inline]
-    fn key(&self, i: usize) -> Option<(&'b str, &'b str)> {
-        if self.keys_whole {
-            return Some((self.chain.map_or("", |c| c.value(i)), self.mint.value(i)));
-        }
-        if self.mint.is_null(i) || self.ts.is_null(i) {
-            return None;
-        }
-        let chain = match self.chain {
-            Some(c) if c.is_null(i) => return None,
-            Some(c) => c.value(i),
-            None => "",
-        };
-        Some((chain, self.mint.value(i)))
+/// A chunk's time and price columns (and volume, when read), from column `at` on.
+struct RowColumns<'b> {
+    ts: &'b Int64Array,
+    prices: [Floats<'b>; 4],
+    volume: Option<Floats<'b>>,
+}
+
+impl<'b> RowColumns<'b> {
+    fn of(b: &'b RecordBatch, at: usize, volume: bool) -> anyhow::Result<RowColumns<'b>> {
+        let f64c = |i: usize| column_as::<Float64Array>(b, at + i, "DOUBLE").map(Floats::of);
+        Ok(RowColumns {
+            ts: column_as::<Int64Array>(b, at, "BIGINT")?,
+            prices: [f64c(1)?, f64c(2)?, f64c(3)?, f64c(4)?],
+            volume: if volume { Some(f64c(5)?) } else { None },
+        })
     }
 
     #[inline]
@@ -696,6 +754,143 @@ impl<'b> CandleColumns<'b> {
             close: c.get(i),
             volume: self.volume.map_or(0.0, |v| v.get(i)),
         }
+    }
+}
+
+impl<'b> CandleColumns<'b> {
+    fn of(b: &'b RecordBatch, by_mint: bool, volume: bool) -> anyhow::Result<CandleColumns<'b>> {
+        // The quantbot layout has no chain column.
+        let chain = if by_mint {
+            None
+        } else {
+            Some(column_as::<StringArray>(b, 0, "text")?)
+        };
+        let mint = column_as::<StringArray>(b, 1, "text")?;
+        let rows = RowColumns::of(b, 2, volume)?;
+        Ok(CandleColumns {
+            keys_whole: mint.null_count() == 0
+                && rows.ts.null_count() == 0
+                && chain.is_none_or(|c| c.null_count() == 0),
+            chain,
+            mint,
+            rows,
+        })
+    }
+
+    /// The row's token (chain empty in the quantbot layout), or `None` for a row to skip.
+    #[inline]
+    fn key(&self, i: usize) -> Option<(&'b str, &'b str)> {
+        if self.keys_whole {
+            return Some((self.chain.map_or("", |c| c.value(i)), self.mint.value(i)));
+        }
+        if self.mint.is_null(i) || self.rows.ts.is_null(i) {
+            return None;
+        }
+        let chain = match self.chain {
+            Some(c) if c.is_null(i) => return None,
+            Some(c) => c.value(i),
+            None => "",
+        };
+        Some((chain, self.mint.value(i)))
+    }
+
+    #[inline]
+    fn candle(&self, i: usize) -> Candle {
+        self.rows.candle(i)
+    }
+}
+
+/// The selected calls' tokens by DuckDB's hash of their key ([`KeyColumns::Hash`]): each hash
+/// with the tokens its rows serve (one token in the lab layout; in the quantbot layout a mint's
+/// rows serve its calls on every chain).
+pub type TokenHashes = HashMap<u64, Vec<Token>>;
+
+/// Cuts the chunks of a candle query with hashed keys into runs of consecutive rows of one
+/// token, as [`RunCutter`] does with text keys: the row's hash is compared with the run's, and
+/// a run is kept when its hash is one of the selected tokens'. Rows without a time are skipped.
+pub struct HashCutter {
+    tokens: TokenHashes,
+    volume: bool,
+    path: String,
+    /// The run's hash, and whether it is kept; `None` before the first row.
+    run: Option<(u64, bool)>,
+    rows: Vec<Candle>,
+}
+
+impl HashCutter {
+    pub fn new(tokens: TokenHashes, volume: bool, path: &Path) -> HashCutter {
+        HashCutter {
+            tokens,
+            volume,
+            path: path.display().to_string(),
+            run: None,
+            rows: Vec::new(),
+        }
+    }
+
+    /// The rows of one chunk: `on_run` for each run that ends in it.
+    pub fn feed(
+        &mut self,
+        batch: &RecordBatch,
+        on_run: &mut (impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>
+                  + ?Sized),
+    ) -> anyhow::Result<ControlFlow<()>> {
+        let read = || -> anyhow::Result<_> {
+            Ok((
+                column_as::<UInt64Array>(batch, 0, "UBIGINT")?,
+                RowColumns::of(batch, 1, self.volume)?,
+            ))
+        };
+        let (keys, rows) = read().with_context(|| format!("{}: reading candles", self.path))?;
+        let whole = rows.ts.null_count() == 0;
+        let keys = keys.values();
+        for (i, &key) in keys.iter().enumerate() {
+            if !whole && rows.ts.is_null(i) {
+                continue;
+            }
+            if self.run.is_none_or(|(h, _)| h != key) {
+                if self.flush(on_run)?.is_break() {
+                    return Ok(ControlFlow::Break(()));
+                }
+                self.run = Some((key, self.tokens.contains_key(&key)));
+            }
+            if self.run.is_some_and(|(_, keep)| keep) {
+                self.rows.push(rows.candle(i));
+            }
+        }
+        Ok(ControlFlow::Continue(()))
+    }
+
+    /// The last run, after the last chunk.
+    pub fn finish(
+        &mut self,
+        on_run: &mut (impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>
+                  + ?Sized),
+    ) -> anyhow::Result<ControlFlow<()>> {
+        self.flush(on_run)
+    }
+
+    fn flush(
+        &mut self,
+        on_run: &mut (impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>
+                  + ?Sized),
+    ) -> anyhow::Result<ControlFlow<()>> {
+        let mut flow = ControlFlow::Continue(());
+        if let Some((key, true)) = self.run {
+            let tokens = &self.tokens[&key];
+            for (k, (chain, mint)) in tokens.iter().enumerate() {
+                flow = if k + 1 == tokens.len() {
+                    on_run(chain, mint, &mut self.rows)?
+                } else {
+                    on_run(chain, mint, &mut self.rows.clone())?
+                };
+                if flow.is_break() {
+                    break;
+                }
+            }
+        }
+        self.rows.clear();
+        Ok(flow)
     }
 }
 
@@ -797,15 +992,34 @@ fn build_dataset(
     // Merging costs a token's rows so far each time it comes back; past the rows read (and a
     // floor for small data), rows sorted by DuckDB are cheaper.
     let give_up = |b: &DatasetBuilder| b.merged_rows() > b.rows_added().max(MERGE_FLOOR_ROWS);
-    // DuckDB's chunks are cut into runs on the builder's thread: this one only drives DuckDB.
-    let cutter = src.cutter(volumes == Volumes::Keep);
-    let wanted = |ch: &str, mi: &str| {
+    // Rows are told apart by DuckDB's hash of their token where the hashes tell the selected
+    // tokens apart (almost always), else by the text of their keys.
+    let hashes = src.token_hashes(&wanted)?;
+    let keys = if hashes.is_some() {
+        KeyColumns::Hash
+    } else {
+        KeyColumns::Text
+    };
+    let volume = volumes == Volumes::Keep;
+    let mut cut = Cutting::new(hashes, src, volume);
+    let mut wanted = |ch: &str, mi: &str| {
         mints
             .get(mi)
             .is_some_and(|chains| by_mint || chains.iter().any(|c| c == ch))
     };
+    // DuckDB's chunks are cut into runs on the builder's thread: this one only drives DuckDB.
+    let cut_batch = move |batch: Option<&RecordBatch>, on_run: &mut OnRun<'_>| match &mut cut {
+        Cutting::Text(c) => match batch {
+            Some(b) => c.feed(b, &mut wanted, on_run),
+            None => c.finish(on_run),
+        },
+        Cutting::Hash(c) => match batch {
+            Some(b) => c.feed(b, on_run),
+            None => c.finish(on_run),
+        },
+    };
     let on_run = |b: &mut DatasetBuilder, ch: &str, mi: &str, rows: &mut Vec<Candle>| {
-        if by_mint {
+        if by_mint && keys == KeyColumns::Text {
             for c in &mints[mi] {
                 b.add_run(c, mi, &mut rows.clone());
                 if give_up(b) {
@@ -817,12 +1031,13 @@ fn build_dataset(
         }
         !give_up(b)
     };
-    let (built, read) = batches_on_builder_thread(builder, cutter, wanted, on_run, |send| {
+    let (built, read) = batches_on_builder_thread(builder, cut_batch, on_run, |send| {
         src.candle_batches(
             opts.interval_s,
             min_ts,
             order,
-            volumes == Volumes::Keep,
+            keys,
+            volume,
             part,
             // The builder stops taking chunks once it gave up (or failed).
             |batch| {
@@ -849,16 +1064,33 @@ fn build_dataset(
     Ok(Built::Done(builder))
 }
 
+/// What a run of rows is handed to: `(chain, mint, rows)`, `Break` to stop.
+type OnRun<'a> = dyn FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>> + 'a;
+
+/// How the builder's thread cuts DuckDB's chunks into runs: by text keys or hashed keys.
+enum Cutting {
+    Text(RunCutter),
+    Hash(HashCutter),
+}
+
+impl Cutting {
+    fn new(hashes: Option<TokenHashes>, src: &DuckSource<'_>, volume: bool) -> Cutting {
+        match hashes {
+            Some(h) => Cutting::Hash(HashCutter::new(h, volume, src.path)),
+            None => Cutting::Text(src.cutter(volume)),
+        }
+    }
+}
+
 /// Runs `feed` on this thread and `builder` on a second one, fed the Arrow chunks that `feed`
 /// hands to `send` through a short queue, in order: the second thread cuts them into runs
-/// (`cutter`, keeping the tokens `wanted` accepts) and gives each run to `on_run`, which adds
-/// it to the builder and says whether to go on (false: the builder gave up). Once the builder
-/// gave up or a chunk could not be read, `send` returns false. Returns the builder and whether
-/// it gave up (or the chunk's error), and what `feed` returned.
+/// (`cut(Some(chunk), …)`, then `cut(None, …)` for the last run) and gives each run to
+/// `on_run`, which adds it to the builder and says whether to go on (false: the builder gave
+/// up). Once the builder gave up or a chunk could not be read, `send` returns false. Returns
+/// the builder and whether it gave up (or the chunk's error), and what `feed` returned.
 fn batches_on_builder_thread<T>(
     builder: DatasetBuilder,
-    mut cutter: RunCutter,
-    mut wanted: impl FnMut(&str, &str) -> bool + Send,
+    mut cut: impl FnMut(Option<&RecordBatch>, &mut OnRun<'_>) -> anyhow::Result<ControlFlow<()>> + Send,
     mut on_run: impl FnMut(&mut DatasetBuilder, &str, &str, &mut Vec<Candle>) -> bool + Send,
     feed: impl FnOnce(&mut dyn FnMut(RecordBatch) -> bool) -> T,
 ) -> (anyhow::Result<(DatasetBuilder, bool)>, T) {
@@ -875,13 +1107,13 @@ fn batches_on_builder_thread<T>(
             };
             let mut flow = ControlFlow::Continue(());
             for batch in receive {
-                flow = cutter.feed(&batch, &mut wanted, &mut take)?;
+                flow = cut(Some(&batch), &mut take)?;
                 if flow.is_break() {
                     break;
                 }
             }
             if flow.is_continue() {
-                flow = cutter.finish(&mut take)?;
+                flow = cut(None, &mut take)?;
             }
             Ok((builder, flow.is_break()))
         });
@@ -1057,4 +1289,153 @@ fn load_dataset(dir: &Path, sel: &Selection, volumes: Volumes) -> anyhow::Result
         Some(m.sha256.clone()),
         selected.known,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lab-layout DuckDB in a fresh folder: calls on `tokens`, and for each token `n` candles
+    /// stored token after token, with one token's rows split in two runs.
+    fn lab_db(name: &str, tokens: &[(&str, &str)], n: i64) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("quantbot-source-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("lab.duckdb");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE calls (call_id VARCHAR, caller VARCHAR, chain VARCHAR, mint VARCHAR,
+                                 alert_ts_ms BIGINT, price_at_alert DOUBLE);
+             CREATE TABLE candles (chain VARCHAR, mint VARCHAR, interval_s BIGINT, ts BIGINT,
+                                   open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE,
+                                   volume DOUBLE);",
+        )
+        .unwrap();
+        let mut rows: Vec<(usize, i64)> = Vec::new();
+        for k in 0..tokens.len() {
+            rows.extend((0..n).map(|i| (k, i)));
+        }
+        // The first token's second half comes back after the others.
+        let half = (n / 2) as usize;
+        let back: Vec<(usize, i64)> = rows.drain(half..n as usize).collect();
+        rows.extend(back);
+        for (k, (chain, mint)) in tokens.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO calls VALUES (?, 'c', ?, ?, 60000, 1.0)",
+                params![format!("call{k}"), chain, mint],
+            )
+            .unwrap();
+        }
+        for (k, i) in rows {
+            let (chain, mint) = tokens[k];
+            let px = 1.0 + (k as f64) + i as f64 / 100.0;
+            conn.execute(
+                "INSERT INTO candles VALUES (?, ?, 60, ?, ?, ?, ?, ?, ?)",
+                params![chain, mint, 60 * i, px, px, px, px, i as f64],
+            )
+            .unwrap();
+        }
+        path
+    }
+
+    /// Every run of the candle query, cut with the given keys: (chain, mint, times, volumes).
+    fn runs(src: &DuckSource<'_>, keys: KeyColumns, wanted: &BTreeSet<Token>) -> Vec<Run> {
+        let mut out = Vec::new();
+        let mut on_run = |ch: &str, mi: &str, rows: &mut Vec<Candle>| {
+            let ts = rows.iter().map(|c| c.ts).collect();
+            let volumes = rows.iter().map(|c| c.volume).collect();
+            out.push((ch.to_string(), mi.to_string(), ts, volumes));
+            Ok(ControlFlow::Continue(()))
+        };
+        match keys {
+            KeyColumns::Text => {
+                let mut cutter = src.cutter(true);
+                let mut want = |c: &str, m: &str| wanted.contains(&(c.into(), m.into()));
+                let feed = |b: RecordBatch| cutter.feed(&b, &mut want, &mut on_run);
+                let read = src.candle_batches(60, 0, RowOrder::Table, keys, true, None, feed);
+                assert!(read.unwrap().is_continue());
+                assert!(cutter.finish(&mut on_run).unwrap().is_continue());
+            }
+            KeyColumns::Hash => {
+                let hashes = src.token_hashes(wanted).unwrap().expect("hashes");
+                let mut cutter = HashCutter::new(hashes, true, src.path);
+                let feed = |b: RecordBatch| cutter.feed(&b, &mut on_run);
+                let read = src.candle_batches(60, 0, RowOrder::Table, keys, true, None, feed);
+                assert!(read.unwrap().is_continue());
+                assert!(cutter.finish(&mut on_run).unwrap().is_continue());
+            }
+        }
+        out
+    }
+
+    type Run = (String, String, Vec<i64>, Vec<f64>);
+
+    fn tokens(list: &[(&str, &str)]) -> BTreeSet<Token> {
+        list.iter()
+            .map(|(c, m)| (c.to_string(), m.to_string()))
+            .collect()
+    }
+
+    /// Hashed keys cut DuckDB's rows into the very runs the text keys give (a token that comes
+    /// back included, other tokens left out), volumes read when asked for.
+    #[test]
+    fn hashed_keys_give_the_runs_of_the_text_keys() {
+        let all = [
+            ("solana", "m0"),
+            ("solana", "m1"),
+            ("base", "m0"),
+            ("solana", "x"),
+        ];
+        let path = lab_db("hash", &all, 300);
+        let src = DuckSource::open(&path, SourceLayout::Lab, None).unwrap();
+        let wanted = tokens(&all[..3]);
+        let text = runs(&src, KeyColumns::Text, &wanted);
+        let hashed = runs(&src, KeyColumns::Hash, &wanted);
+        assert_eq!(text, hashed);
+        assert_eq!(text.len(), 4, "m0 comes back once: {text:?}");
+        assert_eq!(text[0].0, "solana");
+        assert_eq!(text[0].1, "m0");
+        assert_eq!(text[0].2.len(), 150);
+        assert_eq!(text[0].3[1], 1.0, "volumes read");
+        assert!(text.iter().all(|r| r.1 != "x"), "x is not wanted");
+    }
+
+    /// Keys the hashes cannot carry are refused, so the load reads text keys: a key holding
+    /// the separator the keys are passed with. In the quantbot layout a mint's hash serves
+    /// the mint on every chain.
+    #[test]
+    fn hashes_name_the_tokens_they_serve_or_are_refused() {
+        let sep = format!("m{PART_SEPARATOR}1");
+        let odd = [("solana", "m0"), ("solana", sep.as_str())];
+        let path = lab_db("sep", &odd, 10);
+        let src = DuckSource::open(&path, SourceLayout::Lab, None).unwrap();
+        assert!(src.token_hashes(&tokens(&odd)).unwrap().is_none());
+        let one = tokens(&odd[..1]);
+        let hashes = src.token_hashes(&one).unwrap().unwrap();
+        assert_eq!(hashes.len(), 1);
+        assert_eq!(
+            hashes.values().next().unwrap(),
+            &vec![("solana".into(), "m0".into())]
+        );
+        assert!(src.token_hashes(&BTreeSet::new()).unwrap().is_none());
+        // Two chains, one mint: one hash for both (quantbot layout), two (lab layout).
+        let both = tokens(&[("solana", "m0"), ("base", "m0"), ("solana", "m1")]);
+        let lab = src.token_hashes(&both).unwrap().unwrap();
+        assert_eq!(lab.len(), 3);
+        let qb = DuckSource {
+            path: &path,
+            layout: SourceLayout::Quantbot,
+            conn: open_read_only(&path, None).unwrap(),
+        };
+        let by_mint = qb.token_hashes(&both).unwrap().unwrap();
+        assert_eq!(by_mint.len(), 2);
+        let m0: Vec<&Vec<Token>> = by_mint.values().filter(|t| t[0].1 == "m0").collect();
+        assert_eq!(
+            m0,
+            vec![&vec![
+                ("base".to_string(), "m0".to_string()),
+                ("solana".to_string(), "m0".to_string())
+            ]]
+        );
+    }
 }
