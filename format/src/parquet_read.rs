@@ -4,7 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
 
-use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::types::Int32Type;
+use arrow_array::{
+    Array, DictionaryArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+};
+use arrow_schema::{DataType, Field, Schema};
 use std::sync::Arc;
 
 use parquet::arrow::arrow_reader::{
@@ -27,11 +31,51 @@ const BATCH_ROWS: usize = 1024;
 pub fn for_each_batch<R: ChunkReader + 'static>(
     name: &str,
     file: R,
+    f: impl FnMut(&RecordBatch) -> Result<()>,
+) -> Result<()> {
+    for_each_batch_keyed(name, file, &[], f)
+}
+
+/// [`for_each_batch`] with the text columns `keys` read as dictionaries (`Int32` codes into
+/// the column chunk's values, as Parquet stores them): a row's text is then its code, and the
+/// text itself is read only where the code changes.
+pub fn for_each_batch_keyed<R: ChunkReader + 'static>(
+    name: &str,
+    file: R,
+    keys: &[&str],
     mut f: impl FnMut(&RecordBatch) -> Result<()>,
 ) -> Result<()> {
     let len = file.len();
-    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
-        .map_err(|e| data(format!("{name}: not a readable Parquet file: {e}")))?;
+    let unreadable = |e| data(format!("{name}: not a readable Parquet file: {e}"));
+    let mut meta =
+        ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(unreadable)?;
+    let as_dictionary =
+        |f: &Arc<Field>| keys.contains(&f.name().as_str()) && f.data_type() == &DataType::Utf8;
+    if meta.schema().fields().iter().any(as_dictionary) {
+        let fields: Vec<Arc<Field>> = meta
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                if as_dictionary(f) {
+                    let dict =
+                        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+                    Arc::new(Field::new(f.name(), dict, f.is_nullable()))
+                } else {
+                    f.clone()
+                }
+            })
+            .collect();
+        let schema = Arc::new(Schema::new_with_metadata(
+            fields,
+            meta.schema().metadata().clone(),
+        ));
+        meta = ArrowReaderMetadata::try_new(
+            meta.metadata().clone(),
+            ArrowReaderOptions::new().with_schema(schema),
+        )
+        .map_err(unreadable)?;
+    }
     // The reader trusts these offsets (and panics on bad ones): check them first.
     for rg in meta.metadata().row_groups() {
         for c in rg.columns() {
@@ -292,9 +336,9 @@ pub fn read_candle_runs_in<R: ChunkReader + 'static>(
     for file in files {
         let (name, file) = file?;
         let name = name.as_str();
-        for_each_batch(name, file, |b| {
-            let chain = strs(name, b, "chain")?;
-            let mint = strs(name, b, "mint")?;
+        for_each_batch_keyed(name, file, &["chain", "mint"], |b| {
+            let chain = Text::of(name, b, "chain")?;
+            let mint = Text::of(name, b, "mint")?;
             let ts = i64s(name, b, "ts")?;
             let [o, h, l, c, v] = ["open", "high", "low", "close", "volume"]
                 .map(|col| f64s(name, b, col).map(Floats::of));
@@ -302,21 +346,28 @@ pub fn read_candle_runs_in<R: ChunkReader + 'static>(
             // Without NULL keys (the usual case) no row needs checking.
             let keys_whole =
                 chain.null_count() == 0 && mint.null_count() == 0 && ts.null_count() == 0;
+            // The codes of the previous row of this batch: equal codes, equal token.
+            let mut codes = None;
             for i in 0..b.num_rows() {
-                let (ch, mi) = if keys_whole {
-                    (chain.value(i), mint.value(i))
-                } else {
-                    (
-                        req_str(name, chain, "chain", i)?,
-                        req_str(name, mint, "mint", i)?,
-                    )
+                let same = keys_whole && {
+                    let now = (chain.code(i), mint.code(i));
+                    now.0.is_some()
+                        && now.1.is_some()
+                        && codes.replace(now) == Some(now)
                 };
-                if keys.is_new(ch, mi) {
-                    if let Some((kc, km)) = keys.kept() {
-                        on_run(kc, km, &mut run);
+                if !same {
+                    let (ch, mi) = if keys_whole {
+                        (chain.value(i), mint.value(i))
+                    } else {
+                        (chain.required(name, i)?, mint.required(name, i)?)
+                    };
+                    if keys.is_new(ch, mi) {
+                        if let Some((kc, km)) = keys.kept() {
+                            on_run(kc, km, &mut run);
+                        }
+                        run.clear();
+                        keys.start(ch, mi, wanted(ch, mi));
                     }
-                    run.clear();
-                    keys.start(ch, mi, wanted(ch, mi));
                 }
                 if keys.keeps() {
                     run.push(Candle {
@@ -340,6 +391,89 @@ pub fn read_candle_runs_in<R: ChunkReader + 'static>(
         on_run(kc, km, &mut run);
     }
     Ok(())
+}
+
+/// A text column of a batch: plain, or a dictionary of codes into its values (how
+/// [`for_each_batch_keyed`] reads the key columns).
+struct Text<'a> {
+    col: &'static str,
+    data: TextData<'a>,
+}
+
+enum TextData<'a> {
+    Plain(&'a StringArray),
+    Codes {
+        codes: &'a Int32Array,
+        values: &'a StringArray,
+    },
+}
+
+impl<'a> Text<'a> {
+    fn of(name: &str, b: &'a RecordBatch, col: &'static str) -> Result<Text<'a>> {
+        let Some(arr) = b.column_by_name(col) else {
+            return Err(data(format!("{name}: missing column {col} (utf8)")));
+        };
+        if let Some(d) = arr.as_any().downcast_ref::<DictionaryArray<Int32Type>>() {
+            if let Some(values) = d.values().as_any().downcast_ref::<StringArray>() {
+                // A code outside the values (a corrupt file) is an error, never a panic.
+                let keys = d.keys();
+                let fits = |(i, &k): (usize, &i32)| {
+                    (k >= 0 && (k as usize) < values.len()) || keys.is_null(i)
+                };
+                if !keys.values().iter().enumerate().all(fits) {
+                    return Err(corrupt(
+                        name,
+                        format!("column {col}: a code outside its values"),
+                    ));
+                }
+                let data = TextData::Codes {
+                    codes: d.keys(),
+                    values,
+                };
+                return Ok(Text { col, data });
+            }
+        }
+        let data = TextData::Plain(strs(name, b, col)?);
+        Ok(Text { col, data })
+    }
+
+    fn null_count(&self) -> usize {
+        match self.data {
+            TextData::Plain(a) => a.null_count(),
+            TextData::Codes { codes, .. } => codes.null_count(),
+        }
+    }
+
+    /// The row's code (`None` for a plain column): rows with equal codes hold equal text.
+    #[inline]
+    fn code(&self, i: usize) -> Option<i32> {
+        match self.data {
+            TextData::Plain(_) => None,
+            TextData::Codes { codes, .. } => Some(codes.value(i)),
+        }
+    }
+
+    /// The row's text, the row known not to be NULL.
+    #[inline]
+    fn value(&self, i: usize) -> &'a str {
+        match self.data {
+            TextData::Plain(a) => a.value(i),
+            TextData::Codes { codes, values } => values.value(codes.value(i) as usize),
+        }
+    }
+
+    /// The row's text, or an error naming the column when it is NULL.
+    fn required(&self, name: &str, i: usize) -> Result<&'a str> {
+        let null = match self.data {
+            TextData::Plain(a) => a.is_null(i),
+            TextData::Codes { codes, .. } => codes.is_null(i),
+        };
+        if null {
+            let col = self.col;
+            return Err(data(format!("{name}: column {col} is null in row {i}")));
+        }
+        Ok(self.value(i))
+    }
 }
 
 #[cfg(test)]

@@ -1215,6 +1215,57 @@ pub fn calls_per_caller(source: &Source, sel: &Selection) -> anyhow::Result<BTre
     Ok(per)
 }
 
+/// The candle runs of `files` ([`read_candle_runs_in`]) of the tokens `wanted` accepts, added
+/// to `builder` on its own thread ([`on_builder_thread`]).
+fn read_runs<R: parquet::file::reader::ChunkReader + 'static>(
+    builder: DatasetBuilder,
+    wanted: &dyn Fn(&str, &str) -> bool,
+    files: impl Iterator<Item = quantbot_format::Result<(String, R)>>,
+) -> (DatasetBuilder, quantbot_format::Result<()>) {
+    let (builder, _, read) = on_builder_thread(
+        builder,
+        |_| false,
+        |add| {
+            read_candle_runs_in(files, wanted, |ch, mi, run| {
+                add(ch.to_string(), mi.to_string(), run);
+            })
+        },
+    );
+    (builder, read)
+}
+
+/// A dataset's candle parts, read one ahead of the reader on a thread of their own: each part
+/// is read whole and its size and SHA-256 checked against the manifest's entry (so a part is
+/// read from disk once, and checked while the part before it is decoded); at most one part
+/// waits, so two parts are held at a time. The iterator yields the parts in order, or the
+/// first part's error; the thread ends when the iterator is dropped.
+fn parts_read_ahead(
+    paths: Vec<std::path::PathBuf>,
+    entries: Vec<parts::FileEntry>,
+) -> (
+    impl Iterator<Item = quantbot_format::Result<(String, bytes::Bytes)>>,
+    std::thread::JoinHandle<()>,
+) {
+    let (send, receive) = mpsc::sync_channel(1);
+    let reader = std::thread::spawn(move || {
+        for (path, entry) in paths.iter().zip(&entries) {
+            let shown = path.display().to_string();
+            let part = std::fs::read(path)
+                .map_err(|e| quantbot_format::Error::Data(format!("{shown}: cannot read: {e}")))
+                .and_then(|bytes| {
+                    let sha256 = hex(&Sha256::digest(&bytes));
+                    parts::check_part_digest(entry, &shown, bytes.len() as u64, &sha256)?;
+                    Ok((shown, bytes::Bytes::from(bytes)))
+                });
+            let failed = part.is_err();
+            if send.send(part).is_err() || failed {
+                return;
+            }
+        }
+    });
+    (receive.into_iter(), reader)
+}
+
 /// Reads `DIR/manifest.json`.
 pub fn read_manifest(dir: &Path) -> anyhow::Result<ManifestInfo> {
     let path = dir.join("manifest.json");
@@ -1254,35 +1305,27 @@ fn load_dataset(dir: &Path, sel: &Selection, volumes: Volumes) -> anyhow::Result
             )));
         }
     }
-    let candles = names.iter().enumerate().map(|(k, name)| {
-        let path = dir.join(name);
-        let shown = path.display().to_string();
-        let file = File::open(&path)
-            .map_err(|e| quantbot_format::Error::Data(format!("cannot open {shown}: {e}")))?;
-        if let parts::CandleFiles::Parts(entries) = &candle_files {
-            let mut hash = Sha256::new();
-            let size = std::io::copy(&mut &file, &mut hash)
-                .map_err(|e| quantbot_format::Error::Data(format!("{shown}: cannot read: {e}")))?;
-            parts::check_part_digest(&entries[k], &shown, size, &hex(&hash.finalize()))?;
-        }
-        Ok((shown, file))
-    });
     let selected = read_published_calls(calls, Some(excluded), sel).map_err(cli_error)?;
     let wanted = selected.wanted_tokens();
     let builder = DatasetBuilder::new(m.load_options(), volumes, selected.calls);
-    let (builder, _, read) = on_builder_thread(
-        builder,
-        |_| false,
-        |add| {
-            read_candle_runs_in(
-                candles,
-                |ch, mi| wanted.get(ch).is_some_and(|m| m.contains(mi)),
-                |ch, mi, run| {
-                    add(ch.to_string(), mi.to_string(), run);
-                },
-            )
-        },
-    );
+    let want = |ch: &str, mi: &str| wanted.get(ch).is_some_and(|m| m.contains(mi));
+    let (builder, read) = match candle_files {
+        parts::CandleFiles::Whole => {
+            let path = dir.join(&names[0]);
+            let shown = path.display().to_string();
+            let file = File::open(&path)
+                .map_err(|e| quantbot_format::Error::Data(format!("cannot open {shown}: {e}")));
+            read_runs(builder, &want, std::iter::once(file.map(|f| (shown, f))))
+        }
+        parts::CandleFiles::Parts(entries) => {
+            let paths = names.iter().map(|n| dir.join(n)).collect();
+            let (parts, reader) = parts_read_ahead(paths, entries);
+            let got = read_runs(builder, &want, parts);
+            // The read-ahead stops at the first part not taken (its channel closed).
+            let _ = reader.join();
+            got
+        }
+    };
     read.map_err(cli_error)?;
     Ok(builder.finish(
         format!("data:{}", dir.display()),
