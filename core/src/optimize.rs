@@ -273,10 +273,22 @@ impl<'a> Prepared<'a> {
         let BlockBuffers { trades, scratch } = buffers;
         trades.resize(policies.len() * n, WalletTrade::default());
         let trades = &mut trades[..policies.len() * n];
+        // `alias[k]`: on every call so far, policy k got the trade of `prev[k]`, the policy
+        // before it in its family (`evaluate_each_shared`): then its column is that one's.
+        let prev: Vec<Option<usize>> = (0..policies.len())
+            .map(|k| {
+                (0..k)
+                    .rev()
+                    .take(FAMILY_LOOKBACK)
+                    .find(|&j| policies[j].same_but_hold(&policies[k]))
+            })
+            .collect();
+        let mut alias: Vec<bool> = prev.iter().map(Option::is_some).collect();
         for (i, &c) in calls.iter().enumerate() {
             match &self.preps[c] {
-                Some(prep) => prep.evaluate_each(&opts.exec, policies, |k, t| {
-                    trades[k * n + i] = WalletTrade::from(Some(&t))
+                Some(prep) => prep.evaluate_each_shared(&opts.exec, policies, |k, t, same| {
+                    trades[k * n + i] = WalletTrade::from(Some(&t));
+                    alias[k] &= same;
                 }),
                 None => {
                     (0..policies.len()).for_each(|k| trades[k * n + i] = WalletTrade::default())
@@ -317,11 +329,26 @@ impl<'a> Prepared<'a> {
         for (k, column) in trades.chunks(n.max(1)).enumerate() {
             let index = range.start + k;
             let entry_stop = policies[k].entry_stop();
-            let hash = column_hash(column, entry_stop);
-            let twin = seen.get(&hash).copied().filter(|&j| {
-                same_stop(policies[j].entry_stop(), entry_stop)
-                    && same_trades(&trades[j * n..(j + 1) * n], column)
-            });
+            // A column known to be the one before it in its family needs no hash; otherwise
+            // a hash finds the candidate and a comparison confirms it.
+            let twin = match prev[k].filter(|_| alias[k]) {
+                Some(j) => {
+                    debug_assert!(same_trades(&trades[j * n..(j + 1) * n], column));
+                    debug_assert!(same_stop(policies[j].entry_stop(), entry_stop));
+                    Some(j)
+                }
+                None => {
+                    let hash = column_hash(column, entry_stop);
+                    let twin = seen.get(&hash).copied().filter(|&j| {
+                        same_stop(policies[j].entry_stop(), entry_stop)
+                            && same_trades(&trades[j * n..(j + 1) * n], column)
+                    });
+                    if twin.is_none() {
+                        seen.entry(hash).or_insert(k);
+                    }
+                    twin
+                }
+            };
             if let Some(j) = twin {
                 let first = &out.scored[j];
                 out.scored.push(Scored {
@@ -341,7 +368,6 @@ impl<'a> Prepared<'a> {
                 progress();
                 continue;
             }
-            seen.entry(hash).or_insert(k);
             out.scored
                 .push(score(index, metrics_of(column, entry_stop)));
             out.wallets += 1;
@@ -365,6 +391,10 @@ impl<'a> Prepared<'a> {
         ((1.0 - fraction) * n as f64).ceil() as usize
     }
 }
+
+/// How far back in a block the policy before another in its family is looked for (families
+/// are neighbours in grid order: only the indicator varies faster than the time stop).
+const FAMILY_LOOKBACK: usize = 64;
 
 /// Trades per block of the search (policies × calls of one caller), about 5 MB: a call's
 /// candles are read once per block, and identical wallets are found inside a block (on the
@@ -487,16 +517,26 @@ struct BlockScores {
 /// identical wallets (equal hashes are confirmed by [`same_trades`]).
 fn column_hash(column: &[WalletTrade], entry_stop: Option<f64>) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h = entry_stop.map_or(1, f64::to_bits);
-    for t in column {
-        let x = if t.traded {
+    let word = |t: &WalletTrade| {
+        if t.traded {
             (t.exit_ts_ms as u64).rotate_left(17) ^ t.net_multiple.to_bits()
         } else {
             2
-        };
-        h = (h ^ x).wrapping_mul(K).rotate_left(29);
+        }
+    };
+    let mix = |h: u64, x: u64| (h ^ x).wrapping_mul(K).rotate_left(29);
+    // Four independent lanes (a multiply's latency each, not one per trade), then combined.
+    let mut lanes = [entry_stop.map_or(1, f64::to_bits), 3, 5, 7];
+    let mut chunks = column.chunks_exact(4);
+    for c in &mut chunks {
+        for (h, t) in lanes.iter_mut().zip(c) {
+            *h = mix(*h, word(t));
+        }
     }
-    h
+    for (h, t) in lanes.iter_mut().zip(chunks.remainder()) {
+        *h = mix(*h, word(t));
+    }
+    lanes.iter().fold(column.len() as u64, |h, &l| mix(h, l))
 }
 
 fn same_stop(a: Option<f64>, b: Option<f64>) -> bool {

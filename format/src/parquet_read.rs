@@ -351,9 +351,7 @@ pub fn read_candle_runs_in<R: ChunkReader + 'static>(
             for i in 0..b.num_rows() {
                 let same = keys_whole && {
                     let now = (chain.code(i), mint.code(i));
-                    now.0.is_some()
-                        && now.1.is_some()
-                        && codes.replace(now) == Some(now)
+                    now.0.is_some() && now.1.is_some() && codes.replace(now) == Some(now)
                 };
                 if !same {
                     let (ch, mi) = if keys_whole {

@@ -325,6 +325,20 @@ impl<'a> CallPrep<'a> {
         policies: &[Policy],
         mut out: impl FnMut(usize, Trade),
     ) {
+        self.evaluate_each_shared(cfg, policies, |k, t, _| out(k, t));
+    }
+
+    /// [`CallPrep::evaluate_each`], telling with each trade whether it is, by construction,
+    /// the trade of the policy before it in its family (the latest earlier policy of
+    /// `policies` that differs from it in the time stop alone): so it is when the time stop
+    /// was never looked at, as every policy of the family since the one last evaluated in full
+    /// got that one's trade too.
+    pub fn evaluate_each_shared(
+        &self,
+        cfg: &ExecConfig,
+        policies: &[Policy],
+        mut out: impl FnMut(usize, Trade, bool),
+    ) {
         let mut memo = Memo::default();
         let costs = Costs::new(self.entry, cfg);
         // Per indicator value, the latest policy with it evaluated through its first event,
@@ -340,12 +354,12 @@ impl<'a> CallPrep<'a> {
             // event comes before both deadlines: the deadline is then never looked at.
             if let Some((_, b, o)) = slot.map(|i| &bases[i]) {
                 if o.event < o.last && o.event < last && b.same_but_hold(policy) {
-                    out(k, o.trade);
+                    out(k, o.trade, true);
                     continue;
                 }
             }
             let o = self.evaluate_memo(policy, &costs, &mut memo, last);
-            out(k, o.trade);
+            out(k, o.trade, false);
             match slot {
                 Some(i) => bases[i] = (rule, policy, o),
                 None => bases.push((rule, policy, o)),
