@@ -386,12 +386,12 @@ fn offer(t: &WalletTrade, token: u32, rules: Rules, run: &mut Run, acc: &mut Acc
     run.approx_err += run.approx_cost.abs() * f64::EPSILON;
     acc.max_open = acc.max_open.max(s.open.len());
     s.returns.push(multiple - 1.0);
-    if pnl > 0.0 {
-        acc.wins_usd += pnl;
-    } else if pnl < 0.0 {
-        acc.losses_usd += pnl;
-        acc.has_loss = true;
-    }
+    // Without a branch (gains and losses alternate unpredictably): a sum that takes a zero
+    // instead of skipping the term is the same to the bit (both sums start at +0.0 and move
+    // away from zero, and x + ±0.0 = x), and a NaN pnl is skipped by both.
+    acc.wins_usd += if pnl > 0.0 { pnl } else { 0.0 };
+    acc.losses_usd += if pnl < 0.0 { pnl } else { 0.0 };
+    acc.has_loss |= pnl < 0.0;
     acc.wins += u32::from(multiple > 1.0);
     acc.stops += u32::from(t.stop_loss);
     acc.ambiguous += u32::from(t.ambiguous);
