@@ -29,7 +29,7 @@ use quantbot_core::policy::ExecConfig;
 use quantbot_core::sim::{simulate_reference, CallPrep};
 use quantbot_core::store::Series;
 use quantbot_core::trade::Trade;
-use quantbot_core::wallet::{wallet_metrics, Book, Offer, Scratch, WalletTrade};
+use quantbot_core::wallet::{wallet_metrics, Offer, Scratch, WalletTrade};
 
 use quantbot_bench::workload::{indicator_grid, standard_grid, Workload};
 use quantbot_bench::{digest, options, windows};
@@ -340,13 +340,7 @@ fn wallet_pass(w: &Workload, n: usize, grid: &Grid, every: usize) -> WalletPass 
     let policies = grid.policies();
     let picked: Vec<usize> = (0..grid.size()).step_by(every).collect();
     for (_, calls) in prepared.callers() {
-        let book = Book::new(calls.iter().map(|&c| {
-            let call = prepared.windows()[c].call;
-            (
-                call.call_id.as_str(),
-                (call.chain.as_str(), call.mint.as_str()),
-            )
-        }));
+        let book = prepared.book(calls);
         let columns: Vec<Vec<Option<Trade>>> = picked
             .iter()
             .map(|&index| prepared.trades(calls, index, &opts.exec))

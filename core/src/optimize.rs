@@ -222,6 +222,19 @@ impl<'a> Prepared<'a> {
 
     /// Policy `index` alone on `calls` in a fresh wallet (the holdout's and the walk-forward's
     /// test runs, and the best policy's trades for the deflated Sharpe).
+    /// The [`Book`] of `calls` (ids, tokens and entry times) for [`wallet_metrics`].
+    pub fn book(&self, calls: &[usize]) -> Book {
+        Book::new(calls.iter().map(|&c| {
+            let call = self.windows[c].call;
+            let entry = self.preps[c].as_ref().map_or(0, |p| p.entry().entry_ts_ms);
+            (
+                call.call_id.as_str(),
+                (call.chain.as_str(), call.mint.as_str()),
+                entry,
+            )
+        }))
+    }
+
     pub fn run_alone(&self, calls: &[usize], index: usize, opts: &SearchOptions) -> WalletRun {
         let trades = self.trades(calls, index, &opts.exec);
         self.wallet(calls, &trades, |_| index, opts)
@@ -373,7 +386,11 @@ impl<'a> Prepared<'a> {
             out.wallets += 1;
             if let Some(cscv) = &extra.cscv {
                 for (x, t) in returns.iter_mut().zip(column) {
-                    *x = if t.traded { t.net_multiple - 1.0 } else { 0.0 };
+                    *x = if t.traded() {
+                        t.net_multiple - 1.0
+                    } else {
+                        0.0
+                    };
                 }
                 out.perfs.push(cscv.perf(&returns));
             }
@@ -518,8 +535,8 @@ struct BlockScores {
 fn column_hash(column: &[WalletTrade], entry_stop: Option<f64>) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
     let word = |t: &WalletTrade| {
-        if t.traded {
-            (t.exit_ts_ms as u64).rotate_left(17) ^ t.net_multiple.to_bits()
+        if t.traded() {
+            (t.exit_ts_ms() as u64).rotate_left(17) ^ t.net_multiple.to_bits()
         } else {
             2
         }
@@ -588,13 +605,7 @@ fn evaluate_caller(
         Vec::new()
     };
     let extra = Extra {
-        book: Book::new(in_sample.iter().map(|&c| {
-            let call = prepared.windows[c].call;
-            (
-                call.call_id.as_str(),
-                (call.chain.as_str(), call.mint.as_str()),
-            )
-        })),
+        book: prepared.book(in_sample),
         cscv: if robust { Cscv::new(n) } else { None },
         prefixes: folds.iter().take(opts.folds).map(|b| b.end).collect(),
     };

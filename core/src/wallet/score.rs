@@ -14,32 +14,49 @@ use crate::sim::v1_pnl;
 use crate::trade::{ExitReason, Trade};
 use crate::wallet::{SkipReason, WalletConfig};
 
-/// What the wallet, the metrics and the robustness measures read of one call's trade, in 48
+/// What the wallet, the metrics and the robustness measures read of one call's trade, in 32
 /// bytes (an `Option<Trade>` takes 80): the search's blocks hold their trades in this form, so a
-/// block of trades moves through the caches in 60 % of the bytes.
+/// block of trades moves through the caches in 40 % of the bytes. The entry time is the call's
+/// (the [`Book`] holds it), and the flags sit below the exit time.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct WalletTrade {
-    pub entry_ts_ms: i64,
-    pub exit_ts_ms: i64,
+    /// The exit time (ms) times 8, plus 1 when the call has a trade (0: no entry, and every
+    /// other field 0), 2 when its exit reason is `stop_loss` (the only reason the metrics
+    /// count) and 4 when it is ambiguous. Times are within ±2^42 s (SPEC §8), so the product
+    /// is exact.
+    exit_flags: i64,
     pub net_multiple: f64,
     pub gross_multiple: f64,
     pub peak_multiple: f64,
-    /// `false`: the call has no entry (and the other fields are 0).
-    pub traded: bool,
-    /// The exit reason is `stop_loss` (the only reason the metrics count).
-    pub stop_loss: bool,
-    pub ambiguous: bool,
 }
 
 impl WalletTrade {
+    /// Whether the call has a trade.
+    #[inline]
+    pub fn traded(&self) -> bool {
+        self.exit_flags & 1 != 0
+    }
+
+    #[inline]
+    pub fn stop_loss(&self) -> bool {
+        self.exit_flags & 2 != 0
+    }
+
+    #[inline]
+    pub fn ambiguous(&self) -> bool {
+        self.exit_flags & 4 != 0
+    }
+
+    #[inline]
+    pub fn exit_ts_ms(&self) -> i64 {
+        self.exit_flags >> 3
+    }
+
     /// Whether the two give the same wallets, metrics and robustness measures: every field
     /// equal, numbers bit for bit.
+    #[inline]
     pub fn same(&self, o: &WalletTrade) -> bool {
-        self.traded == o.traded
-            && self.entry_ts_ms == o.entry_ts_ms
-            && self.exit_ts_ms == o.exit_ts_ms
-            && self.stop_loss == o.stop_loss
-            && self.ambiguous == o.ambiguous
+        self.exit_flags == o.exit_flags
             && self.net_multiple.to_bits() == o.net_multiple.to_bits()
             && self.gross_multiple.to_bits() == o.gross_multiple.to_bits()
             && self.peak_multiple.to_bits() == o.peak_multiple.to_bits()
@@ -47,42 +64,45 @@ impl WalletTrade {
 }
 
 impl From<Option<&Trade>> for WalletTrade {
+    #[inline]
     fn from(t: Option<&Trade>) -> WalletTrade {
         match t {
             None => WalletTrade::default(),
             Some(t) => WalletTrade {
-                entry_ts_ms: t.entry_ts_ms,
-                exit_ts_ms: t.exit_ts_ms,
+                exit_flags: (t.exit_ts_ms << 3)
+                    | 1
+                    | i64::from(t.exit_reason == ExitReason::StopLoss) << 1
+                    | i64::from(t.ambiguous) << 2,
                 net_multiple: t.net_multiple,
                 gross_multiple: t.gross_multiple,
                 peak_multiple: t.peak_multiple,
-                traded: true,
-                stop_loss: t.exit_reason == ExitReason::StopLoss,
-                ambiguous: t.ambiguous,
             },
         }
     }
 }
 
 /// What the wallet reads of a caller's calls besides their trades, as integers: the token of
-/// each call (equal tokens, equal ids) and the rank of its call id in byte order (equal ids,
-/// equal ranks), in the order the trades will be given.
+/// each call (equal tokens, equal ids), the rank of its call id in byte order (equal ids,
+/// equal ranks) and its entry time (every trade of a call enters at the call's entry candle),
+/// in the order the trades will be given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Book {
     tokens: Vec<u32>,
     ranks: Vec<u32>,
+    entries: Vec<i64>,
     /// Distinct tokens.
     token_count: usize,
 }
 
 impl Book {
-    /// `calls` yields `(call_id, (chain, mint))` in the order of the trades to come.
-    pub fn new<'a>(calls: impl IntoIterator<Item = (&'a str, (&'a str, &'a str))>) -> Book {
-        let calls: Vec<(&str, (&str, &str))> = calls.into_iter().collect();
+    /// `calls` yields `(call_id, (chain, mint), entry_ts_ms)` in the order of the trades to
+    /// come (the entry time of a call without an entry is never read).
+    pub fn new<'a>(calls: impl IntoIterator<Item = (&'a str, (&'a str, &'a str), i64)>) -> Book {
+        let calls: Vec<(&str, (&str, &str), i64)> = calls.into_iter().collect();
         let mut ids: BTreeMap<(&[u8], &[u8]), u32> = BTreeMap::new();
         let tokens = calls
             .iter()
-            .map(|&(_, (chain, mint))| {
+            .map(|&(_, (chain, mint), _)| {
                 let next = ids.len() as u32;
                 *ids.entry((chain.as_bytes(), mint.as_bytes()))
                     .or_insert(next)
@@ -101,6 +121,7 @@ impl Book {
         Book {
             tokens,
             ranks,
+            entries: calls.iter().map(|c| c.2).collect(),
             token_count: ids.len(),
         }
     }
@@ -219,13 +240,13 @@ pub fn wallet_metrics(
     };
     // The wallet takes trades in entry order (entry time, call id, given order); offers
     // without a trade are skipped wherever they stand.
-    let key = |i: usize, t: &WalletTrade| (t.entry_ts_ms, book.ranks[i], i);
+    let key = |i: usize| (book.entries[i], book.ranks[i], i);
     let mut no_entry = 0u32;
     let mut in_order = true;
     let mut last: Option<(i64, u32, usize)> = None;
     for (i, t) in trades.iter().enumerate() {
-        if t.traded {
-            let k = key(i, t);
+        if t.traded() {
+            let k = key(i);
             in_order &= last.is_none_or(|l| l < k);
             last = Some(k);
         } else {
@@ -253,18 +274,34 @@ pub fn wallet_metrics(
     acc.skipped[SkipReason::NoEntry as usize] = no_entry;
     if in_order {
         for (i, t) in trades.iter().enumerate() {
-            if t.traded {
-                offer(t, book.tokens[i], rules, &mut run, &mut acc, s);
+            if t.traded() {
+                offer(
+                    t,
+                    book.tokens[i],
+                    book.entries[i],
+                    rules,
+                    &mut run,
+                    &mut acc,
+                    s,
+                );
             }
         }
     } else {
         let mut order = std::mem::take(&mut s.order);
         order.clear();
-        order.extend((0..trades.len() as u32).filter(|&i| trades[i as usize].traded));
-        order.sort_unstable_by_key(|&i| key(i as usize, &trades[i as usize]));
+        order.extend((0..trades.len() as u32).filter(|&i| trades[i as usize].traded()));
+        order.sort_unstable_by_key(|&i| key(i as usize));
         for &i in &order {
             let i = i as usize;
-            offer(&trades[i], book.tokens[i], rules, &mut run, &mut acc, s);
+            offer(
+                &trades[i],
+                book.tokens[i],
+                book.entries[i],
+                rules,
+                &mut run,
+                &mut acc,
+                s,
+            );
         }
         s.order = order;
     }
@@ -333,8 +370,16 @@ impl Acc {
 /// One trade offered: positions closed up to its entry, then taken or skipped (SPEC §4, §12).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn offer(t: &WalletTrade, token: u32, rules: Rules, run: &mut Run, acc: &mut Acc, s: &mut Scratch) {
-    close_until(t.entry_ts_ms, run, s);
+fn offer(
+    t: &WalletTrade,
+    token: u32,
+    entry_ts_ms: i64,
+    rules: Rules,
+    run: &mut Run,
+    acc: &mut Acc,
+    s: &mut Scratch,
+) {
+    close_until(entry_ts_ms, run, s);
     if s.open.len() >= rules.max_positions {
         acc.skipped[SkipReason::MaxPositions as usize] += 1;
         return;
@@ -371,7 +416,7 @@ fn offer(t: &WalletTrade, token: u32, rules: Rules, run: &mut Run, acc: &mut Acc
         credit,
     });
     // A new exit usually comes last: its place is sought from the end.
-    let key = (t.exit_ts_ms, seq);
+    let key = (t.exit_ts_ms(), seq);
     let mut at = s.exits.len();
     while at > s.head && s.exits[at - 1] > key {
         at -= 1;
@@ -393,9 +438,9 @@ fn offer(t: &WalletTrade, token: u32, rules: Rules, run: &mut Run, acc: &mut Acc
     acc.losses_usd += if pnl < 0.0 { pnl } else { 0.0 };
     acc.has_loss |= pnl < 0.0;
     acc.wins += u32::from(multiple > 1.0);
-    acc.stops += u32::from(t.stop_loss);
-    acc.ambiguous += u32::from(t.ambiguous);
-    acc.hold_hours += (t.exit_ts_ms - t.entry_ts_ms) as f64 / 3_600_000.0;
+    acc.stops += u32::from(t.stop_loss());
+    acc.ambiguous += u32::from(t.ambiguous());
+    acc.hold_hours += (t.exit_ts_ms() - entry_ts_ms) as f64 / 3_600_000.0;
     if t.peak_multiple > 1.0 {
         acc.capture += (multiple - 1.0) / (t.peak_multiple - 1.0);
         acc.captures += 1;
@@ -530,7 +575,10 @@ mod tests {
             } else {
                 CostModel::V1
             };
-            let book = Book::new((0..n).map(|i| (ids[i].as_str(), ("sol", mints[i].as_str()))));
+            let book = Book::new((0..n).map(|i| {
+                let entry = trades[i].as_ref().map_or(0, |t| t.entry_ts_ms);
+                (ids[i].as_str(), ("sol", mints[i].as_str()), entry)
+            }));
             for end in [n, n / 2, n.saturating_sub(1)] {
                 let offers: Vec<Offer<'_>> = (0..end)
                     .map(|i| Offer {
