@@ -311,7 +311,7 @@ impl<'a> Prepared<'a> {
         let trades = &*trades;
         let mut out = BlockScores {
             scored: Vec::with_capacity(policies.len()),
-            perfs: Vec::new(),
+            perfs: Vec::with_capacity(if extra.cscv.is_some() { policies.len() } else { 0 }),
             folds: vec![Vec::with_capacity(policies.len()); extra.prefixes.len()],
             wallets: 0,
         };

@@ -349,11 +349,22 @@ impl<'a> CallPrep<'a> {
         for (k, policy) in policies.iter().enumerate() {
             let rule = policy.params().indicator;
             let slot = bases.iter().position(|(r, _, _)| *r == rule);
-            let last = self.last_for(cfg, policy, &mut memo);
             // Policies that differ only in the time stop give the same trade when the first
-            // event comes before both deadlines: the deadline is then never looked at.
-            if let Some((_, b, o)) = slot.map(|i| &bases[i]) {
-                if o.event < o.last && o.event < last && b.same_but_hold(policy) {
+            // event comes before both deadlines: the deadline is then never looked at. A time
+            // stop at least the base's has its last traded candle at or after the base's
+            // (`last_traded` grows with the deadline), so it need not be looked up.
+            let base = slot.map(|i| &bases[i]).filter(|(_, b, o)| {
+                o.event < o.last && b.same_but_hold(policy)
+            });
+            if let Some((_, b, o)) = base {
+                if policy.max_hold_ms() >= b.max_hold_ms() {
+                    out(k, o.trade, true);
+                    continue;
+                }
+            }
+            let last = self.last_for(cfg, policy, &mut memo);
+            if let Some((_, _, o)) = base {
+                if o.event < last {
                     out(k, o.trade, true);
                     continue;
                 }
