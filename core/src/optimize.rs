@@ -226,7 +226,7 @@ impl<'a> Prepared<'a> {
     pub fn book(&self, calls: &[usize]) -> Book {
         Book::new(calls.iter().map(|&c| {
             let call = self.windows[c].call;
-            let entry = self.preps[c].as_ref().map_or(0, |p| p.entry().entry_ts_ms);
+            let entry = self.preps[c].as_ref().map(|p| p.entry().entry_ts_ms);
             (
                 call.call_id.as_str(),
                 (call.chain.as_str(), call.mint.as_str()),
@@ -311,7 +311,11 @@ impl<'a> Prepared<'a> {
         let trades = &*trades;
         let mut out = BlockScores {
             scored: Vec::with_capacity(policies.len()),
-            perfs: Vec::with_capacity(if extra.cscv.is_some() { policies.len() } else { 0 }),
+            perfs: Vec::with_capacity(if extra.cscv.is_some() {
+                policies.len()
+            } else {
+                0
+            }),
             folds: vec![Vec::with_capacity(policies.len()); extra.prefixes.len()],
             wallets: 0,
         };

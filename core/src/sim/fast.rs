@@ -353,9 +353,9 @@ impl<'a> CallPrep<'a> {
             // event comes before both deadlines: the deadline is then never looked at. A time
             // stop at least the base's has its last traded candle at or after the base's
             // (`last_traded` grows with the deadline), so it need not be looked up.
-            let base = slot.map(|i| &bases[i]).filter(|(_, b, o)| {
-                o.event < o.last && b.same_but_hold(policy)
-            });
+            let base = slot
+                .map(|i| &bases[i])
+                .filter(|(_, b, o)| o.event < o.last && b.same_but_hold(policy));
             if let Some((_, b, o)) = base {
                 if policy.max_hold_ms() >= b.max_hold_ms() {
                     out(k, o.trade, true);

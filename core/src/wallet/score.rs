@@ -90,15 +90,20 @@ pub struct Book {
     tokens: Vec<u32>,
     ranks: Vec<u32>,
     entries: Vec<i64>,
+    /// Whether the calls with an entry come in entry order (entry time, then call id): then
+    /// so do the trades of any column, and the wallet need not check.
+    in_order: bool,
     /// Distinct tokens.
     token_count: usize,
 }
 
 impl Book {
     /// `calls` yields `(call_id, (chain, mint), entry_ts_ms)` in the order of the trades to
-    /// come (the entry time of a call without an entry is never read).
-    pub fn new<'a>(calls: impl IntoIterator<Item = (&'a str, (&'a str, &'a str), i64)>) -> Book {
-        let calls: Vec<(&str, (&str, &str), i64)> = calls.into_iter().collect();
+    /// come, `None` for a call without an entry (which never has a trade).
+    pub fn new<'a>(
+        calls: impl IntoIterator<Item = (&'a str, (&'a str, &'a str), Option<i64>)>,
+    ) -> Book {
+        let calls: Vec<(&str, (&str, &str), Option<i64>)> = calls.into_iter().collect();
         let mut ids: BTreeMap<(&[u8], &[u8]), u32> = BTreeMap::new();
         let tokens = calls
             .iter()
@@ -118,10 +123,16 @@ impl Book {
             }
             ranks[i] = rank;
         }
+        let keys = calls
+            .iter()
+            .zip(&ranks)
+            .filter_map(|(c, &r)| c.2.map(|e| (e, r)));
+        let in_order = keys.clone().zip(keys.skip(1)).all(|(a, b)| a <= b);
         Book {
             tokens,
             ranks,
-            entries: calls.iter().map(|c| c.2).collect(),
+            entries: calls.iter().map(|c| c.2.unwrap_or(0)).collect(),
+            in_order,
             token_count: ids.len(),
         }
     }
@@ -243,14 +254,14 @@ pub fn wallet_metrics(
     let key = |i: usize| (book.entries[i], book.ranks[i], i);
     let mut no_entry = 0u32;
     let mut in_order = true;
-    let mut last: Option<(i64, u32, usize)> = None;
-    for (i, t) in trades.iter().enumerate() {
-        if t.traded() {
-            let k = key(i);
-            in_order &= last.is_none_or(|l| l < k);
-            last = Some(k);
-        } else {
-            no_entry += 1;
+    if !book.in_order {
+        let mut last: Option<(i64, u32, usize)> = None;
+        for (i, t) in trades.iter().enumerate() {
+            if t.traded() {
+                let k = key(i);
+                in_order &= last.is_none_or(|l| l < k);
+                last = Some(k);
+            }
         }
     }
     s.open.clear();
@@ -271,9 +282,9 @@ pub fn wallet_metrics(
     };
     run.set_floor();
     let mut acc = Acc::default();
-    acc.skipped[SkipReason::NoEntry as usize] = no_entry;
     if in_order {
         for (i, t) in trades.iter().enumerate() {
+            no_entry += u32::from(!t.traded());
             if t.traded() {
                 offer(
                     t,
@@ -290,6 +301,7 @@ pub fn wallet_metrics(
         let mut order = std::mem::take(&mut s.order);
         order.clear();
         order.extend((0..trades.len() as u32).filter(|&i| trades[i as usize].traded()));
+        no_entry = (trades.len() - order.len()) as u32;
         order.sort_unstable_by_key(|&i| key(i as usize));
         for &i in &order {
             let i = i as usize;
@@ -305,6 +317,7 @@ pub fn wallet_metrics(
         }
         s.order = order;
     }
+    acc.skipped[SkipReason::NoEntry as usize] = no_entry;
     close_until(i64::MAX, &mut run, s);
     acc.metrics(&run, initial, &mut s.returns)
 }
@@ -521,7 +534,7 @@ mod tests {
     fn the_reduced_wallet_gives_the_full_wallets_metrics_bit_for_bit() {
         let mut rng = SplitMix64::new(21);
         let mut scratch = Scratch::new();
-        let mut checked = 0;
+        let (mut checked, mut ordered) = (0, 0);
         for case in 0..3000 {
             // Every tenth case a long wallet with many positions open at once.
             let long = case % 10 == 0;
@@ -560,6 +573,17 @@ mod tests {
                     })
                 })
                 .collect();
+            // Every third case in entry order (entry time, then call id), as a search's calls
+            // come: the book then knows the order and the wallet does not check it.
+            let (ids, trades) = if case % 3 == 1 {
+                let mut rows: Vec<(String, Option<Trade>)> = ids.into_iter().zip(trades).collect();
+                rows.sort_by_key(|(id, t)| {
+                    (t.as_ref().map_or(i64::MIN, |t| t.entry_ts_ms), id.clone())
+                });
+                rows.into_iter().unzip()
+            } else {
+                (ids, trades)
+            };
             let cfg = WalletConfig::new(WalletParams {
                 initial_capital: 1000.0 + rng.unit() * 9000.0,
                 max_allocation_pct: if long { 0.04 } else { 0.05 + rng.unit() * 0.9 },
@@ -576,9 +600,13 @@ mod tests {
                 CostModel::V1
             };
             let book = Book::new((0..n).map(|i| {
-                let entry = trades[i].as_ref().map_or(0, |t| t.entry_ts_ms);
+                let entry = trades[i].as_ref().map(|t| t.entry_ts_ms);
                 (ids[i].as_str(), ("sol", mints[i].as_str()), entry)
             }));
+            if case % 3 == 1 {
+                assert!(book.in_order, "case {case}: sorted calls are in order");
+            }
+            ordered += usize::from(book.in_order && n > 20);
             for end in [n, n / 2, n.saturating_sub(1)] {
                 let offers: Vec<Offer<'_>> = (0..end)
                     .map(|i| Offer {
@@ -602,5 +630,6 @@ mod tests {
             }
         }
         assert!(checked > 1000, "the cases take and skip: {checked}");
+        assert!(ordered > 300, "the cases in entry order: {ordered}");
     }
 }
