@@ -629,13 +629,14 @@ fn evaluate_caller(
         .collect();
     let mut scored = Vec::with_capacity(size);
     let mut wallets = 0;
-    let mut perfs = Vec::with_capacity(if extra.cscv.is_some() { size } else { 0 });
+    // The CSCV perfs stay in their blocks' pieces (PBO reads them in order).
+    let mut perfs: Vec<Vec<SetPerf>> = Vec::with_capacity(parts.len());
     let mut fold_scores: Vec<Vec<Scored>> = vec![Vec::with_capacity(size); extra.prefixes.len()];
     for part in parts {
         let part = part?;
         wallets += part.wallets;
         scored.extend(part.scored);
-        perfs.extend(part.perfs);
+        perfs.push(part.perfs);
         for (all, some) in fold_scores.iter_mut().zip(part.folds) {
             all.extend(some);
         }
@@ -662,7 +663,10 @@ fn evaluate_caller(
             top.metrics.sharpe,
             &returns,
         );
-        let pbo = extra.cscv.as_ref().and_then(|c| c.pbo(&perfs));
+        let pbo = extra
+            .cscv
+            .as_ref()
+            .and_then(|c| c.pbo(perfs.iter().flatten()));
         let walk_forward = (!fold_scores.is_empty()).then(|| {
             let folds = fold_scores
                 .iter()

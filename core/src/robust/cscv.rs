@@ -157,34 +157,38 @@ impl Cscv {
     }
 
     /// PBO over every policy's perfs, in policy-index order; `None` with fewer than 2. Both
-    /// passes read the perfs policy by policy (all 70 sets at once), in memory order.
-    pub fn pbo(&self, perfs: &[SetPerf]) -> Option<f64> {
-        if perfs.len() < 2 {
-            return None;
-        }
-        // n* of every set: the highest in-sample perf, ties to the lower index.
+    /// passes read the perfs policy by policy (all 70 sets at once), in memory order; the perfs
+    /// may come in pieces (a search's blocks), never gathered into one list.
+    pub fn pbo<'a>(&self, perfs: impl Iterator<Item = &'a SetPerf> + Clone) -> Option<f64> {
+        let mut all = perfs.clone();
+        let mut top = *all.next()?;
+        all.next()?;
+        let oos: [usize; SETS] = std::array::from_fn(|s| self.complement[s] as usize);
+        // n* of every set: the highest in-sample perf, ties to the lower index; and o, n*'s
+        // out-of-sample perf.
         let mut star = [0usize; SETS];
-        let mut top = perfs[0];
-        for (p, perf) in perfs.iter().enumerate().skip(1) {
+        let mut o: [f64; SETS] = std::array::from_fn(|s| top[oos[s]]);
+        for (p, perf) in perfs.clone().enumerate().skip(1) {
             for s in 0..SETS {
                 if perf[s] > top[s] {
                     top[s] = perf[s];
                     star[s] = p;
+                    o[s] = perf[oos[s]];
                 }
             }
         }
-        // o of every set: n*'s out-of-sample perf; then who falls below it, or ties it.
-        let oos: [usize; SETS] = std::array::from_fn(|s| self.complement[s] as usize);
-        let o: [f64; SETS] = std::array::from_fn(|s| perfs[star[s]][oos[s]]);
+        // Who falls below o, or ties it.
         let (mut below, mut equal) = ([0u32; SETS], [0u32; SETS]);
-        for (p, perf) in perfs.iter().enumerate() {
+        let mut n = 0usize;
+        for (p, perf) in perfs.enumerate() {
             for s in 0..SETS {
                 let v = perf[oos[s]];
                 below[s] += u32::from(v < o[s]);
                 equal[s] += u32::from(v == o[s] && p != star[s]);
             }
+            n += 1;
         }
-        let n = perfs.len() as f64;
+        let n = n as f64;
         let mut overfit = 0u32;
         for s in 0..SETS {
             let rho = 1.0 + f64::from(below[s]) + f64::from(equal[s]) / 2.0;

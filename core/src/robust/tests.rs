@@ -120,7 +120,7 @@ fn deflated_sharpe_of_three_policies_and_six_trades() {
 fn pbo_of(returns: &[Vec<f64>]) -> Option<f64> {
     let cscv = Cscv::new(returns[0].len())?;
     let perfs: Vec<SetPerf> = returns.iter().map(|x| cscv.perf(x)).collect();
-    cscv.pbo(&perfs)
+    cscv.pbo(perfs.iter())
 }
 
 #[test]
