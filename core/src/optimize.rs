@@ -311,7 +311,8 @@ impl<'a> Prepared<'a> {
         let trades = &*trades;
         let mut out = BlockScores {
             scored: Vec::with_capacity(policies.len()),
-            perfs: Vec::with_capacity(if extra.cscv.is_some() {
+            perfs: Vec::new(),
+            perf_of: Vec::with_capacity(if extra.cscv.is_some() {
                 policies.len()
             } else {
                 0
@@ -373,7 +374,7 @@ impl<'a> Prepared<'a> {
                     ..first.clone()
                 });
                 if extra.cscv.is_some() {
-                    out.perfs.push(out.perfs[j]);
+                    out.perf_of.push(out.perf_of[j]);
                 }
                 for fold in out.folds.iter_mut() {
                     let first = &fold[j];
@@ -396,6 +397,7 @@ impl<'a> Prepared<'a> {
                         0.0
                     };
                 }
+                out.perf_of.push(out.perfs.len() as u32);
                 out.perfs.push(cscv.perf(&returns));
             }
             for (fold, &end) in out.folds.iter_mut().zip(&extra.prefixes) {
@@ -528,7 +530,10 @@ fn in_sample_len(n: usize, opts: &SearchOptions) -> usize {
 /// (`folds[j − 1]` for fold `j`).
 struct BlockScores {
     scored: Vec<Scored>,
+    /// The distinct perfs (a policy that shares its wallet shares its perfs) and each
+    /// policy's, as an index into them.
     perfs: Vec<SetPerf>,
+    perf_of: Vec<u32>,
     folds: Vec<Vec<Scored>>,
     /// Wallets run (the others were shared).
     wallets: u64,
@@ -630,13 +635,13 @@ fn evaluate_caller(
     let mut scored = Vec::with_capacity(size);
     let mut wallets = 0;
     // The CSCV perfs stay in their blocks' pieces (PBO reads them in order).
-    let mut perfs: Vec<Vec<SetPerf>> = Vec::with_capacity(parts.len());
+    let mut perfs: Vec<(Vec<SetPerf>, Vec<u32>)> = Vec::with_capacity(parts.len());
     let mut fold_scores: Vec<Vec<Scored>> = vec![Vec::with_capacity(size); extra.prefixes.len()];
     for part in parts {
         let part = part?;
         wallets += part.wallets;
         scored.extend(part.scored);
-        perfs.push(part.perfs);
+        perfs.push((part.perfs, part.perf_of));
         for (all, some) in fold_scores.iter_mut().zip(part.folds) {
             all.extend(some);
         }
@@ -663,10 +668,13 @@ fn evaluate_caller(
             top.metrics.sharpe,
             &returns,
         );
-        let pbo = extra
-            .cscv
-            .as_ref()
-            .and_then(|c| c.pbo(perfs.iter().flatten()));
+        let pbo = extra.cscv.as_ref().and_then(|c| {
+            c.pbo(
+                perfs
+                    .iter()
+                    .flat_map(|(unique, of)| of.iter().map(|&u| &unique[u as usize])),
+            )
+        });
         let walk_forward = (!fold_scores.is_empty()).then(|| {
             let folds = fold_scores
                 .iter()
