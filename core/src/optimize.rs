@@ -288,14 +288,22 @@ impl<'a> Prepared<'a> {
         let trades = &mut trades[..policies.len() * n];
         // `alias[k]`: on every call so far, policy k got the trade of `prev[k]`, the policy
         // before it in its family (`evaluate_each_shared`): then its column is that one's.
-        let prev: Vec<Option<usize>> = (0..policies.len())
-            .map(|k| {
-                (0..k)
-                    .rev()
-                    .take(FAMILY_LOOKBACK)
-                    .find(|&j| policies[j].same_but_hold(&policies[k]))
-            })
-            .collect();
+        let prev: Vec<Option<usize>> = if policies.iter().all(|p| p.family().is_some()) {
+            // A grid's policies name their family: the latest one seen is the one before.
+            let mut latest: BTreeMap<Option<usize>, usize> = BTreeMap::new();
+            (0..policies.len())
+                .map(|k| latest.insert(policies[k].family(), k))
+                .collect()
+        } else {
+            (0..policies.len())
+                .map(|k| {
+                    (0..k)
+                        .rev()
+                        .take(FAMILY_LOOKBACK)
+                        .find(|&j| policies[j].same_but_hold(&policies[k]))
+                })
+                .collect()
+        };
         let mut alias: Vec<bool> = prev.iter().map(Option::is_some).collect();
         for (i, &c) in calls.iter().enumerate() {
             match &self.preps[c] {

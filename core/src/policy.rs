@@ -257,6 +257,11 @@ impl Policy {
         self
     }
 
+    /// The policy's family, when a grid gave it one (see the field).
+    pub(crate) fn family(&self) -> Option<usize> {
+        self.family
+    }
+
     /// Whether two policies differ in the time stop alone (their families answer when both
     /// have one; otherwise the parameters are compared).
     #[inline]
