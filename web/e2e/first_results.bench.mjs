@@ -20,11 +20,11 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
 
-const [site, roundsArg = '1'] = process.argv.slice(2);
+const [site, roundsArg = '1', which = 'both'] = process.argv.slice(2);
 const rounds = Number(roundsArg);
 if (!site || !fs.existsSync(path.join(site, 'lab/index.html')) || !fs.existsSync(path.join(site, '_headers'))
-    || !(Number.isInteger(rounds) && rounds > 0)) {
-  console.error('usage: node first_results.bench.mjs SITE [ROUNDS] (SITE: a folder `quantbot publish` wrote, with lab/ and _headers)');
+    || !(Number.isInteger(rounds) && rounds > 0) || !['both', 'local'].includes(which)) {
+  console.error('usage: node first_results.bench.mjs SITE [ROUNDS] [both|local] (SITE: a folder `quantbot publish` wrote, with lab/ and _headers; local: without the 20 Mbit/s runs)');
   process.exit(2);
 }
 const bundles = fs.existsSync(path.join(site, 'runs')) ? fs.readdirSync(path.join(site, 'runs')).sort() : [];
@@ -113,7 +113,7 @@ async function benchFull(throttled) {
 console.log(`first results on ${site} (bundles ${bundles.map(b => `runs/${b}/`).join(', ')}; dataset lab/data/demo/), ${rounds} round(s)`);
 try {
   for (let r = 0; r < rounds; r++) {
-    for (const throttled of [true, false]) {
+    for (const throttled of which === 'local' ? [false] : [true, false]) {
       for (const bundle of bundles) await benchBundle(bundle, throttled);
       await benchFull(throttled);
     }
