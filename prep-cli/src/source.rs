@@ -657,8 +657,7 @@ impl RunCutter {
         &mut self,
         batch: &RecordBatch,
         wanted: &mut impl FnMut(&str, &str) -> bool,
-        on_run: &mut (impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>
-                  + ?Sized),
+        on_run: &mut OnRun<'_>,
     ) -> anyhow::Result<ControlFlow<()>> {
         let cols = CandleColumns::of(batch, self.by_mint, self.volume)
             .with_context(|| format!("{}: reading candles", self.path))?;
@@ -667,7 +666,7 @@ impl RunCutter {
                 continue;
             };
             if self.keys.is_new(ch, mi) {
-                if self.flush(on_run)?.is_break() {
+                if self.finish(on_run)?.is_break() {
                     return Ok(ControlFlow::Break(()));
                 }
                 self.keys.start(ch, mi, wanted(ch, mi));
@@ -679,20 +678,8 @@ impl RunCutter {
         Ok(ControlFlow::Continue(()))
     }
 
-    /// The last run, after the last chunk.
-    pub fn finish(
-        &mut self,
-        on_run: &mut (impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>
-                  + ?Sized),
-    ) -> anyhow::Result<ControlFlow<()>> {
-        self.flush(on_run)
-    }
-
-    fn flush(
-        &mut self,
-        on_run: &mut (impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>
-                  + ?Sized),
-    ) -> anyhow::Result<ControlFlow<()>> {
+    /// Hands over the run read so far (the last one, after the last chunk).
+    pub fn finish(&mut self, on_run: &mut OnRun<'_>) -> anyhow::Result<ControlFlow<()>> {
         let flow = match self.keys.kept() {
             Some((ch, mi)) => on_run(ch, mi, &mut self.rows)?,
             None => ControlFlow::Continue(()),
@@ -832,8 +819,7 @@ impl HashCutter {
     pub fn feed(
         &mut self,
         batch: &RecordBatch,
-        on_run: &mut (impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>
-                  + ?Sized),
+        on_run: &mut OnRun<'_>,
     ) -> anyhow::Result<ControlFlow<()>> {
         let read = || -> anyhow::Result<_> {
             Ok((
@@ -849,7 +835,7 @@ impl HashCutter {
                 continue;
             }
             if self.run.is_none_or(|(h, _)| h != key) {
-                if self.flush(on_run)?.is_break() {
+                if self.finish(on_run)?.is_break() {
                     return Ok(ControlFlow::Break(()));
                 }
                 self.run = Some((key, self.tokens.contains_key(&key)));
@@ -861,20 +847,8 @@ impl HashCutter {
         Ok(ControlFlow::Continue(()))
     }
 
-    /// The last run, after the last chunk.
-    pub fn finish(
-        &mut self,
-        on_run: &mut (impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>
-                  + ?Sized),
-    ) -> anyhow::Result<ControlFlow<()>> {
-        self.flush(on_run)
-    }
-
-    fn flush(
-        &mut self,
-        on_run: &mut (impl FnMut(&str, &str, &mut Vec<Candle>) -> anyhow::Result<ControlFlow<()>>
-                  + ?Sized),
-    ) -> anyhow::Result<ControlFlow<()>> {
+    /// Hands over the run read so far (the last one, after the last chunk).
+    pub fn finish(&mut self, on_run: &mut OnRun<'_>) -> anyhow::Result<ControlFlow<()>> {
         let mut flow = ControlFlow::Continue(());
         if let Some((key, true)) = self.run {
             let tokens = &self.tokens[&key];
