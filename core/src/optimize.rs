@@ -276,7 +276,7 @@ impl<'a> Prepared<'a> {
         range: std::ops::Range<usize>,
         opts: &SearchOptions,
         extra: &Extra,
-        progress: &(dyn Fn() + Sync),
+        progress: &(dyn Fn(u64) + Sync),
         buffers: &mut BlockBuffers,
     ) -> BlockScores {
         let n = calls.len();
@@ -391,7 +391,6 @@ impl<'a> Prepared<'a> {
                         ..first.clone()
                     });
                 }
-                progress();
                 continue;
             }
             out.scored
@@ -412,8 +411,8 @@ impl<'a> Prepared<'a> {
                 fold.push(score(index, metrics_of(&column[..end], entry_stop)));
                 out.wallets += 1;
             }
-            progress();
         }
+        progress(policies.len() as u64);
         out
     }
 
@@ -438,7 +437,8 @@ pub fn search(prepared: &Prepared<'_>, grid: &Grid, opts: &SearchOptions) -> Sea
     search_with_progress(prepared, grid, opts, &|_, _| {})
 }
 
-/// [`search`], calling `progress(done, total)` as (caller, policy) points finish. The callback
+/// [`search`], calling `progress(done, total)` as (caller, policy) points finish, a block of a
+/// caller's policies at a time. The callback
 /// may run on any thread and in any order; it never influences the result.
 pub fn search_with_progress(
     prepared: &Prepared<'_>,
@@ -485,8 +485,10 @@ pub fn search_callers(
     let size = grid.size();
     let total = (callers.len() * size) as u64;
     let done = AtomicU64::new(0);
-    let tick = || {
-        progress(done.fetch_add(1, AtomicOrdering::Relaxed) + 1, total);
+    // Ticked once per block, with the block's policies (one shared counter touched per
+    // policy was a cache line the threads passed back and forth).
+    let tick = |n: u64| {
+        progress(done.fetch_add(n, AtomicOrdering::Relaxed) + n, total);
     };
     // Callers in parallel and, inside each, blocks of policies in parallel (rayon balances
     // the two levels); each caller's scores are reduced to its result as soon as its blocks
@@ -607,7 +609,7 @@ fn evaluate_caller(
     grid: &Grid,
     opts: &SearchOptions,
     (caller, calls): (&str, &[usize]),
-    tick: &(dyn Fn() + Sync),
+    tick: &(dyn Fn(u64) + Sync),
     cancel: &AtomicBool,
 ) -> Option<(CallerResult, (u64, u64))> {
     let in_sample = &calls[..in_sample_len(calls.len(), opts)];

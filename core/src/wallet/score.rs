@@ -480,7 +480,13 @@ fn close_until(until: i64, run: &mut Run, s: &mut Scratch) {
             .iter()
             .position(|p| p.seq == seq)
             .expect("an exit of an open position");
-        let p = s.open.remove(j).expect("an open position");
+        // The oldest, mostly: taken off the front without shifting the others.
+        let p = if j == 0 {
+            s.open.pop_front()
+        } else {
+            s.open.remove(j)
+        }
+        .expect("an open position");
         s.per_token[p.token as usize] -= 1;
         run.free_cash += p.credit;
         run.approx_cost -= p.size;
