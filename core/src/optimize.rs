@@ -485,6 +485,7 @@ pub fn search_callers(
     let size = grid.size();
     let total = (callers.len() * size) as u64;
     let done = AtomicU64::new(0);
+    let pool = BufferPool::default();
     // Ticked once per block, with the block's policies (one shared counter touched per
     // policy was a cache line the threads passed back and forth).
     let tick = |n: u64| {
@@ -496,7 +497,7 @@ pub fn search_callers(
     let per_caller: Vec<Option<(CallerResult, (u64, u64))>> = callers
         .par_iter()
         .map(|&(caller, calls)| {
-            evaluate_caller(prepared, grid, opts, (caller, calls), &tick, cancel)
+            evaluate_caller(prepared, grid, opts, (caller, calls), &tick, cancel, &pool)
         })
         .collect();
     if cancel.load(AtomicOrdering::Relaxed) {
@@ -592,6 +593,28 @@ struct BlockBuffers {
     scratch: Scratch,
 }
 
+/// The blocks' buffers not in use, shared by the search's threads (as many as blocks ever ran
+/// at once: one per thread).
+#[derive(Default)]
+struct BufferPool(std::sync::Mutex<Vec<BlockBuffers>>);
+
+impl BufferPool {
+    fn take(&self) -> BlockBuffers {
+        self.0
+            .lock()
+            .map(|mut free| free.pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    fn give(&self, buffers: BlockBuffers) {
+        if let Ok(mut free) = self.0.lock() {
+            free.push(buffers);
+        }
+    }
+}
+
 /// What the robustness measures need from the evaluation of one caller's in-sample calls.
 struct Extra {
     /// The in-sample calls' tokens and call-id ranks, for the wallets.
@@ -611,6 +634,7 @@ fn evaluate_caller(
     (caller, calls): (&str, &[usize]),
     tick: &(dyn Fn(u64) + Sync),
     cancel: &AtomicBool,
+    pool: &BufferPool,
 ) -> Option<(CallerResult, (u64, u64))> {
     let in_sample = &calls[..in_sample_len(calls.len(), opts)];
     let n = in_sample.len();
@@ -635,11 +659,18 @@ fn evaluate_caller(
         .step_by(block)
         .map(|a| a..(a + block).min(size))
         .collect();
+    // A block takes a buffer from the pool and gives it back (rayon's `map_init` would make a
+    // new one for every piece of work it splits off: 4 MB allocated and zeroed each time).
     let parts: Vec<Option<BlockScores>> = ranges
         .into_par_iter()
-        .map_init(BlockBuffers::default, |buffers, range| {
-            (!cancel.load(AtomicOrdering::Relaxed))
-                .then(|| prepared.score_block(in_sample, range, opts, &extra, tick, buffers))
+        .map(|range| {
+            (!cancel.load(AtomicOrdering::Relaxed)).then(|| {
+                let mut buffers = pool.take();
+                let scores =
+                    prepared.score_block(in_sample, range, opts, &extra, tick, &mut buffers);
+                pool.give(buffers);
+                scores
+            })
         })
         .collect();
     let mut scored = Vec::with_capacity(size);
