@@ -289,10 +289,18 @@ impl<'a> Prepared<'a> {
         // `alias[k]`: on every call so far, policy k got the trade of `prev[k]`, the policy
         // before it in its family (`evaluate_each_shared`): then its column is that one's.
         let prev: Vec<Option<usize>> = if policies.iter().all(|p| p.family().is_some()) {
-            // A grid's policies name their family: the latest one seen is the one before.
-            let mut latest: BTreeMap<Option<usize>, usize> = BTreeMap::new();
+            // A grid's policies name their family: the latest one seen is the one before. A
+            // small table keyed by the family id keeps the latest of each (a family that lost
+            // its slot to another finds none: its policies are then compared by hash).
+            let mut latest = [(usize::MAX, 0usize); 1024];
             (0..policies.len())
-                .map(|k| latest.insert(policies[k].family(), k))
+                .map(|k| {
+                    let f = policies[k].family().unwrap_or(usize::MAX);
+                    let slot = &mut latest[f % 1024];
+                    let before = (slot.0 == f).then_some(slot.1);
+                    *slot = (f, k);
+                    before
+                })
                 .collect()
         } else {
             (0..policies.len())
