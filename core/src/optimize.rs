@@ -911,7 +911,9 @@ mod tests {
         let spec = GridSpec {
             tp: [1.5, 2.0, 3.5, 4.0, 6.0].map(Some).to_vec(),
             sl: vec![Some(0.85), None],
-            max_hold: vec![1.0, 24.0, 48.0],
+            // Time stops inside the 50-minute windows (6, 12 and 30 minutes), in both orders,
+            // and past them: some policies take their predecessor's trades, some do not.
+            max_hold: vec![0.2, 0.1, 0.5, 24.0, 48.0],
             ..GridSpec::default()
         };
         let grid = Grid::new(spec, 48.0).unwrap();

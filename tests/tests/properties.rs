@@ -89,12 +89,29 @@ proptest! {
         }
         let prep = CallPrep::new(series.whole(), &exec, &grid.rules()).unwrap();
         let mut each = Vec::new();
-        prep.evaluate_each(&exec, &policies, |k, t| each.push((k, t)));
+        prep.evaluate_each_shared(&exec, &policies, |k, t, same| each.push((k, t, same)));
         prop_assert_eq!(each.len(), policies.len());
-        for (k, t) in each {
+        for &(k, t, same) in &each {
             let reference = simulate_reference(&path, &exec, &policies[k]).unwrap();
             prop_assert_eq!(t, reference, "policy {}: {}", k, grid.label(k));
+            // A trade said to be its family predecessor's is that trade (the search shares
+            // the two policies' wallets on it).
+            if same {
+                let before = (0..k).rev().find(|&j| policies[j].same_but_hold(&policies[k]));
+                prop_assert!(before.is_some(), "policy {} has no predecessor", k);
+                prop_assert_eq!(t, each[before.unwrap()].1, "policy {}", k);
+            }
         }
+        let shared = each.iter().filter(|e| e.2).count();
+        prop_assert_eq!(
+            each.iter().map(|e| e.1).collect::<Vec<_>>(),
+            {
+                let mut plain = Vec::new();
+                prep.evaluate_each(&exec, &policies, |_, t| plain.push(t));
+                plain
+            },
+            "{} shared", shared
+        );
     }
 }
 
